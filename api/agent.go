@@ -1,0 +1,126 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+type agentEventRequest struct {
+	Type           string          `json:"type"`
+	OrganizationID string          `json:"organization_id"`
+	Data           json.RawMessage `json:"data"`
+	EventID        *string         `json:"event_id"`
+	OccurredAt     *string         `json:"occurred_at"`
+}
+
+// agentEvent: POST /webhooks/agent-event (internal token). The same event within
+// the dedup window → 200 {"status":"duplicate"} and nothing stored; else 202
+// {"status":"accepted","event_id"}. If storing fails after the dedup key was
+// taken, the key is released so the sender's retry is accepted.
+func (s *Server) agentEvent(c *fiber.Ctx) error {
+	var req agentEventRequest
+	if err := decodeJSON(c, &req); err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceAgent, "rejected").Inc()
+		return err
+	}
+	eventType, data, occurredAt, err := req.validate()
+	if err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceAgent, "rejected").Inc()
+		return err
+	}
+	key := req.dedupKey(data)
+	fresh, err := s.Dedup.Claim(c.UserContext(), key)
+	if err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceAgent, "error").Inc()
+		return err
+	}
+	if !fresh {
+		inboundTotal.WithLabelValues(webhooks.SourceAgent, "duplicate").Inc()
+		s.log.Info("inbound duplicate", "source", webhooks.SourceAgent, "organization_id", req.OrganizationID, "type", req.Type)
+		return c.JSON(fiber.Map{"status": "duplicate"})
+	}
+	ev := newEvent(req.OrganizationID, eventType, webhooks.SourceAgent, req.Data, occurredAt)
+	ev.ExternalID = req.EventID
+	if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
+		s.releaseDedup(c, key)
+		inboundTotal.WithLabelValues(webhooks.SourceAgent, "error").Inc()
+		return err
+	}
+	inboundTotal.WithLabelValues(webhooks.SourceAgent, "accepted").Inc()
+	s.log.Info("inbound accepted", "source", webhooks.SourceAgent, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
+}
+
+func (s *Server) releaseDedup(c *fiber.Ctx, key string) {
+	if err := s.Dedup.Release(c.UserContext(), key); err != nil {
+		s.log.Warn("release dedup key", "error", err)
+	}
+}
+
+// validate checks the request and returns the outbound event type, the data as a
+// map, and when the event occurred (nil: now).
+func (r *agentEventRequest) validate() (string, map[string]json.RawMessage, *time.Time, error) {
+	var errs []webhooks.FieldError
+	eventType, ok := webhooks.AgentEventTypes[r.Type]
+	if !ok {
+		errs = append(errs, webhooks.FieldError{Field: "type", Message: "must be one of " + strings.Join(webhooks.AgentTypeNames(), ", ")})
+	}
+	if uuid.Validate(r.OrganizationID) != nil || len(r.OrganizationID) != 36 {
+		errs = append(errs, webhooks.FieldError{Field: "organization_id", Message: "must be a UUID"})
+	}
+	var data map[string]json.RawMessage
+	if len(r.Data) == 0 || json.Unmarshal(r.Data, &data) != nil || data == nil {
+		errs = append(errs, webhooks.FieldError{Field: "data", Message: "must be a JSON object"})
+	} else if ok {
+		errs = append(errs, webhooks.ValidateAgentData(r.Type, data)...)
+	}
+	if r.EventID != nil && (*r.EventID == "" || len(*r.EventID) > 200) {
+		errs = append(errs, webhooks.FieldError{Field: "event_id", Message: "must be 1 to 200 characters"})
+	}
+	var occurredAt *time.Time
+	if r.OccurredAt != nil {
+		t, err := time.Parse(time.RFC3339, *r.OccurredAt)
+		if err != nil {
+			errs = append(errs, webhooks.FieldError{Field: "occurred_at", Message: "must be an RFC 3339 time"})
+		}
+		occurredAt = &t
+	}
+	if len(errs) > 0 {
+		return "", nil, nil, webhooks.Invalid(errs...)
+	}
+	return eventType, data, occurredAt, nil
+}
+
+// dedupKey names "the same event": the sender's event_id when given, else the
+// organization, type and canonical JSON of data (key order and whitespace do
+// not matter).
+func (r *agentEventRequest) dedupKey(data map[string]json.RawMessage) string {
+	h := sha256.New()
+	h.Write([]byte(r.OrganizationID + "\x00"))
+	if r.EventID != nil {
+		h.Write([]byte("id\x00" + *r.EventID))
+	} else {
+		h.Write([]byte("data\x00" + r.Type + "\x00"))
+		h.Write(canonicalJSON(data))
+	}
+	return "agent:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// canonicalJSON re-encodes v with sorted object keys and no whitespace; numbers
+// keep their exact text.
+func canonicalJSON(data map[string]json.RawMessage) []byte {
+	var v any
+	b, _ := json.Marshal(data)
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	dec.Decode(&v)
+	out, _ := json.Marshal(v) // maps marshal with sorted keys
+	return out
+}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strconv"
+	"strings"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// decodeJSON parses the request body into v. Unknown fields are ignored, so that
+// clients may send fields a newer API version knows. Answers:
+// 415 when the body is not JSON, 400 when it is malformed or empty,
+// 422 when a field has the wrong type.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body is empty; send a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body has data after the JSON value.")
+	}
+	return nil
+}
+
+// decodeOptionalJSON is decodeJSON for bodies that may be left out.
+func decodeOptionalJSON(c *fiber.Ctx, v any) error {
+	if len(bytes.TrimSpace(c.Body())) == 0 {
+		return nil
+	}
+	return decodeJSON(c, v)
+}
+
+func requireJSON(c *fiber.Ctx) error {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return webhooks.Errorf(webhooks.EUNSUPPORTED, "Send the body as application/json.")
+	}
+	return nil
+}
+
+// jsonError explains a decoding error without echoing internals.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return webhooks.Errorf(webhooks.EBADREQUEST, "The request body must be a JSON object.")
+		}
+		return webhooks.Invalid(webhooks.FieldError{Field: field, Message: "must be of type " + jsonType(typeErr.Type.Kind().String())})
+	case errors.As(err, &syntaxErr):
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body is not valid JSON (at byte %d).", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body is not valid JSON (it ends early).")
+	default:
+		// An UnmarshalJSON method of ours refused a value (a duration, say).
+		return webhooks.Invalid(webhooks.FieldError{Field: "body", Message: err.Error()})
+	}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "slice", "array":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	case "int", "int64", "int32", "float64":
+		return "number"
+	}
+	return kind
+}
+
+// idParam returns route parameter name when it is a UUID. Anything else cannot
+// name a resource: 404, like an id of another organization.
+func idParam(c *fiber.Ctx, name, what string) (string, error) {
+	id := c.Params(name)
+	if uuid.Validate(id) != nil || len(id) != 36 {
+		return "", webhooks.Errorf(webhooks.ENOTFOUND, "%s not found.", what)
+	}
+	return strings.ToLower(id), nil
+}
+
+// pageParams reads ?limit= and ?cursor= of a list request.
+func pageParams(c *fiber.Ctx) (int, *webhooks.Cursor, error) {
+	limit := webhooks.DefaultPageSize
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > webhooks.MaxPageSize {
+			return 0, nil, webhooks.Invalid(webhooks.FieldError{Field: "limit", Message: "must be a number from 1 to 100"})
+		}
+		limit = n
+	}
+	if v := c.Query("cursor"); v != "" {
+		cur, err := webhooks.DecodeCursor(v)
+		return limit, cur, err
+	}
+	return limit, nil, nil
+}
+
+// List is the shape of every list answer.
+type List[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func listOf[T any](data []T, next *webhooks.Cursor) List[T] {
+	l := List[T]{Data: data}
+	if l.Data == nil {
+		l.Data = []T{}
+	}
+	if next != nil {
+		s := next.Encode()
+		l.NextCursor = &s
+	}
+	return l
+}

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// HeaderCalSignature carries Cal.com's hex HMAC-SHA256 of the raw body.
+const HeaderCalSignature = "X-Cal-Signature-256"
+
+// calcomEvents maps the Cal.com triggers we handle to outbound event types.
+var calcomEvents = map[string]string{
+	"BOOKING_CREATED":     webhooks.BookingCreated,
+	"BOOKING_RESCHEDULED": webhooks.BookingRescheduled,
+	"BOOKING_CANCELLED":   webhooks.BookingCancelled,
+}
+
+type calcomEnvelope struct {
+	TriggerEvent string          `json:"triggerEvent"`
+	CreatedAt    string          `json:"createdAt"`
+	Payload      json.RawMessage `json:"payload"`
+}
+
+// calcomWebhook: POST /webhooks/calcom. The signature is checked on the raw body
+// before anything is parsed (when CALCOM_WEBHOOK_SECRET is set). PING → 200;
+// triggers we do not handle → 200 {"status":"ignored"}; the same (trigger, uid)
+// within the dedup window → 200 {"status":"duplicate"}; else 202 accepted.
+func (s *Server) calcomWebhook(c *fiber.Ctx) error {
+	body := c.Body()
+	if s.CalcomSecret != "" && !webhooks.Verify(s.CalcomSecret, body, c.Get(HeaderCalSignature)) {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		s.log.Warn("inbound rejected: bad Cal.com signature", "source", webhooks.SourceCalcom)
+		return webhooks.Errorf(webhooks.EUNAUTHORIZED, "The %s header is missing or does not match the body.", HeaderCalSignature)
+	}
+	var env calcomEnvelope
+	if err := decodeJSON(c, &env); err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		return err
+	}
+	if env.TriggerEvent == "" {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		return webhooks.Invalid(webhooks.FieldError{Field: "triggerEvent", Message: "is required"})
+	}
+	if env.TriggerEvent == "PING" {
+		return c.JSON(fiber.Map{"status": "ok"})
+	}
+	eventType, handled := calcomEvents[env.TriggerEvent]
+	if !handled {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "ignored").Inc()
+		return c.JSON(fiber.Map{"status": "ignored"})
+	}
+	var b calcomBooking
+	if err := json.Unmarshal(env.Payload, &b); err != nil || len(env.Payload) == 0 {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		return webhooks.Invalid(webhooks.FieldError{Field: "payload", Message: "must be the booking object of a Cal.com webhook"})
+	}
+	orgID, err := calcomOrganization(c, &b)
+	if err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		return err
+	}
+	if b.UID == "" {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
+		return webhooks.Invalid(webhooks.FieldError{Field: "payload.uid", Message: "is required"})
+	}
+	return s.publishBooking(c, orgID, eventType, env, &b)
+}
+
+func (s *Server) publishBooking(c *fiber.Ctx, orgID, eventType string, env calcomEnvelope, b *calcomBooking) error {
+	key := "calcom:" + orgID + ":" + env.TriggerEvent + ":" + b.UID
+	fresh, err := s.Dedup.Claim(c.UserContext(), key)
+	if err != nil {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "error").Inc()
+		return err
+	}
+	if !fresh {
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "duplicate").Inc()
+		return c.JSON(fiber.Map{"status": "duplicate"})
+	}
+	var occurredAt *time.Time
+	if t, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {
+		occurredAt = &t
+	}
+	ev := newEvent(orgID, eventType, webhooks.SourceCalcom, mustJSON(b.data(eventType, env.CreatedAt)), occurredAt)
+	if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
+		s.releaseDedup(c, key)
+		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "error").Inc()
+		return err
+	}
+	inboundTotal.WithLabelValues(webhooks.SourceCalcom, "accepted").Inc()
+	s.log.Info("inbound accepted", "source", webhooks.SourceCalcom, "organization_id", orgID, "event_id", ev.ID,
+		"event_type", eventType, "calcom_uid", b.UID)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
+}
+
+// calcomOrganization finds the organization of a booking: the booking's
+// metadata.organization_id, else the subscriber URL's ?organization_id=.
+func calcomOrganization(c *fiber.Ctx, b *calcomBooking) (string, error) {
+	orgID := b.metaString("organization_id")
+	field := "payload.metadata.organization_id"
+	if orgID == "" {
+		orgID, field = c.Query("organization_id"), "organization_id"
+	}
+	if orgID == "" {
+		return "", webhooks.Invalid(webhooks.FieldError{Field: "organization_id",
+			Message: "is unknown: add ?organization_id=<your organization id> to the subscriber URL in Cal.com, or pass metadata[organization_id] on the booking link"})
+	}
+	if uuid.Validate(orgID) != nil || len(orgID) != 36 {
+		return "", webhooks.Invalid(webhooks.FieldError{Field: field, Message: "must be a UUID"})
+	}
+	return orgID, nil
+}

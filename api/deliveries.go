@@ -1,0 +1,109 @@
+package api
+
+import (
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+)
+
+// listDeliveries: GET /webhooks/{id}/deliveries?status=&event_type=&limit=&cursor=
+func (s *Server) listDeliveries(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	f := webhooks.DeliveryFilter{OrganizationID: e.OrganizationID, EndpointID: e.ID,
+		Status: c.Query("status"), EventType: c.Query("event_type"), Cursor: cursor, Limit: limit}
+	switch f.Status {
+	case "", webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusSucceeded, webhooks.StatusFailed:
+	default:
+		return webhooks.Invalid(webhooks.FieldError{Field: "status", Message: "must be pending, retrying, succeeded or failed"})
+	}
+	if f.EventType != "" && !webhooks.IsEventType(f.EventType) {
+		return webhooks.Invalid(webhooks.FieldError{Field: "event_type", Message: "is not an event type; see GET /api/v1/event-types"})
+	}
+	list, next, err := s.DB.Deliveries(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(list, next))
+}
+
+// getDelivery: GET /deliveries/{id} → the delivery with every attempt.
+func (s *Server) getDelivery(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Delivery")
+	if err != nil {
+		return err
+	}
+	d, err := s.DB.Delivery(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(d)
+}
+
+// retryDelivery: POST /deliveries/{id}/retry → 202; a fresh attempt now, whatever
+// the delivery's status. A final delivery gets exactly one attempt.
+func (s *Server) retryDelivery(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Delivery")
+	if err != nil {
+		return err
+	}
+	d, err := s.DB.RetryDelivery(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return err
+	}
+	if err := s.Queue.RunNow(c.UserContext(), d.ID); err != nil {
+		return err // the delivery is due: the sweeper sends it when Redis is back
+	}
+	return c.Status(fiber.StatusAccepted).JSON(d)
+}
+
+type replayRequest struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
+// maxReplayRange bounds one replay request.
+const maxReplayRange = 31 * 24 * time.Hour
+
+// replay: POST /webhooks/{id}/replay {since, until} → 202 {"replayed": n}: the
+// endpoint's failed deliveries created in [since, until) are sent again once.
+func (s *Server) replay(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	var req replayRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	until := time.Now()
+	if req.Until != nil {
+		until = *req.Until
+	}
+	switch {
+	case req.Since == nil:
+		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "is required (RFC 3339)"})
+	case !req.Since.Before(until):
+		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "must be before until"})
+	case until.Sub(*req.Since) > maxReplayRange:
+		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "the range must be at most 31 days"})
+	}
+	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, *req.Since, until)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.Queue.RunNow(c.UserContext(), id); err != nil {
+			s.log.Warn("replay enqueue failed; the sweeper will requeue", "delivery_id", id, "error", err)
+			break
+		}
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"replayed": len(ids)})
+}

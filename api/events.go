@@ -1,0 +1,97 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// listEvents: GET /events?event_type=&limit=&cursor= → the organization's events.
+func (s *Server) listEvents(c *fiber.Ctx) error {
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.DB.Events(c.UserContext(), webhooks.EventFilter{OrganizationID: orgOf(c),
+		Type: c.Query("event_type"), Cursor: cursor, Limit: limit})
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(list, next))
+}
+
+// getEvent: GET /events/{id}.
+func (s *Server) getEvent(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Event")
+	if err != nil {
+		return err
+	}
+	ev, err := s.DB.Event(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(ev)
+}
+
+type publishRequest struct {
+	Event          string          `json:"event"`
+	OrganizationID string          `json:"organization_id"`
+	Data           json.RawMessage `json:"data"`
+	OccurredAt     *time.Time      `json:"occurred_at"`
+}
+
+// publishEvent: POST /events (internal token) {event, organization_id, data,
+// occurred_at?} → 202 {"status":"accepted","event_id","deliveries"}: other Empfio
+// services publish catalog events directly, without dedup.
+func (s *Server) publishEvent(c *fiber.Ctx) error {
+	var req publishRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var errs []webhooks.FieldError
+	if !webhooks.IsEventType(req.Event) || req.Event == webhooks.WebhookPing {
+		errs = append(errs, webhooks.FieldError{Field: "event", Message: "must be an event type of GET /api/v1/event-types"})
+	}
+	if uuid.Validate(req.OrganizationID) != nil {
+		errs = append(errs, webhooks.FieldError{Field: "organization_id", Message: "must be a UUID"})
+	}
+	if !isJSONObject(req.Data) {
+		errs = append(errs, webhooks.FieldError{Field: "data", Message: "must be a JSON object"})
+	}
+	if len(errs) > 0 {
+		return webhooks.Invalid(errs...)
+	}
+	ev := newEvent(req.OrganizationID, req.Event, webhooks.SourceAPI, req.Data, req.OccurredAt)
+	n, err := s.Publisher.Publish(c.UserContext(), ev)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+}
+
+// newEvent returns an event received now that occurred at occurredAt, if given.
+func newEvent(orgID, eventType, source string, data json.RawMessage, occurredAt *time.Time) *webhooks.Event {
+	now := time.Now().UTC()
+	ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: eventType, Source: source,
+		Data: data, OccurredAt: now, ReceivedAt: now}
+	if occurredAt != nil {
+		ev.OccurredAt = occurredAt.UTC()
+	}
+	return ev
+}
+
+func isJSONObject(b json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return len(b) > 0 && json.Unmarshal(b, &m) == nil && m != nil
+}

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// readyTimeout bounds each dependency check of /readyz.
+const readyTimeout = time.Second
+
+// healthz answers 200 while the process runs.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz answers 200 when Postgres and Redis both answer within a second, else
+// 503 naming each one that did not.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+	defer cancel()
+	pg, rd := make(chan error, 1), make(chan error, 1)
+	go func() { pg <- s.DB.Ping(ctx) }()
+	go func() { rd <- s.Redis.Ping(ctx).Err() }()
+	checks := fiber.Map{"postgres": "ok", "redis": "ok"}
+	ready := true
+	if err := <-pg; err != nil {
+		checks["postgres"], ready = "unreachable", false
+	}
+	if err := <-rd; err != nil {
+		checks["redis"], ready = "unreachable", false
+	}
+	if !ready {
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+}
+
+func metricsHandler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.Handler())
+}

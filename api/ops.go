@@ -1,0 +1,33 @@
+package api
+
+import (
+	"github.com/empfio/webhooks/dashboard"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/basicauth"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/hibiken/asynqmon"
+)
+
+// OpsPath is where asynqmon is served, behind basic auth (any user, ADMIN_TOKEN
+// as password).
+const OpsPath = "/ops/queues"
+
+// mountOps serves asynqmon when ADMIN_TOKEN and a Redis connection are set.
+func (s *Server) mountOps() {
+	if s.AdminToken == "" || s.OpsRedis == nil {
+		return
+	}
+	mon := asynqmon.New(asynqmon.Options{RootPath: OpsPath, RedisConnOpt: s.OpsRedis})
+	guard := basicauth.New(basicauth.Config{
+		Realm:      "empfio operations",
+		Authorizer: func(_, password string) bool { return tokenMatches(password, s.AdminToken) },
+	})
+	s.App.Use(OpsPath, guard, adaptor.HTTPHandler(mon))
+}
+
+// mountDashboard serves the embedded dashboard at /dashboard.
+func (s *Server) mountDashboard() {
+	s.App.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
+	s.App.Use("/dashboard", filesystem.New(filesystem.Config{Root: dashboard.FS(), Index: "index.html"}))
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
+)
+
+// statusOf maps application error codes to HTTP statuses: the one place that does.
+var statusOf = map[string]int{
+	webhooks.EBADREQUEST:   http.StatusBadRequest,
+	webhooks.EUNAUTHORIZED: http.StatusUnauthorized,
+	webhooks.ENOTFOUND:     http.StatusNotFound,
+	webhooks.ECONFLICT:     http.StatusConflict,
+	webhooks.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	webhooks.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	webhooks.EINVALID:      http.StatusUnprocessableEntity,
+	webhooks.ERATELIMITED:  http.StatusTooManyRequests,
+	webhooks.EINTERNAL:     http.StatusInternalServerError,
+	webhooks.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type   string                `json:"type"`
+	Title  string                `json:"title"`
+	Status int                   `json:"status"`
+	Detail string                `json:"detail"`
+	Errors []webhooks.FieldError `json:"errors,omitempty"`
+}
+
+// retryAfterUnavailable is the Retry-After of a 503: long enough for a restarted
+// Postgres or Redis, short enough not to stall senders.
+const retryAfterUnavailable = "5"
+
+// errorHandler writes every error as application/problem+json. Errors that are
+// not application errors are logged and answered "Internal error.": no internal
+// detail reaches the client.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		err = fromFiber(fe)
+	}
+	code := webhooks.ErrorCode(err)
+	status := statusOf[code]
+	switch {
+	case code == webhooks.EINTERNAL:
+		s.log.Error("internal error", "method", c.Method(), "path", c.Path(), "error", err, "request_id", requestID(c))
+	case code == webhooks.EUNAVAILABLE:
+		s.log.Warn("dependency unavailable", "method", c.Method(), "path", c.Path(), "error", err, "request_id", requestID(c))
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
+	}
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.Status(status).JSON(Problem{
+		Type:   "https://docs.empfio.com/webhooks/problems/" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: webhooks.ErrorMessage(err),
+		Errors: webhooks.ErrorFields(err),
+	}, "application/problem+json")
+}
+
+// fromFiber turns fiber's own errors (no route, body too large, …) into
+// application errors.
+func fromFiber(fe *fiber.Error) error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return webhooks.Errorf(webhooks.ENOTFOUND, "No such route.")
+	case fiber.StatusMethodNotAllowed:
+		return webhooks.Errorf(webhooks.ENOTFOUND, "No such route for this method.")
+	case fiber.StatusRequestEntityTooLarge:
+		return webhooks.Errorf(webhooks.ETOOLARGE, "The request body is too large.")
+	case fiber.StatusBadRequest:
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request is malformed.")
+	case fiber.StatusTooManyRequests:
+		return webhooks.Errorf(webhooks.ERATELIMITED, "Too many requests; retry later.")
+	case fiber.StatusServiceUnavailable:
+		return webhooks.Errorf(webhooks.EUNAVAILABLE, "The service is unavailable; retry later.")
+	}
+	if fe.Code >= 500 {
+		return fe
+	}
+	return webhooks.Errorf(webhooks.EBADREQUEST, "%s", fe.Message)
+}
+
+// rateLimited answers 429 with Retry-After in whole seconds (at least 1).
+func rateLimited(c *fiber.Ctx, err error, after float64) error {
+	secs := int(after + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	return err
+}

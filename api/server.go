@@ -1,0 +1,136 @@
+// Package api serves Empfio's HTTP surface with fiber: the management REST API,
+// the inbound webhooks, health, readiness, metrics, the dashboard and asynqmon.
+package api
+
+import (
+	"github.com/hibiken/asynq"
+	"log/slog"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted (MAX_BODY_BYTES).
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config holds the Server's dependencies and settings.
+type Config struct {
+	DB        *store.DB
+	Redis     redis.UniversalClient
+	Queue     *jobs.Queue
+	Publisher *jobs.Publisher
+	Sender    *jobs.Sender
+	Dedup     *jobs.Dedup
+	Limiter   *jobs.RateLimiter  // nil: no rate limit
+	OpsRedis  asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
+	Targets   webhooks.TargetPolicy
+
+	InternalToken string // agent-event and POST /events; empty refuses all
+	CalcomSecret  string // empty accepts unsigned Cal.com bodies
+	AdminToken    string // organizations and keys; empty refuses all
+
+	MaxBodyBytes int
+	CORSOrigins  string // comma-separated; empty: no CORS headers
+	Log          *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Config
+	App *fiber.App
+	log *slog.Logger
+}
+
+// New returns a Server with every route registered.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{Config: cfg, log: cfg.Log}
+	s.App = fiber.New(fiber.Config{
+		AppName:               "empfio-webhooks",
+		BodyLimit:             cfg.MaxBodyBytes,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	s.App.Use(recover.New(), requestid.New(), s.accessLog)
+	if cfg.CORSOrigins != "" {
+		s.App.Use(cors.New(cors.Config{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowHeaders: "Authorization, Content-Type",
+			AllowMethods: "GET, POST, PATCH, DELETE",
+			MaxAge:       600,
+		}))
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	a := s.App
+	a.Get("/healthz", s.healthz)
+	a.Get("/readyz", s.readyz)
+	a.Get("/metrics", metricsHandler())
+
+	v1 := "/api/v1"
+	// Inbound events.
+	a.Post(v1+"/webhooks/agent-event", s.internalAuth, s.agentEvent)
+	a.Post(v1+"/webhooks/calcom", s.calcomWebhook)
+	a.Post(v1+"/events", s.internalAuth, s.publishEvent)
+
+	// Administration.
+	a.Post(v1+"/organizations", s.adminAuth, s.createOrganization)
+	a.Post(v1+"/organizations/:id/api-keys", s.adminAuth, s.createAPIKey)
+	a.Get(v1+"/organizations/:id/api-keys", s.adminAuth, s.listAPIKeys)
+	a.Delete(v1+"/organizations/:id/api-keys/:key_id", s.adminAuth, s.revokeAPIKey)
+
+	// The management API of one organization.
+	org := func(method, path string, h fiber.Handler) { a.Add(method, v1+path, s.orgAuth, h) }
+	org(fiber.MethodGet, "/event-types", s.eventTypes)
+	org(fiber.MethodGet, "/webhooks", s.listWebhooks)
+	org(fiber.MethodPost, "/webhooks", s.createWebhook)
+	org(fiber.MethodGet, "/webhooks/:id", s.getWebhook)
+	org(fiber.MethodPatch, "/webhooks/:id", s.updateWebhook)
+	org(fiber.MethodDelete, "/webhooks/:id", s.deleteWebhook)
+	org(fiber.MethodPost, "/webhooks/:id/test", s.testWebhook)
+	org(fiber.MethodGet, "/webhooks/:id/secret", s.revealSecret)
+	org(fiber.MethodPost, "/webhooks/:id/secret/rotate", s.rotateSecret)
+	org(fiber.MethodGet, "/webhooks/:id/deliveries", s.listDeliveries)
+	org(fiber.MethodPost, "/webhooks/:id/replay", s.replay)
+	org(fiber.MethodGet, "/deliveries/:id", s.getDelivery)
+	org(fiber.MethodPost, "/deliveries/:id/retry", s.retryDelivery)
+	org(fiber.MethodGet, "/events", s.listEvents)
+	org(fiber.MethodGet, "/events/:id", s.getEvent)
+
+	s.mountOps()
+	s.mountDashboard()
+}
+
+// accessLog logs one line per request with its outcome.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	s.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+		"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
+	return nil
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
+	return id
+}

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+type createWebhookRequest struct {
+	URL         string                `json:"url"`
+	Events      []string              `json:"events"`
+	Description string                `json:"description"`
+	RetryPolicy *webhooks.RetryPolicy `json:"retry_policy"`
+}
+
+// PingResult is the outcome of a webhook.ping.
+type PingResult struct {
+	OK         bool    `json:"ok"`
+	StatusCode *int    `json:"status_code"`
+	DurationMS int64   `json:"duration_ms"`
+	Error      *string `json:"error"`
+}
+
+type webhookWithSecret struct {
+	*webhooks.Endpoint
+	Secret string      `json:"secret"`
+	Ping   *PingResult `json:"ping,omitempty"`
+}
+
+// validateEndpoint checks e's fields and its URL's network target.
+func (s *Server) validateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
+	if err := s.Targets.CheckURL(ctx, e.URL); err != nil {
+		return err
+	}
+	return e.Validate()
+}
+
+// createWebhook: POST /webhooks → 201 with the secret and the result of a ping
+// sent before answering. The webhook is saved whatever the ping's outcome.
+func (s *Server) createWebhook(c *fiber.Ctx) error {
+	var req createWebhookRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	e := &webhooks.Endpoint{OrganizationID: orgOf(c), URL: req.URL, Events: req.Events,
+		Description: req.Description, RetryPolicy: req.RetryPolicy}
+	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
+		return err
+	}
+	if err := s.DB.CreateEndpoint(c.UserContext(), e); err != nil {
+		return err
+	}
+	ping := s.ping(c.UserContext(), e)
+	return c.Status(fiber.StatusCreated).JSON(webhookWithSecret{Endpoint: e, Secret: e.Secret, Ping: ping})
+}
+
+// ping sends a signed webhook.ping to e through the delivery Sender and records
+// a success on the endpoint.
+func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
+	ev := webhooks.Event{ID: uuid.NewString(), OrganizationID: e.OrganizationID, Type: webhooks.WebhookPing, OccurredAt: time.Now()}
+	ev.Data = mustJSON(map[string]string{"webhook_id": e.ID, "message": "This is a test delivery from Empfio Webhooks."})
+	if err := ev.RenderEnvelope(); err != nil {
+		panic(err) // the envelope of a ping is always valid JSON
+	}
+	res := s.Sender.Send(ctx, jobs.Message{ID: ev.ID, EventType: ev.Type, URL: e.URL,
+		Secrets: e.SigningSecrets(time.Now()), Body: ev.Envelope})
+	out := &PingResult{OK: res.OK(), DurationMS: res.Duration.Milliseconds(), Error: res.ErrorText()}
+	if res.StatusCode != 0 {
+		out.StatusCode = &res.StatusCode
+	}
+	if out.OK {
+		if err := s.DB.RecordPing(context.WithoutCancel(ctx), e.ID, res.StartedAt); err != nil {
+			s.log.Warn("record ping", "endpoint_id", e.ID, "error", err)
+		} else {
+			t := res.StartedAt
+			e.LastPingOKAt = &t
+		}
+	}
+	return out
+}
+
+// listWebhooks: GET /webhooks?limit=&cursor= → a page, newest first.
+func (s *Server) listWebhooks(c *fiber.Ctx) error {
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.DB.Endpoints(c.UserContext(), orgOf(c), cursor, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(list, next))
+}
+
+// endpoint loads the webhook named by the :id parameter, scoped to the caller.
+func (s *Server) endpoint(c *fiber.Ctx) (*webhooks.Endpoint, error) {
+	id, err := idParam(c, "id", "Webhook")
+	if err != nil {
+		return nil, err
+	}
+	return s.DB.Endpoint(c.UserContext(), orgOf(c), id)
+}
+
+// getWebhook: GET /webhooks/{id}.
+func (s *Server) getWebhook(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
+}
+
+// updateWebhook: PATCH /webhooks/{id} with any of url, events, description,
+// enabled, retry_policy.
+func (s *Server) updateWebhook(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Webhook")
+	if err != nil {
+		return err
+	}
+	var u webhooks.EndpointUpdate
+	if err := decodeJSON(c, &u); err != nil {
+		return err
+	}
+	if u.URL != nil {
+		if err := s.Targets.CheckURL(c.UserContext(), *u.URL); err != nil {
+			return err
+		}
+	}
+	e, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), id, &u, func(e *webhooks.Endpoint) error {
+		return e.Validate()
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
+}
+
+// deleteWebhook: DELETE /webhooks/{id} → 204; its deliveries go with it.
+func (s *Server) deleteWebhook(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Webhook")
+	if err != nil {
+		return err
+	}
+	if err := s.DB.DeleteEndpoint(c.UserContext(), orgOf(c), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// testWebhook: POST /webhooks/{id}/test → the outcome of a ping sent now.
+func (s *Server) testWebhook(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.ping(c.UserContext(), e))
+}
+
+// revealSecret: GET /webhooks/{id}/secret.
+func (s *Server) revealSecret(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(secretView(e))
+}
+
+func secretView(e *webhooks.Endpoint) fiber.Map {
+	m := fiber.Map{"secret": e.Secret, "previous_secret_expires_at": nil}
+	if e.PreviousSecretExpiresAt != nil && time.Now().Before(*e.PreviousSecretExpiresAt) {
+		m["previous_secret_expires_at"] = e.PreviousSecretExpiresAt
+	}
+	return m
+}
+
+type rotateRequest struct {
+	Grace *webhooks.Duration `json:"grace"`
+}
+
+// Rotation grace periods.
+const (
+	DefaultRotationGrace = 24 * time.Hour
+	MaxRotationGrace     = 7 * 24 * time.Hour
+)
+
+// rotateSecret: POST /webhooks/{id}/secret/rotate {"grace": "24h"} → the new
+// secret; the previous one keeps signing until the grace period ends.
+func (s *Server) rotateSecret(c *fiber.Ctx) error {
+	id, err := idParam(c, "id", "Webhook")
+	if err != nil {
+		return err
+	}
+	var req rotateRequest
+	if err := decodeOptionalJSON(c, &req); err != nil {
+		return err
+	}
+	grace := DefaultRotationGrace
+	if req.Grace != nil {
+		grace = time.Duration(*req.Grace)
+	}
+	if grace < 0 || grace > MaxRotationGrace {
+		return webhooks.Invalid(webhooks.FieldError{Field: "grace", Message: "must be between 0s and 168h"})
+	}
+	e, err := s.DB.RotateSecret(c.UserContext(), orgOf(c), id, grace)
+	if err != nil {
+		return err
+	}
+	return c.JSON(secretView(e))
+}

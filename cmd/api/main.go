@@ -1,0 +1,131 @@
+// Command api serves Empfio Webhooks' HTTP API.
+//
+//	api            migrate, then serve until SIGINT/SIGTERM (in-flight requests drain)
+//	api migrate    apply pending migrations and exit
+//	api demo FILE  create the demo organization (idempotent) and print its API key,
+//	               kept in FILE so that later runs print the same key
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/api"
+	"github.com/empfio/webhooks/cmd/internal/config"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+)
+
+// shutdownTimeout bounds the drain of in-flight requests.
+const shutdownTimeout = 30 * time.Second
+
+func main() {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cmd := ""
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	switch cmd {
+	case "":
+		err = serve(ctx, cfg)
+	case "migrate":
+		err = migrate(ctx, cfg)
+	case "demo":
+		if len(os.Args) != 3 {
+			err = fmt.Errorf("usage: api demo KEY_FILE")
+			break
+		}
+		err = demo(ctx, cfg, os.Args[2])
+	default:
+		err = fmt.Errorf("unknown command %q (want: migrate, demo)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func migrate(ctx context.Context, cfg *config.Config) error {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err == nil {
+		fmt.Printf("migrations applied: %d\n", n)
+	}
+	return err
+}
+
+func serve(ctx context.Context, cfg *config.Config) error {
+	log := cfg.Logger()
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	rdb := cfg.Redis()
+	defer rdb.Close()
+
+	warnUnset(log, cfg)
+	targets := webhooks.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
+	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
+	srv := api.New(api.Config{
+		DB:            db,
+		Redis:         rdb,
+		Queue:         queue,
+		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Sender:        jobs.NewSender(jobs.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
+		Dedup:         &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow},
+		Limiter:       jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
+		OpsRedis:      cfg.AsynqRedis(),
+		Targets:       targets,
+		InternalToken: cfg.InternalAuthToken,
+		CalcomSecret:  cfg.CalcomWebhookSecret,
+		AdminToken:    cfg.AdminToken,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		CORSOrigins:   cfg.CORSAllowedOrigins,
+		Log:           log,
+	})
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
+	log.Info("api listening", "addr", cfg.HTTPAddr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("api shutting down; draining in-flight requests")
+	return srv.App.ShutdownWithTimeout(shutdownTimeout)
+}
+
+func warnUnset(log interface{ Warn(string, ...any) }, cfg *config.Config) {
+	if cfg.InternalAuthToken == "" {
+		log.Warn("INTERNAL_AUTH_TOKEN is unset: every agent event is refused (401)")
+	}
+	if cfg.CalcomWebhookSecret == "" {
+		log.Warn("CALCOM_WEBHOOK_SECRET is unset: Cal.com bodies are accepted unsigned")
+	}
+	if cfg.AdminToken == "" {
+		log.Warn("ADMIN_TOKEN is unset: organizations and keys cannot be created over HTTP, and /ops/queues is off")
+	}
+	if cfg.AllowInsecureTargets {
+		log.Warn("ALLOW_INSECURE_TARGETS=true: endpoints may be http:// and private addresses; never in production")
+	}
+}

@@ -1,0 +1,155 @@
+// Package config reads the environment of the api and worker processes, once, at
+// start-up, and builds the clients both of them need.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/kelseyhightower/envconfig"
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is every setting of Empfio Webhooks, from the environment.
+type Config struct {
+	DatabaseURL       string   `envconfig:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/empfio?sslmode=disable"`
+	RedisURL          string   `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
+	RedisClusterAddrs []string `envconfig:"REDIS_CLUSTER_ADDRS"`
+	HTTPAddr          string   `envconfig:"HTTP_ADDR" default:":8080"`
+
+	InternalAuthToken   string `envconfig:"INTERNAL_AUTH_TOKEN"`
+	CalcomWebhookSecret string `envconfig:"CALCOM_WEBHOOK_SECRET"`
+	AdminToken          string `envconfig:"ADMIN_TOKEN"`
+
+	WorkerConcurrency   int           `envconfig:"WORKER_CONCURRENCY" default:"50"`
+	DeliveryTimeout     time.Duration `envconfig:"DELIVERY_TIMEOUT" default:"10s"`
+	DeliveryMaxRetries  int           `envconfig:"DELIVERY_MAX_RETRIES" default:"3"`
+	DeliveryRetryWindow time.Duration `envconfig:"DELIVERY_RETRY_WINDOW" default:"30m"`
+	DeliveryQueue       string        `envconfig:"DELIVERY_QUEUE" default:"webhooks"`
+	QueuePollInterval   time.Duration `envconfig:"QUEUE_POLL_INTERVAL" default:"100ms"`
+	RetryPollInterval   time.Duration `envconfig:"RETRY_POLL_INTERVAL" default:"1s"`
+	SweepInterval       time.Duration `envconfig:"SWEEP_INTERVAL" default:"30s"`
+	SweepGrace          time.Duration `envconfig:"SWEEP_GRACE" default:"1m"`
+
+	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER" default:"120h"`
+	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES" default:"100"`
+
+	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW" default:"60s"`
+	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS" default:"false"`
+	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES" default:"1048576"`
+	CORSAllowedOrigins   string        `envconfig:"CORS_ALLOWED_ORIGINS"`
+	RateLimitPerSecond   int           `envconfig:"RATE_LIMIT_PER_SECOND" default:"50"`
+	RateLimitBurst       int           `envconfig:"RATE_LIMIT_BURST" default:"100"`
+	LogLevel             string        `envconfig:"LOG_LEVEL" default:"info"`
+	WorkerMetricsAddr    string        `envconfig:"WORKER_METRICS_ADDR"`
+}
+
+// Load reads the environment. A bad value gives one error line that names the
+// variable and what was expected.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s=%q is not valid: expected %s", pe.KeyName, pe.Value, expected(pe.TypeName))
+		}
+		return nil, err
+	}
+	return &c, c.validate()
+}
+
+func expected(typeName string) string {
+	switch typeName {
+	case "Duration":
+		return "a duration such as 10s, 5m or 24h"
+	case "int":
+		return "a whole number"
+	case "bool":
+		return "true or false"
+	}
+	return "a " + typeName
+}
+
+func (c *Config) validate() error {
+	if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
+		return fmt.Errorf("DATABASE_URL is not valid: expected a URL such as postgres://user@host:5432/db (%s)", firstLine(err))
+	}
+	if len(c.RedisClusterAddrs) == 0 {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			return fmt.Errorf("REDIS_URL is not valid: expected a URL such as redis://host:6379/0 (%s)", firstLine(err))
+		}
+	}
+	checks := []struct {
+		ok   bool
+		name string
+		want string
+	}{
+		{c.WorkerConcurrency >= 1, "WORKER_CONCURRENCY", "at least 1"},
+		{c.DeliveryTimeout >= time.Second, "DELIVERY_TIMEOUT", "at least 1s"},
+		{c.DeliveryMaxRetries >= 0 && c.DeliveryMaxRetries <= 20, "DELIVERY_MAX_RETRIES", "0 to 20"},
+		{c.DeliveryRetryWindow >= time.Second, "DELIVERY_RETRY_WINDOW", "at least 1s"},
+		{c.QueuePollInterval > 0, "QUEUE_POLL_INTERVAL", "a positive duration"},
+		{c.RetryPollInterval > 0, "RETRY_POLL_INTERVAL", "a positive duration"},
+		{c.SweepInterval > 0, "SWEEP_INTERVAL", "a positive duration"},
+		{c.SweepGrace > 0, "SWEEP_GRACE", "a positive duration"},
+		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
+		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
+		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
+		{c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "at least 1024"},
+		{c.RateLimitPerSecond >= 1, "RATE_LIMIT_PER_SECOND", "at least 1"},
+		{c.RateLimitBurst >= 1, "RATE_LIMIT_BURST", "at least 1"},
+		{c.DeliveryQueue != "", "DELIVERY_QUEUE", "a queue name"},
+	}
+	for _, ck := range checks {
+		if !ck.ok {
+			return fmt.Errorf("%s is not valid: expected %s", ck.name, ck.want)
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL=%q is not valid: expected debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Logger returns a JSON logger on stderr at LOG_LEVEL.
+func (c *Config) Logger() *slog.Logger {
+	l, _ := parseLevel(c.LogLevel)
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// Redis returns a client for REDIS_CLUSTER_ADDRS when set, else REDIS_URL.
+func (c *Config) Redis() redis.UniversalClient {
+	if len(c.RedisClusterAddrs) > 0 {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs})
+	}
+	opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
+	return redis.NewClient(opt)
+}
+
+// AsynqRedis returns the same connection settings for asynqmon.
+func (c *Config) AsynqRedis() asynq.RedisConnOpt {
+	if len(c.RedisClusterAddrs) > 0 {
+		return asynq.RedisClusterClientOpt{Addrs: c.RedisClusterAddrs}
+	}
+	opt, _ := asynq.ParseRedisURI(c.RedisURL)
+	return opt
+}

@@ -1,0 +1,91 @@
+// Command worker delivers webhooks: an asynq server on the delivery queue, and the
+// sweeper that gives lost deliveries their task back. Run any number of them. On
+// SIGINT/SIGTERM running deliveries get DELIVERY_TIMEOUT plus a margin to finish.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/cmd/internal/config"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func main() {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg *config.Config) error {
+	log := cfg.Logger()
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	rdb := cfg.Redis()
+	defer rdb.Close()
+
+	schedule := webhooks.RetrySchedule{MaxRetries: cfg.DeliveryMaxRetries, Window: cfg.DeliveryRetryWindow}
+	deliverer := &jobs.Deliverer{
+		DB:       db,
+		Sender:   jobs.NewSender(jobs.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: webhooks.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
+		Schedule: schedule,
+		Health:   store.Health{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
+		Log:      log,
+	}
+	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{
+		Queue:             cfg.DeliveryQueue,
+		Concurrency:       cfg.WorkerConcurrency,
+		PollInterval:      cfg.QueuePollInterval,
+		RetryPollInterval: cfg.RetryPollInterval,
+		DeliveryTimeout:   cfg.DeliveryTimeout,
+		Log:               log,
+	}, deliverer)
+	if err := srv.Start(mux); err != nil {
+		return err
+	}
+	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout),
+		Schedule: schedule, Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() { sweeper.Run(sweepCtx); close(swept) }()
+	if cfg.WorkerMetricsAddr != "" {
+		go serveMetrics(cfg.WorkerMetricsAddr, log)
+	}
+	log.Info("worker started", "queue", cfg.DeliveryQueue, "concurrency", cfg.WorkerConcurrency)
+
+	<-ctx.Done()
+	log.Info("worker shutting down; letting running deliveries finish")
+	stopSweep()
+	<-swept
+	srv.Shutdown()
+	return nil
+}
+
+func serveMetrics(addr string, log interface{ Error(string, ...any) }) {
+	err := http.ListenAndServe(addr, promhttp.Handler())
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener", "error", err)
+	}
+}

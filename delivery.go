@@ -1,0 +1,63 @@
+package webhooks
+
+import "time"
+
+// Delivery statuses. pending and retrying are not final: such a delivery always has
+// a live task in the queue, or the sweeper gives it one back.
+const (
+	StatusPending   = "pending"
+	StatusRetrying  = "retrying"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// IsFinalStatus reports whether a delivery in status s will not be attempted again
+// unless someone asks for it (retry, replay).
+func IsFinalStatus(s string) bool { return s == StatusSucceeded || s == StatusFailed }
+
+// Delivery is one event on its way to one endpoint.
+type Delivery struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"organization_id"`
+	EventID        string     `json:"event_id"`
+	EndpointID     string     `json:"webhook_id"`
+	EventType      string     `json:"event_type"`
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	CompletedAt    *time.Time `json:"completed_at"`
+	AttemptLog     []Attempt  `json:"attempt_log,omitempty"`
+}
+
+// Attempt is one HTTP request of a delivery, as recorded.
+type Attempt struct {
+	Number       int       `json:"number"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   int       `json:"duration_ms"`
+	StatusCode   *int      `json:"status_code"`
+	ResponseBody *string   `json:"response_body"` // at most MaxResponseBody bytes
+	Error        *string   `json:"error"`
+}
+
+// MaxResponseBody is how much of a receiver's answer is read and kept.
+const MaxResponseBody = 4 << 10
+
+// DeliveryFilter selects deliveries of one endpoint, newest first.
+type DeliveryFilter struct {
+	OrganizationID string
+	EndpointID     string
+	Status         string
+	EventType      string
+	Cursor         *Cursor
+	Limit          int
+}
+
+// Cursor marks a position in a list ordered by (created_at, id), newest first.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}

@@ -1,0 +1,157 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Endpoint is an HTTPS URL of an organization that receives the events it
+// subscribes to. Secrets never appear in its JSON; they are revealed on purpose.
+type Endpoint struct {
+	ID             string       `json:"id"`
+	OrganizationID string       `json:"organization_id"`
+	URL            string       `json:"url"`
+	Description    string       `json:"description"`
+	Events         []string     `json:"events"`
+	Enabled        bool         `json:"enabled"`
+	DisabledReason *string      `json:"disabled_reason"`
+	RetryPolicy    *RetryPolicy `json:"retry_policy"` // nil: the service default
+	LastPingOKAt   *time.Time   `json:"last_ping_ok_at"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+
+	// Signing secrets. PreviousSecret keeps signing, next to Secret, until
+	// PreviousSecretExpiresAt: the grace period of a rotation.
+	Secret                  string     `json:"-"`
+	PreviousSecret          *string    `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"-"`
+}
+
+// Limits of an endpoint's fields.
+const (
+	MaxURLLength         = 2048
+	MaxDescriptionLength = 500
+	MaxSubscriptions     = 50
+)
+
+// Validate checks the fields a user sets, except the URL's network target (see
+// TargetPolicy). Returns EINVALID naming every bad field.
+func (e *Endpoint) Validate() error {
+	var errs []FieldError
+	if err := CheckURLSyntax(e.URL, true); err != nil {
+		errs = append(errs, FieldError{"url", err.Error()})
+	}
+	if len(e.Description) > MaxDescriptionLength {
+		errs = append(errs, FieldError{"description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLength)})
+	}
+	errs = append(errs, validateSubscriptions(e.Events)...)
+	if e.RetryPolicy != nil {
+		errs = append(errs, e.RetryPolicy.validate()...)
+	}
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
+func validateSubscriptions(events []string) []FieldError {
+	if len(events) == 0 {
+		return []FieldError{{"events", `must name at least one event type, or "*" for all`}}
+	}
+	if len(events) > MaxSubscriptions {
+		return []FieldError{{"events", fmt.Sprintf("must have at most %d entries", MaxSubscriptions)}}
+	}
+	var errs []FieldError
+	for i, s := range events {
+		if !ValidSubscription(s) {
+			errs = append(errs, FieldError{fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event type %q; see GET /api/v1/event-types", s)})
+		}
+	}
+	return errs
+}
+
+// SigningSecrets returns the secrets that sign a delivery at time now: the current
+// one first, then the previous one while its grace period lasts.
+func (e *Endpoint) SigningSecrets(now time.Time) []string {
+	secrets := []string{e.Secret}
+	if e.PreviousSecret != nil && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		secrets = append(secrets, *e.PreviousSecret)
+	}
+	return secrets
+}
+
+// EndpointUpdate holds the fields PATCH may change; nil fields stay as they are.
+type EndpointUpdate struct {
+	URL         *string      `json:"url"`
+	Events      []string     `json:"events"`
+	Description *string      `json:"description"`
+	Enabled     *bool        `json:"enabled"`
+	RetryPolicy *RetryPolicy `json:"retry_policy"`
+}
+
+// Apply changes e by u.
+func (u *EndpointUpdate) Apply(e *Endpoint) {
+	if u.URL != nil {
+		e.URL = *u.URL
+	}
+	if u.Events != nil {
+		e.Events = u.Events
+	}
+	if u.Description != nil {
+		e.Description = *u.Description
+	}
+	if u.Enabled != nil {
+		e.Enabled = *u.Enabled
+		if e.Enabled {
+			e.DisabledReason = nil
+		}
+	}
+	if u.RetryPolicy != nil {
+		e.RetryPolicy = u.RetryPolicy
+	}
+}
+
+// RetryPolicy overrides the service's retry schedule for one endpoint.
+type RetryPolicy struct {
+	MaxRetries int      `json:"max_retries"`
+	Window     Duration `json:"window"`
+}
+
+// Bounds of a per-endpoint retry policy.
+const (
+	MaxPolicyRetries = 10
+	MinPolicyWindow  = 30 * time.Minute
+	MaxPolicyWindow  = 72 * time.Hour
+)
+
+func (p *RetryPolicy) validate() []FieldError {
+	var errs []FieldError
+	if p.MaxRetries < 0 || p.MaxRetries > MaxPolicyRetries {
+		errs = append(errs, FieldError{"retry_policy.max_retries", fmt.Sprintf("must be between 0 and %d", MaxPolicyRetries)})
+	}
+	if w := time.Duration(p.Window); w < MinPolicyWindow || w > MaxPolicyWindow {
+		errs = append(errs, FieldError{"retry_policy.window", "must be between 30m and 72h"})
+	}
+	return errs
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string ("30m").
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("must be a duration string such as \"30m\" or \"24h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("must be a duration string such as \"30m\" or \"24h\"")
+	}
+	*d = Duration(v)
+	return nil
+}

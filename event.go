@@ -1,0 +1,70 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event sources.
+const (
+	SourceAgent  = "agent"
+	SourceCalcom = "calcom"
+	SourceAPI    = "api"
+)
+
+// Event is something that happened in an organization. Its envelope is rendered
+// once, when the event is stored, so every delivery attempt sends identical bytes.
+type Event struct {
+	ID             string          `json:"id"`
+	OrganizationID string          `json:"organization_id"`
+	Type           string          `json:"event"`
+	Source         string          `json:"source"`
+	ExternalID     *string         `json:"external_id"` // the sender's event id, if any
+	OccurredAt     time.Time       `json:"occurred_at"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	Data           json.RawMessage `json:"data"`
+	Envelope       json.RawMessage `json:"-"`
+}
+
+// Envelope is the body of every delivery:
+//
+//	{"id":"…","event":"booking.created","timestamp":"2026-03-07T10:30:00Z","organization_id":"…","data":{…}}
+//
+// The published docs show event, timestamp, organization_id and data; id is ours.
+type Envelope struct {
+	ID             string          `json:"id"`
+	Event          string          `json:"event"`
+	Timestamp      string          `json:"timestamp"`
+	OrganizationID string          `json:"organization_id"`
+	Data           json.RawMessage `json:"data"`
+}
+
+// FormatTime renders t as RFC 3339 UTC with seconds and Z, the one time format of
+// envelopes and event data.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// RenderEnvelope sets e.Envelope from the event's fields. data must be valid JSON.
+func (e *Event) RenderEnvelope() error {
+	b, err := json.Marshal(Envelope{
+		ID:             e.ID,
+		Event:          e.Type,
+		Timestamp:      FormatTime(e.OccurredAt),
+		OrganizationID: e.OrganizationID,
+		Data:           e.Data,
+	})
+	if err != nil {
+		return err
+	}
+	e.Envelope = b
+	return nil
+}
+
+// EventFilter selects events of one organization, newest first.
+type EventFilter struct {
+	OrganizationID string
+	Type           string
+	Cursor         *Cursor
+	Limit          int
+}

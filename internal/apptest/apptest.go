@@ -1,0 +1,239 @@
+// Package apptest runs the whole service in-process for tests: a real api server
+// on a loopback port and, optionally, a real asynq worker and sweeper, on a
+// database and Redis database of the test's own.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/api"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Tokens the test app is configured with.
+const (
+	AdminToken    = "test-admin-token"
+	InternalToken = "test-internal-token"
+	CalcomSecret  = "empfio-calcom-test-secret"
+)
+
+// Options adjust the app; zero values give the test defaults.
+type Options struct {
+	Worker        bool                   // run a worker (and sweeper) too
+	Schedule      webhooks.RetrySchedule // default: 3 retries over 7 s
+	Timeout       time.Duration          // per attempt; default 2 s
+	DedupWindow   time.Duration          // default 60 s
+	Secure        bool                   // enforce https and address rules
+	Resolver      webhooks.Resolver      // with Secure: the name resolver
+	TLSConfig     *tls.Config            // client TLS for receivers (httptest TLS servers)
+	MaxBodyBytes  int
+	RateLimit     int // per second per key; default 1000
+	SweepInterval time.Duration
+	SweepGrace    time.Duration
+	Health        store.Health
+}
+
+// App is a running service.
+type App struct {
+	URL       string
+	DB        *store.DB
+	DSN       string
+	Redis     *redis.Client
+	RedisURL  string
+	Queue     *jobs.Queue
+	Server    *api.Server
+	Deliverer *jobs.Deliverer
+	Sweeper   *jobs.Sweeper
+	Log       *slog.Logger
+}
+
+// Start runs the app until t ends.
+func Start(t testing.TB, o Options) *App {
+	t.Helper()
+	db, dsn := testenv.DB(t)
+	rdb, redisURL := testenv.Redis(t)
+	o = o.withDefaults()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	targets := webhooks.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
+	sender := jobs.NewSender(jobs.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
+	queue := jobs.NewQueue(rdb, "", o.Timeout)
+	a := &App{DB: db, DSN: dsn, Redis: rdb, RedisURL: redisURL, Queue: queue, Log: log}
+	a.Server = api.New(api.Config{
+		DB: db, Redis: rdb, Queue: queue,
+		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Sender:        sender,
+		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow},
+		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
+		Targets:       targets,
+		InternalToken: InternalToken, CalcomSecret: CalcomSecret, AdminToken: AdminToken,
+		MaxBodyBytes: o.MaxBodyBytes, CORSOrigins: "https://app.example.com", Log: log,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Server.App.Listener(ln)
+	t.Cleanup(func() { a.Server.App.ShutdownWithTimeout(5 * time.Second) })
+	a.URL = "http://" + ln.Addr().String()
+	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health, Log: log}
+	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Schedule: o.Schedule, Interval: o.SweepInterval, Grace: o.SweepGrace, Log: log}
+	if o.Worker {
+		a.StartWorker(t, o.Timeout)
+	}
+	return a
+}
+
+func (o Options) withDefaults() Options {
+	if o.Schedule.Window == 0 {
+		o.Schedule = webhooks.RetrySchedule{MaxRetries: 3, Window: 7 * time.Second}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.DedupWindow == 0 {
+		o.DedupWindow = 60 * time.Second
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 1000
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = 200 * time.Millisecond
+	}
+	if o.SweepGrace == 0 {
+		o.SweepGrace = time.Minute
+	}
+	if o.Health.Failures == 0 {
+		o.Health = store.Health{Period: 120 * time.Hour, Failures: 100}
+	}
+	return o
+}
+
+// StartWorker runs an asynq server with the app's Deliverer, and the sweeper,
+// until t ends.
+func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
+	srv, mux := jobs.NewServer(a.Redis, jobs.ServerConfig{
+		Concurrency: 10, PollInterval: 20 * time.Millisecond, RetryPollInterval: 100 * time.Millisecond,
+		DeliveryTimeout: timeout, Log: a.Log,
+	}, a.Deliverer)
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Sweeper.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Shutdown() })
+}
+
+// Response is an answer of the app.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing t when it is not JSON.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("answer %d is not JSON: %v: %s", r.Status, err, r.Body)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request with a bearer token (when not empty) and a JSON body (a
+// string or []byte is sent as is; anything else is marshalled).
+func (a *App) Do(t testing.TB, method, path, token string, body any) *Response {
+	t.Helper()
+	return a.DoWith(t, method, path, body, map[string]string{"Authorization": bearer(token), "Content-Type": "application/json"})
+}
+
+// DoWith sends a request with exactly the given headers (empty values are left out).
+func (a *App) DoWith(t testing.TB, method, path string, body any, headers map[string]string) *Response {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = bytes.NewReader([]byte(b))
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, a.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
+}
+
+// Org creates an organization through the admin API and returns its id and key.
+func (a *App) Org(t testing.TB, name string) (orgID, key string) {
+	t.Helper()
+	r := a.Do(t, "POST", "/api/v1/organizations", AdminToken, map[string]string{"name": name})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create organization: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Organization webhooks.Organization `json:"organization"`
+		APIKey       webhooks.APIKey       `json:"api_key"`
+	}
+	r.JSON(t, &out)
+	return out.Organization.ID, out.APIKey.Key
+}
+
+// Webhook registers url for events and returns the webhook's id and secret.
+func (a *App) Webhook(t testing.TB, key, url string, events ...string) (id, secret string) {
+	t.Helper()
+	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": url, "events": events})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", r.Status, r.Body)
+	}
+	m := r.Map(t)
+	return m["id"].(string), m["secret"].(string)
+}

@@ -1,0 +1,31 @@
+package jobs
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	attemptsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_delivery_attempts_total",
+		Help: "Delivery attempts by the delivery's resulting status (succeeded, retrying, failed).",
+	}, []string{"outcome"})
+	attemptSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "empfio_delivery_attempt_duration_seconds",
+		Help:    "Time from sending a delivery to its answer (or failure).",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	})
+	sweptTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_sweeper_deliveries_total",
+		Help: "Overdue deliveries the sweeper looked at, by what it did (requeued, failed, alive).",
+	}, []string{"action"})
+	publishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_events_published_total",
+		Help: "Events stored, by source.",
+	}, []string{"source"})
+)
+
+func observeAttempt(outcome string, res Result) {
+	attemptsTotal.WithLabelValues(outcome).Inc()
+	attemptSeconds.Observe(res.Duration.Seconds())
+}

@@ -1,0 +1,114 @@
+// Package jobs delivers webhooks with asynq and Redis: publishing (store, then
+// enqueue), the delivery handler, its HTTP sender and retry schedule, the sweeper
+// that upholds the no-loss invariant, inbound dedup and rate limits.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// TypeDeliver is the asynq task type of a delivery attempt.
+const TypeDeliver = "webhook:deliver"
+
+// DefaultQueue is the asynq queue deliveries go through.
+const DefaultQueue = "webhooks"
+
+// taskMaxRetry bounds asynq's own retries of a task. The delivery handler decides
+// when a delivery is final from the attempts recorded in Postgres (and returns nil
+// then), so asynq's count only matters when a task keeps failing without reaching
+// the handler's decision: Postgres down, or workers crashing. 25 retries of the
+// infrastructure backoff (see retryDelay) cover hours of outage.
+const taskMaxRetry = 25
+
+// taskTimeoutMargin is added to the HTTP timeout for the task's own deadline, to
+// leave room for loading and recording the attempt.
+const taskTimeoutMargin = 15 * time.Second
+
+type payload struct {
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Queue enqueues deliveries. It is safe for concurrent use.
+type Queue struct {
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	name      string
+	timeout   time.Duration
+}
+
+// NewQueue returns a Queue on rdb's Redis, queue name (DefaultQueue when empty);
+// timeout is the HTTP timeout of one attempt.
+func NewQueue(rdb redis.UniversalClient, name string, timeout time.Duration) *Queue {
+	if name == "" {
+		name = DefaultQueue
+	}
+	return &Queue{
+		client:    asynq.NewClientFromRedisClient(rdb),
+		inspector: asynq.NewInspectorFromRedisClient(rdb),
+		name:      name,
+		timeout:   timeout,
+	}
+}
+
+// Name returns the asynq queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Enqueue gives delivery id a task, due now. The task id is the delivery id, so
+// enqueueing a delivery that already has a task changes nothing and is no error.
+func (q *Queue) Enqueue(ctx context.Context, id string) error {
+	b, _ := json.Marshal(payload{DeliveryID: id})
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b),
+		asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
+		asynq.Timeout(q.timeout+taskTimeoutMargin))
+	switch {
+	case err == nil, errors.Is(err, asynq.ErrTaskIDConflict):
+		return nil
+	default:
+		return webhooks.Unavailable("Redis", err)
+	}
+}
+
+// RunNow makes delivery id attempted as soon as a worker is free: a waiting task
+// (scheduled, retry or archived) is moved forward, a missing one is created, and a
+// task being processed right now is left alone.
+func (q *Queue) RunNow(ctx context.Context, id string) error {
+	info, err := q.inspector.GetTaskInfo(q.name, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return q.Enqueue(ctx, id)
+	case err != nil:
+		return webhooks.Unavailable("Redis", err)
+	}
+	switch info.State {
+	case asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived:
+		if err := q.inspector.RunTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return webhooks.Unavailable("Redis", err)
+		}
+	case asynq.TaskStateCompleted:
+		if err := q.inspector.DeleteTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return webhooks.Unavailable("Redis", err)
+		}
+		return q.Enqueue(ctx, id)
+	}
+	return nil
+}
+
+// taskState returns the state of delivery id's task, or 0 when it has none.
+func (q *Queue) taskState(id string) (asynq.TaskState, error) {
+	info, err := q.inspector.GetTaskInfo(q.name, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("inspect task %s: %w", id, err)
+	}
+	return info.State, nil
+}

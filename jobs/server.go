@@ -1,0 +1,67 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Worker defaults.
+const (
+	DefaultConcurrency = 50 // deliveries wait on the network, not the CPU
+	// An idle worker looks for new tasks this often: a new delivery is picked up
+	// within ~100 ms (asynq's default is 1 s).
+	DefaultPollInterval = 100 * time.Millisecond
+	// Due retries are moved to the queue this often (asynq's default is 5 s).
+	DefaultRetryPollInterval = time.Second
+)
+
+// ServerConfig configures the asynq server of a worker process.
+type ServerConfig struct {
+	Queue             string
+	Concurrency       int
+	PollInterval      time.Duration
+	RetryPollInterval time.Duration
+	DeliveryTimeout   time.Duration // one attempt's HTTP timeout
+	Log               *slog.Logger
+}
+
+// NewServer returns an asynq server that runs d on the delivery queue with the
+// retry delays d's handler chooses.
+func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asynq.Server, *asynq.ServeMux) {
+	if cfg.Queue == "" {
+		cfg.Queue = DefaultQueue
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   map[string]int{cfg.Queue: 1},
+		RetryDelayFunc:           retryDelay,
+		TaskCheckInterval:        cfg.PollInterval,
+		DelayedTaskCheckInterval: cfg.RetryPollInterval,
+		// Running deliveries get one attempt's timeout plus recording it to finish.
+		ShutdownTimeout: cfg.DeliveryTimeout + taskTimeoutMargin,
+		Logger:          asynqLogger{cfg.Log},
+		LogLevel:        asynq.WarnLevel,
+		// A failed attempt is the receiver's failure, not the worker's; asynq's
+		// error log would repeat what the handler already logged.
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {}),
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(TypeDeliver, d)
+	return srv, mux
+}
+
+// asynqLogger routes asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(sprint(args), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(sprint(args), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(sprint(args), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(sprint(args), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(sprint(args), "component", "asynq") }
+
+func sprint(args []any) string { return fmt.Sprint(args...) }

@@ -1,0 +1,67 @@
+package webhooks
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"strings"
+	"time"
+)
+
+// Organization is a customer of Empfio. Everything else belongs to one.
+type Organization struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate returns EINVALID when the organization has no name.
+func (o *Organization) Validate() error {
+	if strings.TrimSpace(o.Name) == "" {
+		return Invalid(FieldError{"name", "is required"})
+	}
+	if len(o.Name) > 200 {
+		return Invalid(FieldError{"name", "must be at most 200 characters"})
+	}
+	return nil
+}
+
+// APIKey authenticates one organization on the management API. The key itself is
+// shown once, at creation; only its SHA-256 is stored, and its prefix is listed.
+type APIKey struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"organization_id"`
+	Name           string     `json:"name"`
+	Prefix         string     `json:"prefix"`
+	CreatedAt      time.Time  `json:"created_at"`
+	RevokedAt      *time.Time `json:"revoked_at"`
+	Key            string     `json:"key,omitempty"` // set only in the answer that creates it
+}
+
+const (
+	apiKeyPrefix    = "emp_"
+	apiKeyRandChars = 40 // base62 characters after the prefix: ~238 bits
+	apiKeyShown     = 12 // characters of the key kept in clear as its listed prefix
+	base62          = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// NewAPIKey returns a fresh key (emp_ + 40 base62 characters), the hash to store
+// and the prefix to list.
+func NewAPIKey() (key string, hash []byte, prefix string) {
+	var b strings.Builder
+	b.WriteString(apiKeyPrefix)
+	buf := make([]byte, 1)
+	for b.Len() < len(apiKeyPrefix)+apiKeyRandChars {
+		rand.Read(buf)
+		if buf[0] < 248 { // 248 = 4*62: reject the rest to keep the choice uniform
+			b.WriteByte(base62[buf[0]%62])
+		}
+	}
+	key = b.String()
+	return key, HashAPIKey(key), key[:apiKeyShown]
+}
+
+// HashAPIKey returns the SHA-256 under which a key is stored and looked up.
+func HashAPIKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}

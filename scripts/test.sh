@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make test`: start (or find) Postgres and Redis, then run every test with the
+# race detector. Each test gets its own database and Redis database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null || { echo "test: Go is required (https://go.dev/dl)" >&2; exit 1; }
+scripts/services.sh
+# shellcheck disable=SC1091
+. .data/services.env
+go mod download
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.data/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+go test -race -count=1 -timeout 15m ./... "$@"

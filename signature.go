@@ -1,0 +1,67 @@
+package webhooks
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// SecretPrefix starts every endpoint secret, as in Standard Webhooks.
+const SecretPrefix = "whsec_"
+
+// NewSecret returns a fresh endpoint secret: whsec_ + base64 of 32 random bytes.
+func NewSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return SecretPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// Sign returns X-Empfio-Signature: the lowercase hex HMAC-SHA256 of body keyed
+// with the secret string exactly as shown to the user. Receivers recompute it
+// from the raw body and compare.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether signature is Sign(secret, body), in constant time.
+// Upper-case hex is accepted: it is decoded before comparing.
+func Verify(secret string, body []byte, signature string) bool {
+	got, err := hex.DecodeString(signature)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hmac.Equal(got, m.Sum(nil))
+}
+
+// SignStandard returns the Standard Webhooks webhook-signature value for msgID,
+// unix timestamp ts and body: "v1,<base64 HMAC-SHA256>" per secret, space separated.
+// The HMAC key is the base64-decoded part of each secret after whsec_.
+func SignStandard(secrets []string, msgID string, ts int64, body []byte) string {
+	var b strings.Builder
+	for i, s := range secrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, SecretPrefix))
+		if err != nil {
+			continue // not a server-made secret; X-Empfio-Signature still signs
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(msgID))
+		m.Write([]byte{'.'})
+		m.Write(strconv.AppendInt(nil, ts, 10))
+		m.Write([]byte{'.'})
+		m.Write(body)
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("v1,")
+		b.WriteString(base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	}
+	return b.String()
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/jackc/pgx/v5"
+)
+
+// Job is everything a worker needs to attempt one delivery, loaded in one query.
+type Job struct {
+	Delivery webhooks.Delivery
+	Manual   bool // a retry or replay asked for by a user: one attempt, then final
+	Envelope []byte
+	Endpoint webhooks.Endpoint
+}
+
+// Job loads delivery id with its event's envelope and its endpoint. Returns
+// ENOTFOUND if the delivery no longer exists (its endpoint was deleted).
+func (db *DB) Job(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	var envelope string
+	var maxRetries *int
+	var windowSeconds *int64
+	d, e := &j.Delivery, &j.Endpoint
+	err := db.pool.QueryRow(ctx, `SELECT d.id, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
+			ev.envelope,
+			e.id, e.url, e.enabled, e.max_retries, e.retry_window_seconds, e.secret, e.previous_secret, e.previous_secret_expires_at
+		FROM deliveries d JOIN events ev ON ev.id = d.event_id JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.id = $1`, id).Scan(
+		&d.ID, &d.OrganizationID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &j.Manual,
+		&envelope,
+		&e.ID, &e.URL, &e.Enabled, &maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt)
+	if err != nil {
+		return nil, wrap(err, "Delivery")
+	}
+	d.EndpointID = e.ID
+	if maxRetries != nil && windowSeconds != nil {
+		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
+	}
+	j.Envelope = []byte(envelope)
+	return &j, nil
+}
+
+// AttemptRecord is the outcome of one attempt and what it does to the delivery.
+type AttemptRecord struct {
+	DeliveryID    string
+	Attempt       webhooks.Attempt // Number is assigned by RecordAttempt
+	Status        string           // the delivery's new status
+	NextAttemptAt *time.Time       // when retrying
+	LastError     *string
+	// DisableReason, when set, disables the endpoint (a 410 Gone).
+	DisableReason string
+}
+
+// Health thresholds: an endpoint whose deliveries have all failed for Period, or
+// Failures final failures in a row, is disabled.
+type Health struct {
+	Period   time.Duration
+	Failures int
+}
+
+// RecordAttempt stores the attempt, updates the delivery, and keeps the endpoint's
+// failure streak, disabling the endpoint when h says so — in one statement.
+// Returns the attempt's number and whether the endpoint is now disabled.
+func (db *DB) RecordAttempt(ctx context.Context, r AttemptRecord, h Health) (number int, disabled bool, err error) {
+	a := r.Attempt
+	err = db.pool.QueryRow(ctx, `WITH d AS (
+			UPDATE deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3,
+				last_status_code = $4, last_error = $5, manual = false, updated_at = now(),
+				completed_at = CASE WHEN $2 IN ('succeeded', 'failed') THEN now() END
+			WHERE id = $1 RETURNING attempts, endpoint_id
+		), a AS (
+			INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_body, error)
+			SELECT $1, d.attempts, $6, $7, $4, $8, $5 FROM d
+		), e AS (
+			UPDATE endpoints SET
+				consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
+				failing_since = CASE WHEN $2 = 'succeeded' THEN NULL ELSE coalesce(failing_since, now()) END,
+				enabled = CASE
+					WHEN $9 <> '' THEN false
+					WHEN $2 = 'failed' AND (consecutive_failures + 1 >= $10 OR failing_since < now() - make_interval(secs => $11)) THEN false
+					ELSE enabled END,
+				disabled_reason = CASE
+					WHEN $9 <> '' THEN $9
+					WHEN $2 = 'failed' AND (consecutive_failures + 1 >= $10 OR failing_since < now() - make_interval(secs => $11))
+						THEN format('every delivery failed since %s (%s in a row)', to_char(coalesce(failing_since, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), consecutive_failures + 1)
+					ELSE disabled_reason END,
+				updated_at = now()
+			WHERE id = (SELECT endpoint_id FROM d) AND enabled
+				AND ($9 <> '' OR $2 = 'failed' OR ($2 = 'succeeded' AND consecutive_failures > 0))
+			RETURNING enabled
+		)
+		SELECT d.attempts, coalesce((SELECT NOT enabled FROM e), false) FROM d`,
+		r.DeliveryID, r.Status, r.NextAttemptAt, a.StatusCode, r.LastError,
+		a.StartedAt, a.DurationMS, a.ResponseBody, r.DisableReason, h.Failures, h.Period.Seconds(),
+	).Scan(&number, &disabled)
+	return number, disabled, wrap(err, "Delivery")
+}
+
+// FailDelivery makes a non-final delivery failed without an attempt, saying why
+// (its endpoint is disabled, or its task was lost on its last attempt).
+func (db *DB) FailDelivery(ctx context.Context, id, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
+		manual = false, completed_at = now(), updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'retrying')`, id, reason)
+	return wrap(err, "")
+}
+
+const deliveryColumns = `id, organization_id, event_id, endpoint_id, event_type, status, attempts,
+	next_attempt_at, last_status_code, last_error, created_at, updated_at, completed_at`
+
+func scanDelivery(row pgx.Row) (*webhooks.Delivery, error) {
+	var d webhooks.Delivery
+	err := row.Scan(&d.ID, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+	return &d, err
+}
+
+// Delivery returns delivery id of orgID with every attempt, oldest first.
+func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
+	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id = $1 AND organization_id = $2`, id, orgID))
+	if err != nil {
+		return nil, wrap(err, "Delivery")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
+		FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	d.AttemptLog, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhooks.Attempt, error) {
+		var a webhooks.Attempt
+		err := r.Scan(&a.Number, &a.StartedAt, &a.DurationMS, &a.StatusCode, &a.ResponseBody, &a.Error)
+		return a, err
+	})
+	return d, wrap(err, "")
+}
+
+// Deliveries returns a page of an endpoint's delivery log, newest first.
+func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*webhooks.Delivery, *webhooks.Cursor, error) {
+	args := []any{f.OrganizationID, f.EndpointID, f.Limit + 1, f.Status, f.EventType}
+	where := ` AND ($4 = '' OR status = $4) AND ($5 = '' OR event_type = $5)`
+	if f.Cursor != nil {
+		where += ` AND (created_at, id) < ($6, $7)`
+		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE organization_id = $1 AND endpoint_id = $2`+where+` ORDER BY created_at DESC, id DESC LIMIT $3`, args...)
+	if err != nil {
+		return nil, nil, wrap(err, "")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*webhooks.Delivery, error) { return scanDelivery(r) })
+	if err != nil {
+		return nil, nil, wrap(err, "")
+	}
+	return page(list, f.Limit, func(d *webhooks.Delivery) webhooks.Cursor { return webhooks.Cursor{CreatedAt: d.CreatedAt, ID: d.ID} })
+}
+
+// RetryDelivery makes delivery id of orgID due now for one more attempt, whatever
+// its status, and returns it. Returns ENOTFOUND if it is not theirs.
+func (db *DB) RetryDelivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
+	d, err := scanDelivery(db.pool.QueryRow(ctx, `UPDATE deliveries SET status = CASE WHEN status = 'retrying' THEN status ELSE 'pending' END,
+		manual = status IN ('succeeded', 'failed'), next_attempt_at = now(), completed_at = NULL, updated_at = now()
+		WHERE id = $1 AND organization_id = $2 RETURNING `+deliveryColumns, id, orgID))
+	return d, wrap(err, "Delivery")
+}
+
+// ReplayFailed makes the failed deliveries of endpoint endpointID created in
+// [since, until) due now for one more attempt each, and returns their ids.
+func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since, until time.Time) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'pending', manual = true,
+		next_attempt_at = now(), completed_at = NULL, updated_at = now()
+		WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
+		RETURNING id`, orgID, endpointID, since, until)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, wrap(err, "")
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason,
+	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
+	last_ping_ok_at, created_at, updated_at`
+
+func scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
+	var e webhooks.Endpoint
+	var maxRetries *int
+	var windowSeconds *int64
+	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
+		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
+		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if maxRetries != nil && windowSeconds != nil {
+		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
+	}
+	return &e, nil
+}
+
+func policyColumns(p *webhooks.RetryPolicy) (*int, *int64) {
+	if p == nil {
+		return nil, nil
+	}
+	secs := int64(time.Duration(p.Window) / time.Second)
+	return &p.MaxRetries, &secs
+}
+
+// CreateEndpoint stores e with a fresh id and secret; e must be valid.
+func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
+	e.ID = uuid.NewString()
+	e.Secret = webhooks.NewSecret()
+	e.Enabled = true
+	maxRetries, window := policyColumns(e.RetryPolicy)
+	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
+		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, updated_at`,
+		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, e.Secret, maxRetries, window,
+	).Scan(&e.CreatedAt, &e.UpdatedAt)
+	if isForeignKeyViolation(err) {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
+	}
+	return wrap(err, "")
+}
+
+// Endpoint returns endpoint id of orgID. Returns ENOTFOUND if it does not exist or
+// belongs to another organization.
+func (db *DB) Endpoint(ctx context.Context, orgID, id string) (*webhooks.Endpoint, error) {
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE id = $1 AND organization_id = $2`, id, orgID))
+	return e, wrap(err, "Webhook")
+}
+
+// Endpoints returns a page of an organization's endpoints, newest first, and the
+// cursor of the next page (nil on the last one).
+func (db *DB) Endpoints(ctx context.Context, orgID string, after *webhooks.Cursor, limit int) ([]*webhooks.Endpoint, *webhooks.Cursor, error) {
+	args := []any{orgID, limit + 1}
+	where := ""
+	if after != nil {
+		where = ` AND (created_at, id) < ($3, $4)`
+		args = append(args, after.CreatedAt, after.ID)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE organization_id = $1`+where+` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, nil, wrap(err, "")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*webhooks.Endpoint, error) { return scanEndpoint(r) })
+	if err != nil {
+		return nil, nil, wrap(err, "")
+	}
+	return page(list, limit, func(e *webhooks.Endpoint) webhooks.Cursor { return webhooks.Cursor{CreatedAt: e.CreatedAt, ID: e.ID} })
+}
+
+// page cuts a list fetched with limit+1 rows to limit and returns the next cursor.
+func page[T any](list []T, limit int, cursor func(T) webhooks.Cursor) ([]T, *webhooks.Cursor, error) {
+	if len(list) <= limit {
+		return list, nil, nil
+	}
+	list = list[:limit]
+	next := cursor(list[limit-1])
+	return list, &next, nil
+}
+
+// UpdateEndpoint applies u to endpoint id of orgID after validate accepts the
+// result, and returns it. Re-enabling clears the endpoint's failure streak.
+func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (*webhooks.Endpoint, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	defer tx.Rollback(ctx)
+	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE id = $1 AND organization_id = $2 FOR UPDATE`, id, orgID))
+	if err != nil {
+		return nil, wrap(err, "Webhook")
+	}
+	u.Apply(e)
+	if err := validate(e); err != nil {
+		return nil, err
+	}
+	maxRetries, window := policyColumns(e.RetryPolicy)
+	err = tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
+		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, updated_at = now(),
+		consecutive_failures = CASE WHEN $5 AND NOT enabled THEN 0 ELSE consecutive_failures END,
+		failing_since = CASE WHEN $5 AND NOT enabled THEN NULL ELSE failing_since END
+		WHERE id = $1 RETURNING updated_at`,
+		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window).Scan(&e.UpdatedAt)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	return e, wrap(tx.Commit(ctx), "")
+}
+
+// DeleteEndpoint removes endpoint id of orgID with its deliveries. Returns ENOTFOUND
+// if it does not exist.
+func (db *DB) DeleteEndpoint(ctx context.Context, orgID, id string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND organization_id = $2`, id, orgID)
+	if err != nil {
+		return wrap(err, "")
+	}
+	if tag.RowsAffected() == 0 {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "Webhook not found.")
+	}
+	return nil
+}
+
+// RotateSecret gives endpoint id a fresh secret; the old one keeps signing for grace.
+func (db *DB) RotateSecret(ctx context.Context, orgID, id string, grace time.Duration) (*webhooks.Endpoint, error) {
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `UPDATE endpoints SET
+		previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $3),
+		secret = $4, updated_at = now()
+		WHERE id = $1 AND organization_id = $2 RETURNING `+endpointColumns,
+		id, orgID, grace.Seconds(), webhooks.NewSecret()))
+	return e, wrap(err, "Webhook")
+}
+
+// RecordPing notes that endpoint id answered a ping successfully at t.
+func (db *DB) RecordPing(ctx context.Context, id string, t time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET last_ping_ok_at = $2 WHERE id = $1`, id, t)
+	return wrap(err, "")
+}
+
+// DisableEndpoint turns endpoint id off, saying why.
+func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
+		WHERE id = $1`, id, reason)
+	return wrap(err, "")
+}

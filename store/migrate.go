@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate applies every pending migration. It holds a Postgres advisory lock while
+// it works, so processes that start at once apply each migration exactly once; it
+// is a no-op when the schema is current.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return 0, err
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer sqlDB.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return 0, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return len(results), fmt.Errorf("migrate: %w", wrap(err, "migration"))
+	}
+	return len(results), nil
+}

@@ -1,0 +1,79 @@
+// Package store implements Empfio's persistence on Postgres with pgx.
+//
+// Errors: a pgx.ErrNoRows becomes ENOTFOUND; a failure to reach Postgres (any error
+// that is not a server-side *pgconn.PgError) becomes EUNAVAILABLE, which the API
+// answers with 503.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DB is the Postgres store. It is safe for concurrent use.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects a pool to url; it does not wait for Postgres to answer.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() { db.pool.Close() }
+
+// Pool returns the underlying pool, for tests and tools.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping checks that Postgres answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return webhooks.Unavailable("Postgres", err)
+	}
+	return nil
+}
+
+// wrap turns driver errors into application errors; notFound names what was missing.
+func wrap(err error, notFound string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "%s not found.", notFound)
+	}
+	var pgErr *pgconn.PgError
+	var appErr *webhooks.Error
+	switch {
+	case errors.As(err, &appErr):
+		return err
+	case errors.As(err, &pgErr):
+		return err // a bug or a constraint: the caller decides, else 500
+	case errors.Is(err, context.Canceled):
+		return err
+	default:
+		return webhooks.Unavailable("Postgres", err)
+	}
+}
+
+// isForeignKeyViolation reports whether err is a foreign key violation.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
