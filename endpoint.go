@@ -39,7 +39,7 @@ const (
 // TargetPolicy). Returns EINVALID naming every bad field.
 func (e *Endpoint) Validate() error {
 	var errs []FieldError
-	if err := CheckURLSyntax(e.URL, true); err != nil {
+	if err := CheckURLSyntax(e.URL, false); err != nil { // https is TargetPolicy's rule
 		errs = append(errs, FieldError{"url", err.Error()})
 	}
 	if len(e.Description) > MaxDescriptionLength {

@@ -18,7 +18,7 @@ var migrations embed.FS
 // it works, so processes that start at once apply each migration exactly once; it
 // is a no-op when the schema is current.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300)) // poll the lock every second, for up to 5 minutes
 	if err != nil {
 		return 0, err
 	}

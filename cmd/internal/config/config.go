@@ -66,7 +66,7 @@ func Load() (*Config, error) {
 
 func expected(typeName string) string {
 	switch typeName {
-	case "Duration":
+	case "Duration", "time.Duration":
 		return "a duration such as 10s, 5m or 24h"
 	case "int":
 		return "a whole number"

@@ -1,0 +1,52 @@
+package webhooks_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	webhooks "github.com/empfio/webhooks"
+)
+
+func TestCatalog_PublishedEventsKeepTheirNames(t *testing.T) {
+	published := map[string]bool{}
+	for _, e := range webhooks.Catalog {
+		if !json.Valid(e.Example) {
+			t.Errorf("%s: example is not JSON", e.Name)
+		}
+		if e.Published {
+			published[e.Name] = true
+		}
+	}
+	for _, name := range []string{"lead.created", "lead.status_changed", "conversation.escalated", "booking.created", "booking.cancelled"} {
+		if !published[name] {
+			t.Errorf("published event %s is missing or unmarked", name)
+		}
+	}
+	if len(published) != 5 {
+		t.Errorf("%d published events, want 5", len(published))
+	}
+}
+
+func TestValidSubscription(t *testing.T) {
+	for s, want := range map[string]bool{
+		"*": true, "lead.created": true, "lead.*": true, "booking.*": true,
+		"lead.deleted": false, "nope.*": false, "": false, "webhook.ping": false, "webhook.*": false, "lead": false,
+	} {
+		if got := webhooks.ValidSubscription(s); got != want {
+			t.Errorf("ValidSubscription(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestCursor_RoundTripsAndRefusesGarbage(t *testing.T) {
+	c := webhooks.Cursor{ID: "550e8400-e29b-41d4-a716-446655440000"}
+	got, err := webhooks.DecodeCursor(c.Encode())
+	if err != nil || got.ID != c.ID || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"x", "!!!", "MjAyNi0wMS0wMQ"} {
+		if _, err := webhooks.DecodeCursor(bad); webhooks.ErrorCode(err) != webhooks.EINVALID {
+			t.Errorf("DecodeCursor(%q) = %v, want EINVALID", bad, err)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package webhooks_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	webhooks "github.com/empfio/webhooks"
+)
+
+// stubResolver maps names to addresses without any DNS traffic.
+type stubResolver map[string][]string
+
+func (s stubResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	addrs, ok := s[host]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out, nil
+}
+
+var resolver = stubResolver{
+	"hooks.example.com":    {"93.184.215.14"},
+	"internal.example.com": {"10.1.2.3"},
+	"rebind.example.com":   {"93.184.215.14", "192.168.1.1"},
+	"metadata.example.com": {"169.254.169.254"},
+	"v6.example.com":       {"2606:4700::6810:84e5"},
+	"cgnat.example.com":    {"100.64.0.1"},
+}
+
+func TestCheckURL_RefusesPrivateAndReservedTargetsWithoutDialing(t *testing.T) {
+	p := webhooks.TargetPolicy{Resolver: resolver}
+	refused := []string{
+		"http://hooks.example.com/x",           // not https
+		"https://127.0.0.1/x",                  // loopback
+		"https://10.0.0.1/x",                   // private
+		"https://[::1]/x",                      // loopback v6
+		"https://169.254.169.254/latest/",      // metadata, link-local
+		"https://internal.example.com/x",       // name → private
+		"https://rebind.example.com/x",         // one private address is enough
+		"https://metadata.example.com/x",       // name → link-local
+		"https://cgnat.example.com/x",          // CGNAT
+		"https://0.0.0.0/x",                    // unspecified
+		"https://224.0.0.1/x",                  // multicast
+		"https://[::ffff:127.0.0.1]/x",         // v4-mapped loopback
+		"https://nowhere.example.com/x",        // does not resolve
+		"https://user:pass@hooks.example.com/", // credentials
+		"ftp://hooks.example.com/x",
+		"hooks.example.com/x",
+		"https://hooks.example.com/" + strings.Repeat("a", 2048),
+	}
+	for _, u := range refused {
+		err := p.CheckURL(context.Background(), u)
+		if webhooks.ErrorCode(err) != webhooks.EINVALID {
+			t.Errorf("CheckURL(%.60s) = %v, want EINVALID", u, err)
+		}
+	}
+	for _, u := range []string{"https://hooks.example.com/x", "https://v6.example.com:8443/x", "https://93.184.215.14/x"} {
+		if err := p.CheckURL(context.Background(), u); err != nil {
+			t.Errorf("CheckURL(%s) = %v, want nil", u, err)
+		}
+	}
+}
+
+func TestCheckURL_InsecureAllowsHTTPAndLoopback(t *testing.T) {
+	p := webhooks.TargetPolicy{AllowInsecure: true}
+	if err := p.CheckURL(context.Background(), "http://127.0.0.1:8080/hook"); err != nil {
+		t.Fatalf("insecure policy refused a loopback http URL: %v", err)
+	}
+	if err := p.CheckURL(context.Background(), "http://u:p@127.0.0.1/"); webhooks.ErrorCode(err) != webhooks.EINVALID {
+		t.Fatalf("credentials must stay refused, got %v", err)
+	}
+}
+
+func TestControl_RefusesForbiddenAddressesAtDialTime(t *testing.T) {
+	p := webhooks.TargetPolicy{}
+	for _, addr := range []string{"127.0.0.1:443", "10.0.0.1:443", "[::1]:443", "169.254.169.254:80", "100.64.1.1:443", "[::ffff:10.0.0.1]:443"} {
+		if err := p.Control("tcp", addr, nil); !errors.Is(err, webhooks.ErrForbiddenTarget) {
+			t.Errorf("Control(%s) = %v, want ErrForbiddenTarget", addr, err)
+		}
+	}
+	if err := p.Control("tcp4", "93.184.215.14:443", nil); err != nil {
+		t.Errorf("Control(public) = %v", err)
+	}
+	if err := (webhooks.TargetPolicy{AllowInsecure: true}).Control("tcp", "127.0.0.1:80", nil); err != nil {
+		t.Errorf("insecure Control(loopback) = %v", err)
+	}
+}
+
+func TestControl_GuardsARealDialerBeforeConnecting(t *testing.T) {
+	// The listener proves the refusal happens before connect: it must see nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	d := net.Dialer{Control: webhooks.TargetPolicy{}.Control}
+	if _, err := d.Dial("tcp", ln.Addr().String()); !errors.Is(err, webhooks.ErrForbiddenTarget) {
+		t.Fatalf("dial loopback = %v, want ErrForbiddenTarget", err)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the listener accepted a connection the guard should have refused")
+	default:
+	}
+}
