@@ -24,9 +24,10 @@ const DefaultQueue = "webhooks"
 // taskMaxRetry bounds asynq's own retries of a task. The delivery handler decides
 // when a delivery is final from the attempts recorded in Postgres (and returns nil
 // then), so asynq's count only matters when a task keeps failing without reaching
-// the handler's decision: Postgres down, or workers crashing. 25 retries of the
-// infrastructure backoff (see retryDelay) cover hours of outage.
-const taskMaxRetry = 25
+// that decision: Postgres down, or workers crashing. It is above the largest
+// schedule (20 retries) by 30, and 30 retries of the infrastructure backoff (see
+// retryDelay) cover hours of outage.
+const taskMaxRetry = 50
 
 // taskTimeoutMargin is added to the HTTP timeout for the task's own deadline, to
 // leave room for loading and recording the attempt.

@@ -66,7 +66,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout),
-		Schedule: schedule, Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
+		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	swept := make(chan struct{})
 	go func() { sweeper.Run(sweepCtx); close(swept) }()

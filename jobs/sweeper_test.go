@@ -1,0 +1,182 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/hibiken/asynq"
+)
+
+// sweepUntilFound sweeps until the sweeper looks at something (once the grace has passed).
+func sweepUntilFound(t *testing.T, a *apptest.App) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, "the sweeper finds the overdue delivery", func() bool {
+		n, err := a.Sweeper.Sweep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
+}
+
+func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+	orgID, key := a.Org(t, "Flushed")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	d := deliveriesOf(t, a, hookID)[0]
+	insp := asynq.NewInspectorFromRedisClient(a.Redis)
+	if _, err := insp.GetTaskInfo(a.Queue.Name(), d.ID); err != nil {
+		t.Fatalf("the delivery has no task after publishing: %v", err)
+	}
+	if err := a.Redis.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insp.GetTaskInfo(a.Queue.Name(), d.ID); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		t.Fatalf("task still there after FLUSHDB: %v", err)
+	}
+	sweepUntilFound(t, a)
+	// asynq's client remembers queues it registered, so after a flush its
+	// Inspector no longer lists the queue; the task itself is back in Redis.
+	if n := a.Redis.Exists(context.Background(), "asynq:{"+a.Queue.Name()+"}:t:"+d.ID).Val(); n != 1 {
+		t.Fatal("the sweeper did not give the delivery its task back")
+	}
+	a.StartWorker(t, 2*time.Second)
+	waitStatus(t, a, hookID, webhooks.StatusSucceeded, 10*time.Second)
+	if n := len(events(recv, "lead.created")); n != 1 {
+		t.Errorf("receiver got %d deliveries, want 1", n)
+	}
+}
+
+func TestSweeper_ArchivedTaskMarksTheDeliveryFailed(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+	orgID, key := a.Org(t, "Archived")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	d := deliveriesOf(t, a, hookID)[0]
+	// What asynq's recoverer does to a task whose worker died on its last retry.
+	if err := asynq.NewInspectorFromRedisClient(a.Redis).ArchiveTask(a.Queue.Name(), d.ID); err != nil {
+		t.Fatal(err)
+	}
+	sweepUntilFound(t, a)
+	var status, reason string
+	a.DB.Pool().QueryRow(context.Background(), `SELECT status, last_error FROM deliveries WHERE id = $1`, d.ID).Scan(&status, &reason)
+	if status != webhooks.StatusFailed || !strings.Contains(reason, "interrupted") {
+		t.Fatalf("delivery %s (%q), want failed", status, reason)
+	}
+}
+
+func TestSweeper_LiveTasksAreLeftAlone(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+	orgID, key := a.Org(t, "Alive")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	sweepUntilFound(t, a)
+	d := deliveriesOf(t, a, hookID)[0]
+	if d.Status != webhooks.StatusPending {
+		t.Fatalf("status %s after sweeping a delivery whose task is queued", d.Status)
+	}
+	info, err := asynq.NewInspectorFromRedisClient(a.Redis).GetTaskInfo(a.Queue.Name(), d.ID)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("task %v, %v; want still pending", info, err)
+	}
+}
+
+func TestSweeper_OneSweeperAtATime(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+	orgID, key := a.Org(t, "Locked")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, recv.URL, "*")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	ctx := context.Background()
+	// Another sweeper holds the lock.
+	tx, err := a.DB.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(28549302169726721)`); err != nil { // store's sweepLockID
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "the delivery is overdue", func() bool {
+		var overdue bool
+		a.DB.Pool().QueryRow(ctx, `SELECT bool_and(next_attempt_at < now() - interval '300 ms') FROM deliveries`).Scan(&overdue)
+		return overdue
+	})
+	if n, err := a.Sweeper.Sweep(ctx); n != 0 || err != nil {
+		t.Fatalf("sweep while another sweeper works: %d, %v; want 0, nil", n, err)
+	}
+	tx.Rollback(ctx)
+	if n, err := a.Sweeper.Sweep(ctx); n != 1 || err != nil {
+		t.Fatalf("sweep after the lock is free: %d, %v; want 1", n, err)
+	}
+}
+
+// TestWorker_KilledMidDeliveryStillDelivers kills a real worker process with
+// SIGKILL while the receiver holds its request, then lets an in-process worker
+// take over: asynq's recoverer hands the orphaned task back (about a minute, by
+// asynq's fixed 30 s lease and 30 s cut-off), and the receiver sees the same
+// delivery id again.
+func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about a minute: asynq's lease must expire")
+	}
+	t.Parallel()
+	a := apptest.Start(t, apptest.Options{})
+	orgID, key := a.Org(t, "Crash")
+	arrived := make(chan struct{}, 1)
+	recv := apptest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Empfio-Event") == "lead.created" && len(arrived) == 0 && n <= 1 {
+			arrived <- struct{}{}
+			<-r.Context().Done() // hold the request until the worker dies
+			return
+		}
+		w.WriteHeader(200)
+	})
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+
+	bin := filepath.Join(t.TempDir(), "worker")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/worker").CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+a.DSN, "REDIS_URL="+a.RedisURL, "ALLOW_INSECURE_TARGETS=true",
+		"DELIVERY_TIMEOUT=60s", "LOG_LEVEL=warn", "WORKER_METRICS_ADDR=")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker process never delivered")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	a.StartWorker(t, 2*time.Second)
+	d := waitStatus(t, a, hookID, webhooks.StatusSucceeded, 3*time.Minute)
+	got := events(recv, "lead.created")
+	if len(got) != 2 || got[0].Header.Get("X-Empfio-Delivery") != d.ID || got[1].Header.Get("X-Empfio-Delivery") != d.ID {
+		t.Fatalf("receiver got %d requests; want the same delivery id %s twice", len(got), d.ID)
+	}
+}
