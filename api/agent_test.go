@@ -1,0 +1,278 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/empfio/webhooks/api"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+)
+
+const agentPath = "/api/v1/webhooks/agent-event"
+
+func agentEvent(orgID string, data string) string {
+	return `{"type":"new_lead","organization_id":"` + orgID + `","data":` + data + `}`
+}
+
+func countEvents(t *testing.T, a *apptest.App) int {
+	var n int
+	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n)
+	return n
+}
+
+func TestAgentEvent_AcceptedAndDeliveredWithExtraFields(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Agent")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, recv.URL, "lead.created")
+	body := `{"type":"new_lead","organization_id":"` + orgID + `","occurred_at":"2026-03-07T11:30:00+01:00","event_id":"evt-1",
+		"data":{"id":"7d444840-9dc0-11d1-b245-5ffdce74fad2","name":"Jonas","email":null,"phone":"+49","channel":"whatsapp","status":"new","created_at":"2026-03-07T10:30:00Z","score":0.93}}`
+	r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
+	if r.Status != http.StatusAccepted || r.Map(t)["status"] != "accepted" || r.Map(t)["event_id"] == nil {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	testenv.Eventually(t, 10*time.Second, "the lead.created delivery arrives", func() bool {
+		for _, q := range recv.Requests() {
+			if q.Header.Get("X-Empfio-Event") == "lead.created" {
+				return true
+			}
+		}
+		return false
+	})
+	var env struct {
+		Event, Timestamp string
+		Data             map[string]any
+	}
+	for _, q := range recv.Requests() {
+		if q.Header.Get("X-Empfio-Event") == "lead.created" {
+			json.Unmarshal(q.Body, &env)
+		}
+	}
+	if env.Timestamp != "2026-03-07T10:30:00Z" || env.Data["score"] != 0.93 || env.Data["name"] != "Jonas" {
+		t.Fatalf("delivered %+v", env)
+	}
+	if v, ok := env.Data["email"]; !ok || v != nil {
+		t.Fatalf("a null field must stay null, got %v (present %v)", v, ok)
+	}
+}
+
+func TestAgentEvent_DuplicateWithinWindowIsDiscarded(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	orgID, _ := a.Org(t, "Dedup")
+	first := a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(orgID, `{"id":"l1","channel":"web","name":"A"}`))
+	if first.Status != http.StatusAccepted {
+		t.Fatalf("%d %s", first.Status, first.Body)
+	}
+	// Key order and whitespace do not make a different event.
+	again := a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(orgID, `{ "name" : "A", "channel":"web",  "id":"l1" }`))
+	if again.Status != 200 || again.Map(t)["status"] != "duplicate" {
+		t.Fatalf("repeat: %d %s", again.Status, again.Body)
+	}
+	if n := countEvents(t, a); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
+	// Different data is a different event; the same event_id is the same event.
+	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(orgID, `{"id":"l2","channel":"web"}`)); r.Status != 202 {
+		t.Fatalf("different data: %d", r.Status)
+	}
+	withID := func(data string) *apptest.Response {
+		return a.Do(t, "POST", agentPath, apptest.InternalToken, `{"type":"new_lead","organization_id":"`+orgID+`","event_id":"e-9","data":`+data+`}`)
+	}
+	if r := withID(`{"id":"l3","channel":"web"}`); r.Status != 202 {
+		t.Fatalf("event_id first: %d", r.Status)
+	}
+	if r := withID(`{"id":"l4","channel":"sms"}`); r.Status != 200 || r.Map(t)["status"] != "duplicate" {
+		t.Fatalf("same event_id, other data: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestAgentEvent_DedupWindowExpires(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{DedupWindow: time.Second})
+	orgID, _ := a.Org(t, "Expiry")
+	body := agentEvent(orgID, `{"id":"l1","channel":"web"}`)
+	start := time.Now()
+	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, body); r.Status != 202 {
+		t.Fatalf("%d", r.Status)
+	}
+	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, body); r.Status != 200 {
+		t.Fatalf("inside the window: %d", r.Status)
+	}
+	testenv.Eventually(t, 5*time.Second, "the same event is accepted again after the window", func() bool {
+		return a.Do(t, "POST", agentPath, apptest.InternalToken, body).Status == 202
+	})
+	if time.Since(start) < 900*time.Millisecond {
+		t.Fatal("accepted again before the window ended")
+	}
+}
+
+func TestAgentEvent_FiftyConcurrentCopiesAcceptOne(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	orgID, key := a.Org(t, "Race")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	id1, _ := a.Webhook(t, key, recv.URL, "lead.created")
+	id2, _ := a.Webhook(t, key, recv.URL, "*")
+	body := agentEvent(orgID, `{"id":"l1","channel":"web"}`)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
+			mu.Lock()
+			codes[r.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[202] != 1 || codes[200] != 49 {
+		t.Fatalf("answers %v, want 1×202 and 49×200", codes)
+	}
+	if n := countEvents(t, a); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+	for _, id := range []string{id1, id2} {
+		var n int
+		a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, id).Scan(&n)
+		if n != 1 {
+			t.Errorf("endpoint %s has %d deliveries, want 1", id, n)
+		}
+	}
+}
+
+func TestAgentEvent_BadInputIsRefused(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{MaxBodyBytes: 2048})
+	orgID, _ := a.Org(t, "Bad")
+	send := func(token, body string, headers ...string) *apptest.Response {
+		h := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+		if len(headers) == 2 {
+			h[headers[0]] = headers[1]
+		}
+		return a.DoWith(t, "POST", agentPath, body, h)
+	}
+	ok := agentEvent(orgID, `{"id":"l1","channel":"web"}`)
+	problem(t, send("wrong", ok), 401)
+	problem(t, send("", ok), 401)
+	problem(t, send(apptest.AdminToken, ok), 401)
+	problem(t, send(apptest.InternalToken, `{"type":`), 400)
+	problem(t, send(apptest.InternalToken, ok, "Content-Type", "application/x-www-form-urlencoded"), 415)
+	problem(t, send(apptest.InternalToken, agentEvent(orgID, `{"id":"l1","channel":"web","pad":"`+strings.Repeat("x", 3000)+`"}`)), 413)
+
+	m := problem(t, send(apptest.InternalToken, `{"type":"lead_spotted","organization_id":"`+orgID+`","data":{}}`), 422)
+	if f := fieldErrors(m); len(f) != 1 || f[0] != "type" || !strings.Contains(string(mustJSON(m)), "new_lead") {
+		t.Errorf("unknown type: %v", m["errors"])
+	}
+	m = problem(t, send(apptest.InternalToken, `{"type":"message_logged","organization_id":"`+orgID+`","data":{"role":"user"}}`), 422)
+	if f := fieldErrors(m); strings.Join(f, ",") != "data.conversation_id,data.content" {
+		t.Errorf("missing fields: %v", f)
+	}
+	m = problem(t, send(apptest.InternalToken, agentEvent("not-a-uuid", `{"id":"l1","channel":"web"}`)), 422)
+	if f := fieldErrors(m); len(f) != 1 || f[0] != "organization_id" {
+		t.Errorf("bad organization id: %v", f)
+	}
+	problem(t, send(apptest.InternalToken, `{"type":"new_lead","organization_id":"`+orgID+`","data":[1]}`), 422)
+	problem(t, send(apptest.InternalToken, `{"type":"new_lead","organization_id":"`+orgID+`","data":{"id":"1","channel":"x"},"occurred_at":"yesterday"}`), 422)
+
+	// An unknown organization is 404, and its dedup key is released.
+	unknown := agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`)
+	problem(t, send(apptest.InternalToken, unknown), 404)
+	problem(t, send(apptest.InternalToken, unknown), 404)
+	if n := countEvents(t, a); n != 0 {
+		t.Fatalf("%d events stored from bad input", n)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func TestAgentEvent_UnsetTokenRefusesEverything(t *testing.T) {
+	db, _ := testenv.DB(t)
+	rdb, _ := testenv.Redis(t)
+	srv := api.New(api.Config{DB: db, Redis: rdb, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+		req, _ := http.NewRequest("POST", serve(t, srv)+agentPath, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("auth %q with no INTERNAL_AUTH_TOKEN: %d, want 401", auth, resp.StatusCode)
+		}
+	}
+}
+
+func TestAgentEvent_RedisDownIs503NotASilentAccept(t *testing.T) {
+	db, _ := testenv.DB(t)
+	rdb := deadRedis(t)
+	queue := jobs.NewQueue(rdb, "", time.Second)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, InternalToken: "t", Log: log})
+	orgID, _, err := db.CreateOrganization(context.Background(), "Outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", serve(t, srv)+agentPath, strings.NewReader(agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`)))
+	req.Header.Set("Authorization", "Bearer t")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("Redis down: %d %v", resp.StatusCode, resp.Header)
+	}
+	var n int
+	db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d events stored while dedup was unavailable", n)
+	}
+}
+
+func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
+	db, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	rdb, _ := testenv.Redis(t)
+	queue := jobs.NewQueue(rdb, "", time.Second)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, InternalToken: "t", Log: log})
+	url := serve(t, srv) + agentPath
+	for i := range 2 { // the retry must not be taken for a duplicate
+		req, _ := http.NewRequest("POST", url, strings.NewReader(agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`)))
+		req.Header.Set("Authorization", "Bearer t")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("try %d with Postgres down: %d, want 503", i+1, resp.StatusCode)
+		}
+	}
+	if keys := rdb.Keys(context.Background(), "empfio:dedup:*").Val(); len(keys) != 0 {
+		t.Fatalf("dedup keys left behind: %v", keys)
+	}
+}
+

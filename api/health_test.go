@@ -1,0 +1,102 @@
+package api_test
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/empfio/webhooks/api"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/store"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestReadyz_OKWhenPostgresAndRedisAnswer(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	if r := a.Do(t, "GET", "/healthz", "", nil); r.Status != 200 {
+		t.Fatalf("healthz %d", r.Status)
+	}
+	r := a.Do(t, "GET", "/readyz", "", nil)
+	if r.Status != 200 || r.Map(t)["status"] != "ok" {
+		t.Fatalf("readyz %d %s", r.Status, r.Body)
+	}
+}
+
+// deadRedis returns a client for a port where nothing listens.
+func deadRedis(t *testing.T) *redis.Client {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serve runs srv on a loopback port and returns its base URL.
+func serve(t *testing.T, srv *api.Server) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App.Listener(ln)
+	t.Cleanup(func() { srv.App.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestReadyz_503NamesRedisWhenItIsDown(t *testing.T) {
+	db, _ := testenv.DB(t)
+	rdb := deadRedis(t)
+	srv := api.New(api.Config{DB: db, Redis: rdb, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	resp, err := http.Get(serve(t, srv) + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Checks map[string]string
+	}
+	(&apptest.Response{Body: mustRead(t, resp)}).JSON(t, &body)
+	if resp.StatusCode != 503 || body.Checks["redis"] != "unreachable" || body.Checks["postgres"] != "ok" {
+		t.Fatalf("readyz with Redis down: %d %v", resp.StatusCode, body.Checks)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
+func TestReadyz_503NamesPostgresWhenItIsDown(t *testing.T) {
+	db, err := store.Open(t.Context(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	rdb, _ := testenv.Redis(t)
+	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: jobs.NewQueue(rdb, "", time.Second), Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	resp, err := http.Get(serve(t, srv) + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Checks map[string]string }
+	(&apptest.Response{Body: mustRead(t, resp)}).JSON(t, &body)
+	if resp.StatusCode != 503 || body.Checks["postgres"] != "unreachable" || body.Checks["redis"] != "ok" {
+		t.Fatalf("readyz with Postgres down: %d %v", resp.StatusCode, body.Checks)
+	}
+}
+
+func mustRead(t *testing.T, resp *http.Response) []byte {
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
