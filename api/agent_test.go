@@ -275,4 +275,3 @@ func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
 		t.Fatalf("dedup keys left behind: %v", keys)
 	}
 }
-

@@ -226,7 +226,9 @@ func TestCalcom_SameTriggerAndUIDIsADuplicate(t *testing.T) {
 func TestCalcom_MalformedBodiesGetProblems(t *testing.T) {
 	a, _ := calcomApp(t, apptest.Options{MaxBodyBytes: 8192})
 	signed := func(body string) (string, string) { return body, webhooks.Sign(apptest.CalcomSecret, []byte(body)) }
-	send := func(body, sig string) *apptest.Response { return sendCalcom(t, a, "?organization_id="+fixtureOrg, []byte(body), sig) }
+	send := func(body, sig string) *apptest.Response {
+		return sendCalcom(t, a, "?organization_id="+fixtureOrg, []byte(body), sig)
+	}
 	problem(t, send(signed(`{"triggerEvent":`)), 400)
 	m := problem(t, send(signed(`{"createdAt":"2026-04-10T14:22:05.913Z","payload":{}}`)), 422)
 	if f := fieldErrors(m); len(f) != 1 || f[0] != "triggerEvent" {
