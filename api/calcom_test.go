@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
 	"github.com/google/uuid"
 )
 
@@ -244,4 +247,24 @@ func TestCalcom_MalformedBodiesGetProblems(t *testing.T) {
 	r := a.DoWith(t, "POST", "/api/v1/webhooks/calcom?organization_id="+fixtureOrg, []byte("name=x"), map[string]string{
 		"Content-Type": "application/x-www-form-urlencoded", "X-Cal-Signature-256": webhooks.Sign(apptest.CalcomSecret, []byte("name=x"))})
 	problem(t, r, 415)
+}
+
+func TestCalcom_UnsetSecretAcceptsUnsignedBodies(t *testing.T) {
+	db, _ := testenv.DB(t)
+	rdb, _ := testenv.Redis(t)
+	queue := jobs.NewQueue(rdb, "", time.Second)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, Log: log})
+	if err := db.EnsureOrganization(context.Background(), fixtureOrg, "Albers"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(serve(t, srv)+"/api/v1/webhooks/calcom", "application/json", strings.NewReader(string(fixture(t, "booking_created.json"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("unsigned body without CALCOM_WEBHOOK_SECRET: %d, want 202", resp.StatusCode)
+	}
 }

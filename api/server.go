@@ -116,6 +116,11 @@ func (s *Server) routes() {
 	s.mountDashboard()
 }
 
+// isInbound reports whether path is one of the inbound webhooks.
+func isInbound(path string) bool {
+	return path == "/api/v1/webhooks/agent-event" || path == "/api/v1/webhooks/calcom"
+}
+
 // accessLog logs one line per request with its outcome.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
@@ -125,7 +130,11 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
-	s.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+	level := slog.LevelDebug
+	if isInbound(c.Path()) {
+		level = slog.LevelInfo // every inbound event is logged with its outcome
+	}
+	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
 		"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
 	return nil
 }

@@ -45,6 +45,7 @@ type Options struct {
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
 	Health        store.Health
+	Concurrency   int // worker concurrency; default 10
 }
 
 // App is a running service.
@@ -59,6 +60,8 @@ type App struct {
 	Deliverer *jobs.Deliverer
 	Sweeper   *jobs.Sweeper
 	Log       *slog.Logger
+
+	concurrency int
 }
 
 // Start runs the app until t ends.
@@ -91,6 +94,7 @@ func Start(t testing.TB, o Options) *App {
 	a.URL = "http://" + ln.Addr().String()
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Interval: o.SweepInterval, Grace: o.SweepGrace, Log: log}
+	a.concurrency = o.Concurrency
 	if o.Worker {
 		a.StartWorker(t, o.Timeout)
 	}
@@ -116,6 +120,9 @@ func (o Options) withDefaults() Options {
 	if o.SweepGrace == 0 {
 		o.SweepGrace = time.Minute
 	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 10
+	}
 	if o.Health.Failures == 0 {
 		o.Health = store.Health{Period: 120 * time.Hour, Failures: 100}
 	}
@@ -126,7 +133,7 @@ func (o Options) withDefaults() Options {
 // until t ends.
 func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
 	srv, mux := jobs.NewServer(a.Redis, jobs.ServerConfig{
-		Concurrency: 10, PollInterval: 20 * time.Millisecond, RetryPollInterval: 100 * time.Millisecond,
+		Concurrency: a.concurrency, PollInterval: 20 * time.Millisecond, RetryPollInterval: 100 * time.Millisecond,
 		DeliveryTimeout: timeout, Log: a.Log,
 	}, a.Deliverer)
 	if err := srv.Start(mux); err != nil {

@@ -1,0 +1,72 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+)
+
+const benchConcurrency = 50
+
+// BenchmarkAsynqNoop is the baseline: asynq enqueueing and running tasks whose
+// handler does nothing, with the worker settings deliveries use.
+func BenchmarkAsynqNoop(b *testing.B) {
+	rdb, _ := testenv.Redis(b)
+	var done atomic.Int64
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: benchConcurrency, Queues: map[string]int{"noop": 1},
+		TaskCheckInterval: jobs.DefaultPollInterval, LogLevel: asynq.ErrorLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error { done.Add(1); return nil })
+	if err := srv.Start(mux); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown()
+	client := asynq.NewClientFromRedisClient(rdb)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		payload, _ := json.Marshal(map[string]string{"delivery_id": uuid.NewString()})
+		if _, err := client.Enqueue(asynq.NewTask("noop", payload), asynq.Queue("noop"), asynq.TaskID(uuid.NewString())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	testenv.Eventually(b, 5*time.Minute, "every no-op task ran", func() bool { return done.Load() == int64(b.N) })
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
+}
+
+// BenchmarkDeliveryEndToEnd publishes b.N events (Postgres transaction + enqueue)
+// to one endpoint and waits until a local receiver got every signed delivery and
+// every attempt is recorded.
+func BenchmarkDeliveryEndToEnd(b *testing.B) {
+	a := apptest.Start(b, apptest.Options{Worker: true, Concurrency: benchConcurrency})
+	orgID, key := a.Org(b, "Bench")
+	recv := apptest.NewReceiver(b, apptest.Status(204))
+	hookID, _ := a.Webhook(b, key, recv.URL, "*")
+	pub := &jobs.Publisher{DB: a.DB, Queue: a.Queue, Log: a.Log}
+	data := json.RawMessage(`{"id":"7d444840-9dc0-11d1-b245-5ffdce74fad2","name":"Jonas Weber","channel":"whatsapp","status":"new"}`)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: data, OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		if _, err := pub.Publish(context.Background(), ev); err != nil {
+			b.Fatal(fmt.Errorf("publish %d: %w", i, err))
+		}
+	}
+	testenv.Eventually(b, 5*time.Minute, "every delivery succeeded", func() bool {
+		var n int
+		a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'succeeded'`, hookID).Scan(&n)
+		return n == b.N
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
+}
