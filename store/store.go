@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -16,6 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// defaultMaxConns sizes the pool unless DATABASE_URL sets pool_max_conns.
+const defaultMaxConns = 32
 
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
@@ -29,6 +33,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on small machines) starves a worker running dozens
+		// of deliveries, each needing two short queries.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
