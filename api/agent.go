@@ -27,41 +27,15 @@ type agentEventRequest struct {
 func (s *Server) agentEvent(c *fiber.Ctx) error {
 	var req agentEventRequest
 	if err := decodeJSON(c, &req); err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceAgent, "rejected").Inc()
-		return err
+		return rejected(webhooks.SourceAgent, err)
 	}
 	eventType, data, occurredAt, err := req.validate()
 	if err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceAgent, "rejected").Inc()
-		return err
-	}
-	key := req.dedupKey(data)
-	fresh, err := s.Dedup.Claim(c.UserContext(), key)
-	if err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceAgent, "error").Inc()
-		return err
-	}
-	if !fresh {
-		inboundTotal.WithLabelValues(webhooks.SourceAgent, "duplicate").Inc()
-		s.log.Info("inbound duplicate", "source", webhooks.SourceAgent, "organization_id", req.OrganizationID, "type", req.Type)
-		return c.JSON(fiber.Map{"status": "duplicate"})
+		return rejected(webhooks.SourceAgent, err)
 	}
 	ev := newEvent(req.OrganizationID, eventType, webhooks.SourceAgent, req.Data, occurredAt)
 	ev.ExternalID = req.EventID
-	if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
-		s.releaseDedup(c, key)
-		inboundTotal.WithLabelValues(webhooks.SourceAgent, "error").Inc()
-		return err
-	}
-	inboundTotal.WithLabelValues(webhooks.SourceAgent, "accepted").Inc()
-	s.log.Info("inbound accepted", "source", webhooks.SourceAgent, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
-}
-
-func (s *Server) releaseDedup(c *fiber.Ctx, key string) {
-	if err := s.Dedup.Release(c.UserContext(), key); err != nil {
-		s.log.Warn("release dedup key", "error", err)
-	}
+	return s.publishOnce(c, req.dedupKey(data), ev)
 }
 
 // validate checks the request and returns the outbound event type, the data as a

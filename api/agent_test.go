@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/store"
 )
 
@@ -201,9 +198,9 @@ func mustJSON(v any) []byte {
 func TestAgentEvent_UnsetTokenRefusesEverything(t *testing.T) {
 	db, _ := testenv.DB(t)
 	rdb, _ := testenv.Redis(t)
-	srv := api.New(api.Config{DB: db, Redis: rdb, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	url := serve(t, api.Config{DB: db, Redis: rdb})
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
-		req, _ := http.NewRequest("POST", serve(t, srv)+agentPath, strings.NewReader(`{}`))
+		req, _ := http.NewRequest("POST", url+agentPath, strings.NewReader(`{}`))
 		req.Header.Set("Authorization", auth)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
@@ -220,15 +217,12 @@ func TestAgentEvent_UnsetTokenRefusesEverything(t *testing.T) {
 func TestAgentEvent_RedisDownIs503NotASilentAccept(t *testing.T) {
 	db, _ := testenv.DB(t)
 	rdb := deadRedis(t)
-	queue := jobs.NewQueue(rdb, "", time.Second)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, InternalToken: "t", Log: log})
+	url := serve(t, api.Config{DB: db, Redis: rdb, InternalToken: "t"})
 	orgID, _, err := db.CreateOrganization(context.Background(), "Outage")
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", serve(t, srv)+agentPath, strings.NewReader(agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`)))
+	req, _ := http.NewRequest("POST", url+agentPath, strings.NewReader(agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`)))
 	req.Header.Set("Authorization", "Bearer t")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -253,11 +247,7 @@ func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
 	}
 	t.Cleanup(db.Close)
 	rdb, _ := testenv.Redis(t)
-	queue := jobs.NewQueue(rdb, "", time.Second)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, InternalToken: "t", Log: log})
-	url := serve(t, srv) + agentPath
+	url := serve(t, api.Config{DB: db, Redis: rdb, InternalToken: "t"}) + agentPath
 	for i := range 2 { // the retry must not be taken for a duplicate
 		req, _ := http.NewRequest("POST", url, strings.NewReader(agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`)))
 		req.Header.Set("Authorization", "Bearer t")

@@ -32,18 +32,15 @@ type calcomEnvelope struct {
 func (s *Server) calcomWebhook(c *fiber.Ctx) error {
 	body := c.Body()
 	if s.CalcomSecret != "" && !webhooks.Verify(s.CalcomSecret, body, c.Get(HeaderCalSignature)) {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		s.log.Warn("inbound rejected: bad Cal.com signature", "source", webhooks.SourceCalcom)
-		return webhooks.Errorf(webhooks.EUNAUTHORIZED, "The %s header is missing or does not match the body.", HeaderCalSignature)
+		return rejected(webhooks.SourceCalcom, webhooks.Errorf(webhooks.EUNAUTHORIZED,
+			"The %s header is missing or does not match the body.", HeaderCalSignature))
 	}
 	var env calcomEnvelope
 	if err := decodeJSON(c, &env); err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		return err
+		return rejected(webhooks.SourceCalcom, err)
 	}
 	if env.TriggerEvent == "" {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		return webhooks.Invalid(webhooks.FieldError{Field: "triggerEvent", Message: "is required"})
+		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "triggerEvent", Message: "is required"}))
 	}
 	if env.TriggerEvent == "PING" {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -55,46 +52,27 @@ func (s *Server) calcomWebhook(c *fiber.Ctx) error {
 	}
 	var b calcomBooking
 	if err := json.Unmarshal(env.Payload, &b); err != nil || len(env.Payload) == 0 {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		return webhooks.Invalid(webhooks.FieldError{Field: "payload", Message: "must be the booking object of a Cal.com webhook"})
+		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload", Message: "must be the booking object of a Cal.com webhook"}))
 	}
 	orgID, err := calcomOrganization(c, &b)
 	if err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		return err
+		return rejected(webhooks.SourceCalcom, err)
 	}
 	if b.UID == "" {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "rejected").Inc()
-		return webhooks.Invalid(webhooks.FieldError{Field: "payload.uid", Message: "is required"})
+		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload.uid", Message: "is required"}))
 	}
 	return s.publishBooking(c, orgID, eventType, env, &b)
 }
 
+// publishBooking publishes the booking once per (trigger, uid) within the dedup
+// window: Cal.com sends no delivery id.
 func (s *Server) publishBooking(c *fiber.Ctx, orgID, eventType string, env calcomEnvelope, b *calcomBooking) error {
-	key := "calcom:" + orgID + ":" + env.TriggerEvent + ":" + b.UID
-	fresh, err := s.Dedup.Claim(c.UserContext(), key)
-	if err != nil {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "error").Inc()
-		return err
-	}
-	if !fresh {
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "duplicate").Inc()
-		return c.JSON(fiber.Map{"status": "duplicate"})
-	}
 	var occurredAt *time.Time
 	if t, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {
 		occurredAt = &t
 	}
 	ev := newEvent(orgID, eventType, webhooks.SourceCalcom, mustJSON(b.data(eventType, env.CreatedAt)), occurredAt)
-	if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
-		s.releaseDedup(c, key)
-		inboundTotal.WithLabelValues(webhooks.SourceCalcom, "error").Inc()
-		return err
-	}
-	inboundTotal.WithLabelValues(webhooks.SourceCalcom, "accepted").Inc()
-	s.log.Info("inbound accepted", "source", webhooks.SourceCalcom, "organization_id", orgID, "event_id", ev.ID,
-		"event_type", eventType, "calcom_uid", b.UID)
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
+	return s.publishOnce(c, "calcom:"+orgID+":"+env.TriggerEvent+":"+b.UID, ev)
 }
 
 // calcomOrganization finds the organization of a booking: the booking's

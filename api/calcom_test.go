@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/empfio/webhooks/jobs"
 	"github.com/google/uuid"
 )
 
@@ -252,14 +250,11 @@ func TestCalcom_MalformedBodiesGetProblems(t *testing.T) {
 func TestCalcom_UnsetSecretAcceptsUnsignedBodies(t *testing.T) {
 	db, _ := testenv.DB(t)
 	rdb, _ := testenv.Redis(t)
-	queue := jobs.NewQueue(rdb, "", time.Second)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: queue, Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Dedup: &jobs.Dedup{Redis: rdb, Window: time.Minute}, Log: log})
+	url := serve(t, api.Config{DB: db, Redis: rdb})
 	if err := db.EnsureOrganization(context.Background(), fixtureOrg, "Albers"); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(serve(t, srv)+"/api/v1/webhooks/calcom", "application/json", strings.NewReader(string(fixture(t, "booking_created.json"))))
+	resp, err := http.Post(url+"/api/v1/webhooks/calcom", "application/json", strings.NewReader(string(fixture(t, "booking_created.json"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,22 @@ func deadRedis(t *testing.T) *redis.Client {
 	return c
 }
 
-// serve runs srv on a loopback port and returns its base URL.
-func serve(t *testing.T, srv *api.Server) string {
+// serve runs an api server on cfg, with what cfg leaves out built on its DB and
+// Redis, on a loopback port, and returns its base URL.
+func serve(t *testing.T, cfg api.Config) string {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	if cfg.Queue == nil {
+		cfg.Queue = jobs.NewQueue(cfg.Redis, "", time.Second)
+	}
+	if cfg.Publisher == nil {
+		cfg.Publisher = &jobs.Publisher{DB: cfg.DB, Queue: cfg.Queue, Log: cfg.Log}
+	}
+	if cfg.Dedup == nil {
+		cfg.Dedup = &jobs.Dedup{Redis: cfg.Redis, Window: time.Minute}
+	}
+	srv := api.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +69,7 @@ func serve(t *testing.T, srv *api.Server) string {
 func TestReadyz_503NamesRedisWhenItIsDown(t *testing.T) {
 	db, _ := testenv.DB(t)
 	rdb := deadRedis(t)
-	srv := api.New(api.Config{DB: db, Redis: rdb, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-	resp, err := http.Get(serve(t, srv) + "/readyz")
+	resp, err := http.Get(serve(t, api.Config{DB: db, Redis: rdb}) + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +93,7 @@ func TestReadyz_503NamesPostgresWhenItIsDown(t *testing.T) {
 	}
 	t.Cleanup(db.Close)
 	rdb, _ := testenv.Redis(t)
-	srv := api.New(api.Config{DB: db, Redis: rdb, Queue: jobs.NewQueue(rdb, "", time.Second), Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-	resp, err := http.Get(serve(t, srv) + "/readyz")
+	resp, err := http.Get(serve(t, api.Config{DB: db, Redis: rdb}) + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/cmd/internal/config"
-	"github.com/empfio/webhooks/store"
 )
 
 // demoOrganizationID is the fixed id of the demo organization of `make run`.
@@ -18,14 +17,11 @@ const demoOrganizationID = "00000000-0000-4000-8000-00000000d3e0"
 // demo creates the demo organization unless it exists, and prints an API key of
 // it: the one kept in keyFile while it still authenticates, else a new one.
 func demo(ctx context.Context, cfg *config.Config, keyFile string) error {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.Store(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	if err := db.EnsureOrganization(ctx, demoOrganizationID, "Demo organization"); err != nil {
 		return err
 	}

@@ -71,14 +71,11 @@ func migrate(ctx context.Context, cfg *config.Config) error {
 
 func serve(ctx context.Context, cfg *config.Config) error {
 	log := cfg.Logger()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.Store(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	rdb := cfg.Redis()
 	defer rdb.Close()
 

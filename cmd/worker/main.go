@@ -35,14 +35,11 @@ func main() {
 
 func run(ctx context.Context, cfg *config.Config) error {
 	log := cfg.Logger()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.Store(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	rdb := cfg.Redis()
 	defer rdb.Close()
 

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/kelseyhightower/envconfig"
@@ -152,4 +154,18 @@ func (c *Config) AsynqRedis() asynq.RedisConnOpt {
 	}
 	opt, _ := asynq.ParseRedisURI(c.RedisURL)
 	return opt
+}
+
+// Store connects to DATABASE_URL and applies pending migrations (under an
+// advisory lock, so processes starting together do not race).
+func (c *Config) Store(ctx context.Context) (*store.DB, error) {
+	db, err := store.Open(ctx, c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
