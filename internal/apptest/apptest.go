@@ -21,6 +21,7 @@ import (
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/store"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -81,6 +82,7 @@ func Start(t testing.TB, o Options) *App {
 		Sender:        sender,
 		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow},
 		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
+		OpsRedis:      asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB},
 		Targets:       targets,
 		InternalToken: InternalToken, CalcomSecret: CalcomSecret, AdminToken: AdminToken,
 		MaxBodyBytes: o.MaxBodyBytes, CORSOrigins: "https://app.example.com", Log: log,
