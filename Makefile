@@ -16,8 +16,10 @@ services: ## start (or find) Postgres and Redis only
 stop-services: ## stop the private Postgres and Redis under .data/
 	@scripts/services.sh stop
 
-bench: ## delivery throughput against a local receiver, with asynq's no-op baseline
-	@scripts/services.sh && . .data/services.env && go test -run '^$$' -bench . -benchtime 3000x ./jobs/
+bench: ## delivery throughput and latency against a local receiver, with asynq's no-op baseline
+	@scripts/services.sh && . .data/services.env && \
+	go test -run '^$$' -bench 'AsynqNoop|EndToEnd' -benchtime 3000x ./jobs/ && \
+	go test -run '^$$' -bench Latency -benchtime 100x ./jobs/
 
 vet:
 	@go vet ./... && gofmt -l .

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,4 +88,34 @@ func BenchmarkDeliveryEndToEnd(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 	b.ReportMetric(float64(b.N)/published.Seconds(), "published/s")
+}
+
+// BenchmarkDeliveryLatency publishes one event at a time to an idle worker with
+// the production poll interval and waits for the receiver: the time from publish
+// to a delivered webhook.
+func BenchmarkDeliveryLatency(b *testing.B) {
+	a := apptest.Start(b, apptest.Options{Worker: true, PollInterval: jobs.DefaultPollInterval})
+	orgID, key := a.Org(b, "Latency")
+	got := make(chan struct{}, 1)
+	recv := apptest.NewReceiver(b, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Empfio-Event") == webhooks.LeadCreated {
+			got <- struct{}{}
+		}
+	})
+	a.Webhook(b, key, recv.URL, "*")
+	pub := &jobs.Publisher{DB: a.DB, Queue: a.Queue, Log: a.Log}
+	data := json.RawMessage(`{"id":"7d444840-9dc0-11d1-b245-5ffdce74fad2","channel":"whatsapp"}`)
+	b.ResetTimer()
+	for range b.N {
+		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: data, OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		if _, err := pub.Publish(context.Background(), ev); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			b.Fatal("no delivery within 10 s")
+		}
+	}
 }

@@ -46,7 +46,8 @@ type Options struct {
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
 	Health        store.Health
-	Concurrency   int // worker concurrency; default 10
+	Concurrency   int           // worker concurrency; default 10
+	PollInterval  time.Duration // how often an idle worker looks for tasks; default 20 ms
 }
 
 // App is a running service.
@@ -62,7 +63,8 @@ type App struct {
 	Sweeper   *jobs.Sweeper
 	Log       *slog.Logger
 
-	concurrency int
+	concurrency  int
+	pollInterval time.Duration
 }
 
 // Start runs the app until t ends.
@@ -96,7 +98,7 @@ func Start(t testing.TB, o Options) *App {
 	a.URL = "http://" + ln.Addr().String()
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Interval: o.SweepInterval, Grace: o.SweepGrace, Log: log}
-	a.concurrency = o.Concurrency
+	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval
 	if o.Worker {
 		a.StartWorker(t, o.Timeout)
 	}
@@ -122,6 +124,9 @@ func (o Options) withDefaults() Options {
 	if o.SweepGrace == 0 {
 		o.SweepGrace = time.Minute
 	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 20 * time.Millisecond
+	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
 	}
@@ -135,7 +140,7 @@ func (o Options) withDefaults() Options {
 // until t ends.
 func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
 	srv, mux := jobs.NewServer(a.Redis, jobs.ServerConfig{
-		Concurrency: a.concurrency, PollInterval: 20 * time.Millisecond, RetryPollInterval: 100 * time.Millisecond,
+		Concurrency: a.concurrency, PollInterval: a.pollInterval, RetryPollInterval: 100 * time.Millisecond,
 		DeliveryTimeout: timeout, Log: a.Log,
 	}, a.Deliverer)
 	if err := srv.Start(mux); err != nil {
