@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 
@@ -37,4 +39,19 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return len(results), fmt.Errorf("migrate: %w", wrap(err, "migration"))
 	}
 	return len(results), nil
+}
+
+// SchemaVersion names the embedded migrations by their content: it changes
+// whenever a migration is added or edited.
+func SchemaVersion() string {
+	h := sha256.New()
+	fs.WalkDir(migrations, ".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := migrations.ReadFile(path)
+			h.Write([]byte(path))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -50,30 +50,68 @@ var (
 	templateErr  error
 )
 
-// template creates, once per test binary, a migrated database to copy from.
+// template returns a migrated database to copy test databases from. It is named
+// for the migrations' content and kept between runs, so runs and parallel test
+// binaries share one per schema version instead of leaving one each behind. It is
+// built under a temporary name and renamed when complete: a template that exists
+// is always whole.
 func template() (string, error) {
 	templateOnce.Do(func() {
 		ctx := context.Background()
-		templateName = fmt.Sprintf("empfio_tmpl_%d_%d", os.Getpid(), rand.Uint32())
-		templateErr = exec(ctx, "CREATE DATABASE "+templateName)
-		if templateErr != nil {
+		templateName = "empfio_tmpl_" + store.SchemaVersion()
+		exists, err := databaseExists(ctx, templateName)
+		if templateErr = err; err != nil || exists {
 			return
 		}
-		db, err := store.Open(ctx, withDatabase(DatabaseURL(), templateName))
+		building := fmt.Sprintf("%s_building_%d", templateName, rand.Uint32())
+		if templateErr = exec(ctx, "CREATE DATABASE "+building); templateErr != nil {
+			return
+		}
+		defer exec(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)")
+		db, err := store.Open(ctx, withDatabase(DatabaseURL(), building))
 		if err != nil {
 			templateErr = err
 			return
 		}
-		defer db.Close()
 		_, templateErr = db.Migrate(ctx)
+		db.Close()
+		if templateErr != nil {
+			return
+		}
+		if err := exec(ctx, "ALTER DATABASE "+building+" RENAME TO "+templateName); err != nil {
+			// Another test binary finished first; use its template.
+			if exists, _ := databaseExists(ctx, templateName); !exists {
+				templateErr = err
+			}
+		}
 	})
 	return templateName, templateErr
 }
 
-func exec(ctx context.Context, sql string) error {
+// databaseExists reports whether the server has a database called name.
+func databaseExists(ctx context.Context, name string) (bool, error) {
+	conn, err := connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists)
+	return exists, err
+}
+
+func connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, DatabaseURL())
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w (run the tests with `make test`, which starts Postgres)", DatabaseURL(), err)
+		return nil, fmt.Errorf("connect to %s: %w (run the tests with `make test`, which starts Postgres)", DatabaseURL(), err)
+	}
+	return conn, nil
+}
+
+func exec(ctx context.Context, sql string) error {
+	conn, err := connect(ctx)
+	if err != nil {
+		return err
 	}
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql)
