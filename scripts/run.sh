@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || { echo "run: Go is required (https://go.dev/dl)" >&2; exit 1; }
 
-started_services=0
-[ -f .data/pg.port ] || [ -f .data/redis.port ] || started_services=1
+# Private servers already running were not started by this run: leave them be.
+started_services=1
+if [ -f .data/pg/postmaster.pid ] || [ -f .data/redis.pid ]; then started_services=0; fi
 scripts/services.sh
 # shellcheck disable=SC1091
 . .data/services.env
