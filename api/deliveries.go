@@ -59,7 +59,8 @@ func (s *Server) retryDelivery(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.Queue.RunNow(c.UserContext(), d.ID); err != nil {
-		return err // the delivery is due: the sweeper sends it when Redis is back
+		// The delivery is due in Postgres: the sweeper queues it when Redis is back.
+		s.log.Warn("retry enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
 	}
 	return c.Status(fiber.StatusAccepted).JSON(d)
 }
