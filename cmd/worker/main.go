@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	webhooks "github.com/empfio/webhooks"
@@ -64,9 +65,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout),
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	swept := make(chan struct{})
-	go func() { sweeper.Run(sweepCtx); close(swept) }()
+	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Interval: jobs.DefaultRetentionInterval, Log: log}
+	// The sweeper and retention stop before the asynq server, so that no requeue
+	// races the shutdown.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Go(func() { sweeper.Run(bgCtx) })
+	background.Go(func() { retention.Run(bgCtx) })
 	if cfg.WorkerMetricsAddr != "" {
 		go serveMetrics(cfg.WorkerMetricsAddr, log)
 	}
@@ -74,8 +79,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 	<-ctx.Done()
 	log.Info("worker shutting down; letting running deliveries finish")
-	stopSweep()
-	<-swept
+	stopBackground()
+	background.Wait()
 	srv.Shutdown()
 	return nil
 }

@@ -42,6 +42,8 @@ type Config struct {
 	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER" default:"120h"`
 	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES" default:"100"`
 
+	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD" default:"720h"`
+
 	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW" default:"60s"`
 	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS" default:"false"`
 	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES" default:"1048576"`
@@ -103,6 +105,7 @@ func (c *Config) validate() error {
 		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
 		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
+		{c.RetentionPeriod >= time.Hour, "RETENTION_PERIOD", "at least 1h"},
 		{c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "at least 1024"},
 		{c.RateLimitPerSecond >= 1, "RATE_LIMIT_PER_SECOND", "at least 1"},
 		{c.RateLimitBurst >= 1, "RATE_LIMIT_BURST", "at least 1"},
