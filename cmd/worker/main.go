@@ -1,6 +1,7 @@
-// Command worker delivers webhooks: an asynq server on the delivery queue, and the
-// sweeper that gives lost deliveries their task back. Run any number of them. On
-// SIGINT/SIGTERM running deliveries get DELIVERY_TIMEOUT plus a margin to finish.
+// Command worker delivers webhooks: an asynq server on the delivery queue, the
+// sweeper that gives lost deliveries their task back, and retention. Run any
+// number of them. On SIGINT/SIGTERM running deliveries get DELIVERY_TIMEOUT plus a
+// margin to finish.
 package main
 
 import (
