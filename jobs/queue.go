@@ -65,15 +65,24 @@ func (q *Queue) Name() string { return q.name }
 // Enqueue gives delivery id a task, due now. The task id is the delivery id, so
 // enqueueing a delivery that already has a task changes nothing and is no error.
 func (q *Queue) Enqueue(ctx context.Context, id string) error {
+	_, err := q.enqueue(ctx, id)
+	return err
+}
+
+// enqueue is Enqueue that also reports whether a task was created (false: the
+// delivery already had one).
+func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error) {
 	b, _ := json.Marshal(payload{DeliveryID: id})
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b),
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b),
 		asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
 		asynq.Timeout(q.timeout+taskTimeoutMargin))
 	switch {
-	case err == nil, errors.Is(err, asynq.ErrTaskIDConflict):
-		return nil
+	case err == nil:
+		return true, nil
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return false, nil
 	default:
-		return webhooks.Unavailable("Redis", err)
+		return false, webhooks.Unavailable("Redis", err)
 	}
 }
 

@@ -79,9 +79,16 @@ func (s *Sweeper) check(ctx context.Context, id string) error {
 	}
 	switch state {
 	case 0:
-		sweptTotal.WithLabelValues("requeued").Inc()
-		s.Log.Info("delivery had no task; requeued", "delivery_id", id)
-		return s.Queue.Enqueue(ctx, id)
+		// After a flush asynq's Inspector may not know the queue although the task
+		// is back: only a task that enqueue really creates counts as requeued.
+		created, err := s.Queue.enqueue(ctx, id)
+		if created {
+			sweptTotal.WithLabelValues("requeued").Inc()
+			s.Log.Info("delivery had no task; requeued", "delivery_id", id)
+		} else if err == nil {
+			sweptTotal.WithLabelValues("alive").Inc()
+		}
+		return err
 	case asynq.TaskStateArchived:
 		return s.archived(ctx, id)
 	default:
