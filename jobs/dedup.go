@@ -11,8 +11,9 @@ import (
 // DefaultDedupWindow is how long an inbound event is remembered (DEDUP_WINDOW).
 const DefaultDedupWindow = 60 * time.Second
 
-// Dedup remembers inbound events for Window with Redis SET NX EX, so a repeat
-// inside the window is recognised by every API process.
+// Dedup remembers inbound events for Window (DefaultDedupWindow when zero) with
+// Redis SET NX EX, so a repeat inside the window is recognised by every API
+// process.
 type Dedup struct {
 	Redis  redis.UniversalClient
 	Window time.Duration
@@ -23,7 +24,7 @@ const dedupPrefix = "empfio:dedup:"
 // Claim records key and reports whether it is new. Returns EUNAVAILABLE when
 // Redis cannot be reached: the caller must refuse the event, not accept it blindly.
 func (d *Dedup) Claim(ctx context.Context, key string) (bool, error) {
-	ok, err := d.Redis.SetNX(ctx, dedupPrefix+key, 1, d.Window).Result()
+	ok, err := d.Redis.SetNX(ctx, dedupPrefix+key, 1, orDefault(d.Window, DefaultDedupWindow)).Result()
 	if err != nil {
 		return false, webhooks.Unavailable("Redis", err)
 	}

@@ -25,9 +25,9 @@ type Retention struct {
 	Log      *slog.Logger
 }
 
-// Run prunes every Interval until ctx ends.
+// Run prunes every Interval (DefaultRetentionInterval when zero) until ctx ends.
 func (r *Retention) Run(ctx context.Context) {
-	t := time.NewTicker(r.Interval)
+	t := time.NewTicker(orDefault(r.Interval, DefaultRetentionInterval))
 	defer t.Stop()
 	for {
 		if n, err := r.Prune(ctx); err != nil {
@@ -46,7 +46,7 @@ func (r *Retention) Run(ctx context.Context) {
 // Prune deletes, batch by batch, every event past the retention period whose
 // deliveries are final, and returns how many.
 func (r *Retention) Prune(ctx context.Context) (int64, error) {
-	cutoff := time.Now().Add(-r.Period)
+	cutoff := time.Now().Add(-orDefault(r.Period, DefaultRetentionPeriod))
 	var total int64
 	for ctx.Err() == nil {
 		n, err := r.DB.PruneEvents(ctx, cutoff, retentionBatch)

@@ -20,7 +20,8 @@ const (
 	DefaultRetryPollInterval = time.Second
 )
 
-// ServerConfig configures the asynq server of a worker process.
+// ServerConfig configures the asynq server of a worker process. Zero values take
+// the defaults above.
 type ServerConfig struct {
 	Queue             string
 	Concurrency       int
@@ -36,6 +37,12 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 	if cfg.Queue == "" {
 		cfg.Queue = DefaultQueue
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	cfg.PollInterval = orDefault(cfg.PollInterval, DefaultPollInterval)
+	cfg.RetryPollInterval = orDefault(cfg.RetryPollInterval, DefaultRetryPollInterval)
+	cfg.DeliveryTimeout = orDefault(cfg.DeliveryTimeout, DefaultTimeout)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   map[string]int{cfg.Queue: 1},
@@ -65,3 +72,12 @@ func (a asynqLogger) Error(args ...any) { a.l.Error(sprint(args), "component", "
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(sprint(args), "component", "asynq") }
 
 func sprint(args []any) string { return fmt.Sprint(args...) }
+
+// orDefault returns d, or def when d is not positive: zero settings take the
+// named defaults.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -42,9 +42,9 @@ type Sweeper struct {
 	Log      *slog.Logger
 }
 
-// Run sweeps every Interval until ctx ends.
+// Run sweeps every Interval (DefaultSweepInterval when zero) until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) {
-	t := time.NewTicker(s.Interval)
+	t := time.NewTicker(orDefault(s.Interval, DefaultSweepInterval))
 	defer t.Stop()
 	for {
 		if n, err := s.Sweep(ctx); err != nil {
@@ -62,7 +62,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 
 // Sweep runs one pass and returns how many deliveries it looked at.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	return s.DB.SweepOverdue(ctx, s.Grace, sweepBatch, func(ctx context.Context, ids []string) error {
+	return s.DB.SweepOverdue(ctx, orDefault(s.Grace, DefaultSweepGrace), sweepBatch, func(ctx context.Context, ids []string) error {
 		for _, id := range ids {
 			if err := s.check(ctx, id); err != nil {
 				return err

@@ -36,10 +36,3 @@ func (db *DB) EnsureOrganization(ctx context.Context, id, name string) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO organizations (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, name)
 	return wrap(err, "")
 }
-
-// OrganizationExists reports whether id names an organization.
-func (db *DB) OrganizationExists(ctx context.Context, id string) (bool, error) {
-	var ok bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1)`, id).Scan(&ok)
-	return ok, wrap(err, "")
-}

@@ -66,7 +66,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout),
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
-	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Interval: jobs.DefaultRetentionInterval, Log: log}
+	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
 	// The sweeper and retention stop before the asynq server, so that no requeue
 	// races the shutdown.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
