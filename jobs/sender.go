@@ -49,9 +49,7 @@ type Sender struct {
 // NewSender returns a Sender: redirects are not followed, the dialer refuses
 // forbidden addresses after DNS resolution, and no proxy is ever used.
 func NewSender(cfg SenderConfig) *Sender {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
+	cfg.Timeout = orDefault(cfg.Timeout, DefaultTimeout)
 	tlsConfig := cfg.TLSConfig
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
