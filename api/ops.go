@@ -19,6 +19,7 @@ func (s *Server) mountOps() {
 		return
 	}
 	mon := asynqmon.New(asynqmon.Options{RootPath: OpsPath, RedisConnOpt: s.OpsRedis})
+	s.closers = append(s.closers, mon.Close)
 	guard := basicauth.New(basicauth.Config{
 		Realm:      "empfio operations",
 		Authorizer: func(_, password string) bool { return tokenMatches(password, s.AdminToken) },

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"errors"
 	"github.com/hibiken/asynq"
 	"log/slog"
 	"time"
@@ -44,8 +45,19 @@ type Config struct {
 // Server is the HTTP API.
 type Server struct {
 	Config
-	App *fiber.App
-	log *slog.Logger
+	App     *fiber.App
+	log     *slog.Logger
+	closers []func() error // connections the server opened itself (asynqmon's)
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish within timeout,
+// and closes the connections the server opened itself.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	err := s.App.ShutdownWithTimeout(timeout)
+	for _, c := range s.closers {
+		err = errors.Join(err, c())
+	}
+	return err
 }
 
 // New returns a Server with every route registered.

@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	case <-ctx.Done():
 	}
 	log.Info("api shutting down; draining in-flight requests")
-	return srv.App.ShutdownWithTimeout(shutdownTimeout)
+	return srv.Shutdown(shutdownTimeout)
 }
 
 func warnUnset(log interface{ Warn(string, ...any) }, cfg *config.Config) {

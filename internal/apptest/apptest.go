@@ -94,7 +94,7 @@ func Start(t testing.TB, o Options) *App {
 		t.Fatal(err)
 	}
 	go a.Server.App.Listener(ln)
-	t.Cleanup(func() { a.Server.App.ShutdownWithTimeout(5 * time.Second) })
+	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
 	a.URL = "http://" + ln.Addr().String()
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Interval: o.SweepInterval, Grace: o.SweepGrace, Log: log}
