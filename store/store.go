@@ -72,6 +72,10 @@ func wrap(err error, notFound string) error {
 	switch {
 	case errors.As(err, &appErr):
 		return err
+	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22"):
+		// Class 22, data exception: Postgres refused a value the client sent (a NUL
+		// character in text, say). Bad input, not a bug.
+		return &webhooks.Error{Code: webhooks.EINVALID, Message: "A value in the request cannot be stored (text may not contain NUL characters).", Err: err}
 	case errors.As(err, &pgErr):
 		return err // a bug or a constraint: the caller decides, else 500
 	case errors.Is(err, context.Canceled):
