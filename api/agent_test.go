@@ -12,7 +12,6 @@ import (
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/empfio/webhooks/store"
 )
 
 const agentPath = "/api/v1/webhooks/agent-event"
@@ -200,15 +199,7 @@ func TestAgentEvent_UnsetTokenRefusesEverything(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	url := serve(t, api.Config{DB: db, Redis: rdb})
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
-		req, _ := http.NewRequest("POST", url+agentPath, strings.NewReader(`{}`))
-		req.Header.Set("Authorization", auth)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 401 {
+		if resp := postAgent(t, url, auth, `{}`); resp.StatusCode != 401 {
 			t.Fatalf("auth %q with no INTERNAL_AUTH_TOKEN: %d, want 401", auth, resp.StatusCode)
 		}
 	}
@@ -222,14 +213,7 @@ func TestAgentEvent_RedisDownIs503NotASilentAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", url+agentPath, strings.NewReader(agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`)))
-	req.Header.Set("Authorization", "Bearer t")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := postAgent(t, url, "Bearer t", agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`))
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("Redis down: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -241,22 +225,10 @@ func TestAgentEvent_RedisDownIs503NotASilentAccept(t *testing.T) {
 }
 
 func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
-	db, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
 	rdb, _ := testenv.Redis(t)
-	url := serve(t, api.Config{DB: db, Redis: rdb, InternalToken: "t"}) + agentPath
+	url := serve(t, api.Config{DB: deadPostgres(t), Redis: rdb, InternalToken: "t"})
 	for i := range 2 { // the retry must not be taken for a duplicate
-		req, _ := http.NewRequest("POST", url, strings.NewReader(agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`)))
-		req.Header.Set("Authorization", "Bearer t")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := postAgent(t, url, "Bearer t", agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`))
 		if resp.StatusCode != 503 {
 			t.Fatalf("try %d with Postgres down: %d, want 503", i+1, resp.StatusCode)
 		}
@@ -264,4 +236,23 @@ func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
 	if keys := rdb.Keys(context.Background(), "empfio:dedup:*").Val(); len(keys) != 0 {
 		t.Fatalf("dedup keys left behind: %v", keys)
 	}
+}
+
+// postAgent posts body to the agent endpoint of the server at url with the given
+// Authorization header; the answer's body is read and closed.
+func postAgent(t *testing.T, url, authorization, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest("POST", url+agentPath, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, resp)
+	resp.Body.Close()
+	return resp
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -39,6 +40,16 @@ func deadRedis(t *testing.T) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// deadPostgres returns a store whose Postgres does not answer.
+func deadPostgres(t *testing.T) *store.DB {
+	db, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
 }
 
 // serve runs an api server on cfg, with what cfg leaves out built on its DB and
@@ -87,13 +98,8 @@ func TestReadyz_503NamesRedisWhenItIsDown(t *testing.T) {
 }
 
 func TestReadyz_503NamesPostgresWhenItIsDown(t *testing.T) {
-	db, err := store.Open(t.Context(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
 	rdb, _ := testenv.Redis(t)
-	resp, err := http.Get(serve(t, api.Config{DB: db, Redis: rdb}) + "/readyz")
+	resp, err := http.Get(serve(t, api.Config{DB: deadPostgres(t), Redis: rdb}) + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

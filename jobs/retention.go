@@ -27,20 +27,13 @@ type Retention struct {
 
 // Run prunes every Interval (DefaultRetentionInterval when zero) until ctx ends.
 func (r *Retention) Run(ctx context.Context) {
-	t := time.NewTicker(orDefault(r.Interval, DefaultRetentionInterval))
-	defer t.Stop()
-	for {
+	every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func() {
 		if n, err := r.Prune(ctx); err != nil {
 			r.Log.Warn("retention failed", "error", err)
 		} else if n > 0 {
 			r.Log.Info("retention pruned events", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Prune deletes, batch by batch, every event past the retention period whose

@@ -44,20 +44,13 @@ type Sweeper struct {
 
 // Run sweeps every Interval (DefaultSweepInterval when zero) until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) {
-	t := time.NewTicker(orDefault(s.Interval, DefaultSweepInterval))
-	defer t.Stop()
-	for {
+	every(ctx, orDefault(s.Interval, DefaultSweepInterval), func() {
 		if n, err := s.Sweep(ctx); err != nil {
 			s.Log.Warn("sweep failed", "error", err)
 		} else if n > 0 {
 			s.Log.Info("swept overdue deliveries", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Sweep runs one pass and returns how many deliveries it looked at.

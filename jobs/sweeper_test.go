@@ -30,13 +30,21 @@ func sweepUntilFound(t *testing.T, a *apptest.App) {
 	})
 }
 
-func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {
+// pendingDelivery starts an app without a worker (sweeper grace 200 ms), and
+// publishes one event to one endpoint at a receiver answering 200. It returns the
+// app, the receiver, the endpoint's id and its one pending delivery.
+func pendingDelivery(t *testing.T) (*apptest.App, *apptest.Receiver, string, deliveryRow) {
+	t.Helper()
 	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
-	orgID, key := a.Org(t, "Flushed")
+	orgID, key := a.Org(t, t.Name())
 	recv := apptest.NewReceiver(t, apptest.Status(200))
 	hookID, _ := a.Webhook(t, key, recv.URL, "*")
 	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
-	d := deliveriesOf(t, a, hookID)[0]
+	return a, recv, hookID, deliveriesOf(t, a, hookID)[0]
+}
+
+func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {
+	a, recv, hookID, d := pendingDelivery(t)
 	insp := asynq.NewInspectorFromRedisClient(a.Redis)
 	if _, err := insp.GetTaskInfo(a.Queue.Name(), d.ID); err != nil {
 		t.Fatalf("the delivery has no task after publishing: %v", err)
@@ -61,12 +69,7 @@ func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {
 }
 
 func TestSweeper_ArchivedTaskMarksTheDeliveryFailed(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
-	orgID, key := a.Org(t, "Archived")
-	recv := apptest.NewReceiver(t, apptest.Status(200))
-	hookID, _ := a.Webhook(t, key, recv.URL, "*")
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
-	d := deliveriesOf(t, a, hookID)[0]
+	a, _, _, d := pendingDelivery(t)
 	// What asynq's recoverer does to a task whose worker died on its last retry.
 	if err := asynq.NewInspectorFromRedisClient(a.Redis).ArchiveTask(a.Queue.Name(), d.ID); err != nil {
 		t.Fatal(err)
@@ -80,11 +83,7 @@ func TestSweeper_ArchivedTaskMarksTheDeliveryFailed(t *testing.T) {
 }
 
 func TestSweeper_LiveTasksAreLeftAlone(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
-	orgID, key := a.Org(t, "Alive")
-	recv := apptest.NewReceiver(t, apptest.Status(200))
-	hookID, _ := a.Webhook(t, key, recv.URL, "*")
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	a, _, hookID, _ := pendingDelivery(t)
 	sweepUntilFound(t, a)
 	d := deliveriesOf(t, a, hookID)[0]
 	if d.Status != webhooks.StatusPending {
@@ -97,11 +96,7 @@ func TestSweeper_LiveTasksAreLeftAlone(t *testing.T) {
 }
 
 func TestSweeper_OneSweeperAtATime(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
-	orgID, key := a.Org(t, "Locked")
-	recv := apptest.NewReceiver(t, apptest.Status(200))
-	a.Webhook(t, key, recv.URL, "*")
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	a, _, _, _ := pendingDelivery(t)
 	ctx := context.Background()
 	// Another sweeper holds the lock.
 	tx, err := a.DB.Pool().Begin(ctx)
