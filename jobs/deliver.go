@@ -76,15 +76,16 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // decide turns an attempt's result into the delivery's next state.
 func (d *Deliverer) decide(job *store.Job, res Result) (store.AttemptRecord, time.Duration) {
+	errText := res.ErrorText()
 	rec := store.AttemptRecord{
 		DeliveryID: job.Delivery.ID,
 		Attempt: webhooks.Attempt{
 			StartedAt:    res.StartedAt,
 			DurationMS:   int(res.Duration / time.Millisecond),
 			ResponseBody: BodyText(res.Body),
-			Error:        res.ErrorText(),
+			Error:        errText,
 		},
-		LastError: res.ErrorText(),
+		LastError: errText,
 	}
 	if res.StatusCode != 0 {
 		code := res.StatusCode

@@ -38,20 +38,16 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error)
 	return ids, wrap(err, "")
 }
 
-const eventColumns = `id, organization_id, type, source, external_id, occurred_at, created_at, envelope`
+// eventColumns reads data out of the stored envelope; json's -> keeps its text.
+const eventColumns = `id, organization_id, type, source, external_id, occurred_at, created_at, envelope->'data'`
 
 func scanEvent(row pgx.Row) (*webhooks.Event, error) {
 	var ev webhooks.Event
-	var envelope string
-	if err := row.Scan(&ev.ID, &ev.OrganizationID, &ev.Type, &ev.Source, &ev.ExternalID, &ev.OccurredAt, &ev.ReceivedAt, &envelope); err != nil {
+	var data string
+	if err := row.Scan(&ev.ID, &ev.OrganizationID, &ev.Type, &ev.Source, &ev.ExternalID, &ev.OccurredAt, &ev.ReceivedAt, &data); err != nil {
 		return nil, err
 	}
-	ev.Envelope = json.RawMessage(envelope)
-	var env webhooks.Envelope
-	if err := json.Unmarshal(ev.Envelope, &env); err != nil {
-		return nil, err
-	}
-	ev.Data = env.Data
+	ev.Data = json.RawMessage(data)
 	return &ev, nil
 }
 
