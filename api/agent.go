@@ -9,7 +9,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 type agentEventRequest struct {
@@ -33,12 +32,13 @@ func (s *Server) agentEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return rejected(webhooks.SourceAgent, err)
 	}
-	ev := newEvent(req.OrganizationID, eventType, webhooks.SourceAgent, req.Data, occurredAt)
+	ev := newEvent(req.OrganizationID, eventType, webhooks.SourceAgent, nil, occurredAt)
+	ev.Data = webhooks.EventData(eventType, data, ev.OccurredAt)
 	ev.ExternalID = req.EventID
 	return s.publishOnce(c, req.dedupKey(data), ev)
 }
 
-// validate checks the request and returns the outbound event type, the data as a
+// validate checks the request, puts its organization id in canonical form, and returns the outbound event type, the data as a
 // map, and when the event occurred (nil: now).
 func (r *agentEventRequest) validate() (string, map[string]json.RawMessage, *time.Time, error) {
 	var errs []webhooks.FieldError
@@ -46,7 +46,9 @@ func (r *agentEventRequest) validate() (string, map[string]json.RawMessage, *tim
 	if !ok {
 		errs = append(errs, webhooks.FieldError{Field: "type", Message: "must be one of " + strings.Join(webhooks.AgentTypeNames(), ", ")})
 	}
-	if uuid.Validate(r.OrganizationID) != nil || len(r.OrganizationID) != 36 {
+	if id, ok := webhooks.CanonicalID(r.OrganizationID); ok {
+		r.OrganizationID = id
+	} else {
 		errs = append(errs, webhooks.FieldError{Field: "organization_id", Message: "must be a UUID"})
 	}
 	var data map[string]json.RawMessage

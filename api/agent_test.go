@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/store"
 )
 
 const agentPath = "/api/v1/webhooks/agent-event"
@@ -20,9 +22,13 @@ func agentEvent(orgID string, data string) string {
 	return `{"type":"new_lead","organization_id":"` + orgID + `","data":` + data + `}`
 }
 
-func countEvents(t *testing.T, a *apptest.App) int {
+// countEvents counts the events stored in db.
+func countEvents(t *testing.T, db *store.DB) int {
+	t.Helper()
 	var n int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n)
+	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
@@ -74,7 +80,7 @@ func TestAgentEvent_DuplicateWithinWindowIsDiscarded(t *testing.T) {
 	if again.Status != 200 || again.Map(t)["status"] != "duplicate" {
 		t.Fatalf("repeat: %d %s", again.Status, again.Body)
 	}
-	if n := countEvents(t, a); n != 1 {
+	if n := countEvents(t, a.DB); n != 1 {
 		t.Fatalf("%d events stored, want 1", n)
 	}
 	// Different data is a different event; the same event_id is the same event.
@@ -135,12 +141,14 @@ func TestAgentEvent_FiftyConcurrentCopiesAcceptOne(t *testing.T) {
 	if codes[202] != 1 || codes[200] != 49 {
 		t.Fatalf("answers %v, want 1×202 and 49×200", codes)
 	}
-	if n := countEvents(t, a); n != 1 {
+	if n := countEvents(t, a.DB); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
 	for _, id := range []string{id1, id2} {
 		var n int
-		a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, id).Scan(&n)
+		if err := a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 1 {
 			t.Errorf("endpoint %s has %d deliveries, want 1", id, n)
 		}
@@ -184,7 +192,7 @@ func TestAgentEvent_BadInputIsRefused(t *testing.T) {
 	unknown := agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`)
 	problem(t, send(apptest.InternalToken, unknown), 404)
 	problem(t, send(apptest.InternalToken, unknown), 404)
-	if n := countEvents(t, a); n != 0 {
+	if n := countEvents(t, a.DB); n != 0 {
 		t.Fatalf("%d events stored from bad input", n)
 	}
 }
@@ -199,8 +207,8 @@ func TestAgentEvent_UnsetTokenRefusesEverything(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	url := serve(t, api.Config{DB: db, Redis: rdb})
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
-		if resp := postAgent(t, url, auth, `{}`); resp.StatusCode != 401 {
-			t.Fatalf("auth %q with no INTERNAL_AUTH_TOKEN: %d, want 401", auth, resp.StatusCode)
+		if resp := postAgent(t, url, auth, `{}`); resp.Status != 401 {
+			t.Fatalf("auth %q with no INTERNAL_AUTH_TOKEN: %d, want 401", auth, resp.Status)
 		}
 	}
 }
@@ -214,12 +222,10 @@ func TestAgentEvent_RedisDownIs503NotASilentAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := postAgent(t, url, "Bearer t", agentEvent(orgID.ID, `{"id":"l1","channel":"web"}`))
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
-		t.Fatalf("Redis down: %d %v", resp.StatusCode, resp.Header)
+	if resp.Status != 503 || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("Redis down: %d %v", resp.Status, resp.Header)
 	}
-	var n int
-	db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n)
-	if n != 0 {
+	if n := countEvents(t, db); n != 0 {
 		t.Fatalf("%d events stored while dedup was unavailable", n)
 	}
 }
@@ -229,8 +235,8 @@ func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
 	url := serve(t, api.Config{DB: deadPostgres(t), Redis: rdb, InternalToken: "t"})
 	for i := range 2 { // the retry must not be taken for a duplicate
 		resp := postAgent(t, url, "Bearer t", agentEvent("6f1c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2", `{"id":"l1","channel":"web"}`))
-		if resp.StatusCode != 503 {
-			t.Fatalf("try %d with Postgres down: %d, want 503", i+1, resp.StatusCode)
+		if resp.Status != 503 {
+			t.Fatalf("try %d with Postgres down: %d, want 503", i+1, resp.Status)
 		}
 	}
 	if keys := rdb.Keys(context.Background(), "empfio:dedup:*").Val(); len(keys) != 0 {
@@ -239,20 +245,84 @@ func TestAgentEvent_PostgresDownReleasesTheDedupKey(t *testing.T) {
 }
 
 // postAgent posts body to the agent endpoint of the server at url with the given
-// Authorization header; the answer's body is read and closed.
-func postAgent(t *testing.T, url, authorization, body string) *http.Response {
+// Authorization header.
+func postAgent(t *testing.T, url, authorization, body string) *apptest.Response {
 	t.Helper()
-	req, err := http.NewRequest("POST", url+agentPath, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	return apptest.Request(t, "POST", url+agentPath, body, map[string]string{"Authorization": authorization, "Content-Type": "application/json"})
+}
+
+// Each agent type, sent with only its required fields, is delivered with every
+// field EVENTS.md names for its event: a receiver written against the docs never
+// finds one missing.
+func TestAgentEvent_MinimalBodiesDeliverEveryKnownField(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Minimal")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, recv.URL, "*")
+	minimal := map[string]string{
+		"new_lead":        `{"id":"l1","channel":"whatsapp","name":"Anna","email":"anna@example.com"}`,
+		"status_update":   `{"id":"l1","status":"qualified"}`,
+		"booking_request": `{"lead_id":"l1","start_time":"2026-03-10T09:00:00Z"}`,
+		"message_logged":  `{"conversation_id":"c1","role":"user","content":"Hallo"}`,
+		"escalation":      `{"conversation_id":"c1","reason":"customer_request"}`,
 	}
-	req.Header.Set("Authorization", authorization)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for agentType, data := range minimal {
+		body := `{"type":"` + agentType + `","organization_id":"` + orgID + `","occurred_at":"2026-03-07T10:30:00Z","data":` + data + `}`
+		if r := a.Do(t, "POST", agentPath, apptest.InternalToken, body); r.Status != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", agentType, r.Status, r.Body)
+		}
 	}
-	mustRead(t, resp)
-	resp.Body.Close()
-	return resp
+	for agentType, eventType := range webhooks.AgentEventTypes {
+		testenv.Eventually(t, 10*time.Second, eventType+" arrives", func() bool { return len(recv.Of(eventType)) == 1 })
+		var env struct{ Data map[string]json.RawMessage }
+		if err := json.Unmarshal(recv.Of(eventType)[0].Body, &env); err != nil {
+			t.Fatal(err)
+		}
+		example := map[string]json.RawMessage{}
+		for _, e := range webhooks.Catalog {
+			if e.Name == eventType {
+				testenv.Must(t, json.Unmarshal(e.Example, &example))
+			}
+		}
+		for k := range example {
+			if _, ok := env.Data[k]; !ok {
+				t.Errorf("%s (%s): field %q is missing from %s", eventType, agentType, k, recv.Of(eventType)[0].Body)
+			}
+		}
+	}
+	var lead struct{ Data map[string]any }
+	testenv.Must(t, json.Unmarshal(recv.Of(webhooks.LeadCreated)[0].Body, &lead))
+	if d := lead.Data; d["status"] != "new" || d["created_at"] != "2026-03-07T10:30:00Z" || d["phone"] != nil || d["name"] != "Anna" {
+		t.Errorf("lead.created data %v", d)
+	}
+}
+
+// An organization id spelled differently is the same organization: it is stored
+// and signed in its canonical form, and its repeat is a duplicate.
+func TestAgentEvent_OrganizationIDSpellingsAreOneID(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Spelling")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, recv.URL, "lead.created")
+	data := `{"id":"l1","channel":"web"}`
+	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(strings.ToUpper(orgID), data)); r.Status != http.StatusAccepted {
+		t.Fatalf("upper case: %d %s", r.Status, r.Body)
+	}
+	for _, spelling := range []string{orgID, "{" + orgID + "}", strings.ReplaceAll(orgID, "-", ""), "urn:uuid:" + orgID} {
+		r := a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(spelling, data))
+		if r.Status != http.StatusOK || r.Map(t)["status"] != "duplicate" {
+			t.Errorf("%s: %d %s, want a duplicate", spelling, r.Status, r.Body)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "the event arrives", func() bool { return len(recv.Of(webhooks.LeadCreated)) == 1 })
+	var env struct {
+		OrganizationID string `json:"organization_id"`
+	}
+	testenv.Must(t, json.Unmarshal(recv.Of(webhooks.LeadCreated)[0].Body, &env))
+	if env.OrganizationID != orgID {
+		t.Fatalf("envelope organization_id %q, want %q", env.OrganizationID, orgID)
+	}
+	if n := countEvents(t, a.DB); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
 }

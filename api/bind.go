@@ -11,7 +11,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 // decodeJSON parses the request body into v. Unknown fields are ignored, so that
@@ -85,14 +84,14 @@ func jsonType(kind string) string {
 	return kind
 }
 
-// idParam returns route parameter name when it is a UUID. Anything else cannot
+// idParam returns route parameter name as a canonical UUID. Anything else cannot
 // name a resource: 404, like an id of another organization.
 func idParam(c *fiber.Ctx, name, what string) (string, error) {
-	id := c.Params(name)
-	if uuid.Validate(id) != nil || len(id) != 36 {
+	id, ok := webhooks.CanonicalID(c.Params(name))
+	if !ok {
 		return "", webhooks.Errorf(webhooks.ENOTFOUND, "%s not found.", what)
 	}
-	return strings.ToLower(id), nil
+	return id, nil
 }
 
 // pageParams reads ?limit= and ?cursor= of a list request.

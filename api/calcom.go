@@ -6,7 +6,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 // HeaderCalSignature carries Cal.com's hex HMAC-SHA256 of the raw body.
@@ -87,8 +86,9 @@ func calcomOrganization(c *fiber.Ctx, b *calcomBooking) (string, error) {
 		return "", webhooks.Invalid(webhooks.FieldError{Field: "organization_id",
 			Message: "is unknown: add ?organization_id=<your organization id> to the subscriber URL in Cal.com, or pass metadata[organization_id] on the booking link"})
 	}
-	if uuid.Validate(orgID) != nil || len(orgID) != 36 {
+	id, ok := webhooks.CanonicalID(orgID)
+	if !ok {
 		return "", webhooks.Invalid(webhooks.FieldError{Field: field, Message: "must be a UUID"})
 	}
-	return orgID, nil
+	return id, nil
 }

@@ -59,18 +59,19 @@ func calcomApp(t *testing.T, o apptest.Options) (*apptest.App, *apptest.Receiver
 func delivered(t *testing.T, recv *apptest.Receiver, eventType string) (ts string, data map[string]any) {
 	t.Helper()
 	testenv.Eventually(t, 10*time.Second, eventType+" is delivered", func() bool {
-		for _, q := range recv.Requests() {
-			if q.Header.Get("X-Empfio-Event") == eventType {
-				var env struct {
-					Timestamp string
-					Data      map[string]any
-				}
-				json.Unmarshal(q.Body, &env)
-				ts, data = env.Timestamp, env.Data
-				return true
-			}
+		got := recv.Of(eventType)
+		if len(got) == 0 {
+			return false
 		}
-		return false
+		var env struct {
+			Timestamp string
+			Data      map[string]any
+		}
+		if err := json.Unmarshal(got[0].Body, &env); err != nil {
+			t.Fatalf("%s delivered as non-JSON: %v", eventType, err)
+		}
+		ts, data = env.Timestamp, env.Data
+		return true
 	})
 	return ts, data
 }
@@ -177,7 +178,7 @@ func TestCalcom_PingAndUnsupportedTriggersStoreNothing(t *testing.T) {
 	if r.Status != 200 || r.Map(t)["status"] != "ignored" {
 		t.Fatalf("MEETING_ENDED: %d %s", r.Status, r.Body)
 	}
-	if n := countEvents(t, a); n != 0 {
+	if n := countEvents(t, a.DB); n != 0 {
 		t.Fatalf("%d events stored", n)
 	}
 }
@@ -201,7 +202,7 @@ func TestCalcom_BadSignaturesAreRefused(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { problem(t, sendCalcom(t, a, "", c.body, c.sig), 401) })
 	}
-	if n := countEvents(t, a); n != 0 {
+	if n := countEvents(t, a.DB); n != 0 {
 		t.Fatalf("%d events stored from badly signed bodies", n)
 	}
 	// Upper-case hex is the same signature once decoded.
@@ -219,7 +220,7 @@ func TestCalcom_SameTriggerAndUIDIsADuplicate(t *testing.T) {
 	if r := sendCalcom(t, a, "", body, sig); r.Status != 200 || r.Map(t)["status"] != "duplicate" {
 		t.Fatalf("repeat: %d %s", r.Status, r.Body)
 	}
-	if n := countEvents(t, a); n != 1 {
+	if n := countEvents(t, a.DB); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
 }

@@ -63,16 +63,20 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 	if !webhooks.IsEventType(req.Event) || req.Event == webhooks.WebhookPing {
 		errs = append(errs, webhooks.FieldError{Field: "event", Message: "must be an event type of GET /api/v1/event-types"})
 	}
-	if uuid.Validate(req.OrganizationID) != nil {
+	if id, ok := webhooks.CanonicalID(req.OrganizationID); ok {
+		req.OrganizationID = id
+	} else {
 		errs = append(errs, webhooks.FieldError{Field: "organization_id", Message: "must be a UUID"})
 	}
-	if !isJSONObject(req.Data) {
+	var data map[string]json.RawMessage
+	if len(req.Data) == 0 || json.Unmarshal(req.Data, &data) != nil || data == nil {
 		errs = append(errs, webhooks.FieldError{Field: "data", Message: "must be a JSON object"})
 	}
 	if len(errs) > 0 {
 		return webhooks.Invalid(errs...)
 	}
-	ev := newEvent(req.OrganizationID, req.Event, webhooks.SourceAPI, req.Data, req.OccurredAt)
+	ev := newEvent(req.OrganizationID, req.Event, webhooks.SourceAPI, nil, req.OccurredAt)
+	ev.Data = webhooks.EventData(req.Event, data, ev.OccurredAt)
 	n, err := s.Publisher.Publish(c.UserContext(), ev)
 	if err != nil {
 		return err
@@ -89,9 +93,4 @@ func newEvent(orgID, eventType, source string, data json.RawMessage, occurredAt 
 		ev.OccurredAt = occurredAt.UTC()
 	}
 	return ev
-}
-
-func isJSONObject(b json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	return len(b) > 0 && json.Unmarshal(b, &m) == nil && m != nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/empfio/webhooks/internal/testenv"
 	"net"
 	"net/http"
 	"net/netip"
@@ -54,10 +55,16 @@ func TestOrganizations_AdminCreatesOrgsAndKeys(t *testing.T) {
 	if !strings.HasPrefix(out.APIKey.Key, "emp_") || len(out.APIKey.Key) < 36 || !strings.HasPrefix(out.APIKey.Key, out.APIKey.Prefix) {
 		t.Fatalf("key %+v", out.APIKey)
 	}
-	var stored int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM api_keys WHERE hash = $1`, webhooks.HashAPIKey(out.APIKey.Key)).Scan(&stored)
-	var clear int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM api_keys WHERE encode(hash, 'escape') LIKE '%' || $1 || '%'`, out.APIKey.Key).Scan(&clear)
+	// The key is stored as its SHA-256 only: no column of any key row holds it.
+	var stored, clear int
+	if err := a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM api_keys WHERE hash = $1`,
+		webhooks.HashAPIKey(out.APIKey.Key)).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM api_keys k WHERE strpos(k::text, $1) > 0`,
+		out.APIKey.Key).Scan(&clear); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 1 || clear != 0 {
 		t.Fatalf("key stored by hash: %d, in clear: %d", stored, clear)
 	}
@@ -195,7 +202,7 @@ func TestWebhooks_AnotherOrganizationsIDsAreNotFound(t *testing.T) {
 	r := a.Do(t, "POST", "/api/v1/events", apptest.InternalToken, map[string]any{"event": "lead.created", "organization_id": orgID, "data": map[string]any{"id": "1"}})
 	eventID := r.Map(t)["event_id"].(string)
 	var deliveryID string
-	a.DB.Pool().QueryRow(context.Background(), `SELECT id FROM deliveries`).Scan(&deliveryID)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT id FROM deliveries`).Scan(&deliveryID))
 
 	routes := []struct{ method, path string }{
 		{"GET", "/api/v1/webhooks/" + id}, {"PATCH", "/api/v1/webhooks/" + id}, {"DELETE", "/api/v1/webhooks/" + id},
@@ -286,7 +293,7 @@ func TestWebhooks_PrivateTargetsAreRefusedBeforeAnyDial(t *testing.T) {
 		}
 	}
 	var n int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM endpoints`).Scan(&n)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM endpoints`).Scan(&n))
 	if n != 0 {
 		t.Fatalf("%d refused endpoints were stored", n)
 	}

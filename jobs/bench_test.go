@@ -83,7 +83,7 @@ func BenchmarkDeliveryEndToEnd(b *testing.B) {
 	published := time.Since(start)
 	testenv.Eventually(b, 5*time.Minute, "every delivery succeeded", func() bool {
 		var n int
-		a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'succeeded'`, hookID).Scan(&n)
+		testenv.Must(b, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'succeeded'`, hookID).Scan(&n))
 		return n == b.N
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")

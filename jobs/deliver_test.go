@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,27 +32,16 @@ func publish(t *testing.T, a *apptest.App, orgID, eventType string, data any) st
 	return r.Map(t)["event_id"].(string)
 }
 
-// events returns the requests of r that carry eventType (pings are skipped).
-func events(r *apptest.Receiver, eventType string) []apptest.Received {
-	var out []apptest.Received
-	for _, q := range r.Requests() {
-		if q.Header.Get("X-Empfio-Event") == eventType {
-			out = append(out, q)
-		}
-	}
-	return out
-}
-
-// okUnlessEvent answers pings 200 and event deliveries with reply.
+// okUnlessEvent answers pings 200 and event deliveries with reply; n counts the
+// event deliveries (0-based). The receiver calls it from concurrent handlers.
 func okUnlessEvent(reply func(n int, w http.ResponseWriter)) apptest.Reply {
-	n := 0
+	var count atomic.Int64
 	return func(_ int, w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Empfio-Event") == webhooks.WebhookPing {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		reply(n, w)
-		n++
+		reply(int(count.Add(1)-1), w)
 	}
 }
 
@@ -70,8 +60,13 @@ func deliveriesOf(t *testing.T, a *apptest.App, endpointID string) []deliveryRow
 	var out []deliveryRow
 	for rows.Next() {
 		var d deliveryRow
-		rows.Scan(&d.ID, &d.Status, &d.Attempts)
+		if err := rows.Scan(&d.ID, &d.Status, &d.Attempts); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -98,7 +93,7 @@ func TestDelivery_ReceiverVerifiesSignaturesAsThePublicDocsSay(t *testing.T) {
 	eventID := publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "name": "Jonas", "channel": "whatsapp"})
 	d := waitStatus(t, a, hookID, webhooks.StatusSucceeded, 10*time.Second)
 
-	got := events(recv, "lead.created")
+	got := recv.Of("lead.created")
 	if len(got) != 1 {
 		t.Fatalf("receiver got %d lead.created deliveries, want 1", len(got))
 	}
@@ -158,8 +153,8 @@ func TestDelivery_FansOutToSubscribedEndpointsOnly(t *testing.T) {
 	if n := len(deliveriesOf(t, a, strangerID)); n != 0 {
 		t.Errorf("another organization's endpoint got %d deliveries", n)
 	}
-	if len(events(exact, "lead.created")) != 1 || len(events(prefix, "lead.created")) != 1 {
-		t.Errorf("exact got %d, prefix got %d; want 1 each", len(events(exact, "lead.created")), len(events(prefix, "lead.created")))
+	if len(exact.Of("lead.created")) != 1 || len(prefix.Of("lead.created")) != 1 {
+		t.Errorf("exact got %d, prefix got %d; want 1 each", len(exact.Of("lead.created")), len(prefix.Of("lead.created")))
 	}
 }
 
@@ -181,7 +176,7 @@ func TestDelivery_FailureThenSuccessRetriesOnSchedule(t *testing.T) {
 	if d.Attempts != 2 {
 		t.Fatalf("attempts = %d, want 2", d.Attempts)
 	}
-	got := events(recv, "message.logged")
+	got := recv.Of("message.logged")
 	if len(got) != 2 {
 		t.Fatalf("receiver got %d attempts, want 2", len(got))
 	}
@@ -217,11 +212,11 @@ func TestDelivery_AlwaysFailingEndsFailedAfterOnePlusRAttempts(t *testing.T) {
 	if d.Attempts != 3 {
 		t.Fatalf("attempts = %d, want 1 + R = 3", d.Attempts)
 	}
-	if n := len(events(recv, "lead.created")); n != 3 {
+	if n := len(recv.Of("lead.created")); n != 3 {
 		t.Fatalf("receiver got %d requests, want 3", n)
 	}
 	var logged int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM attempts WHERE delivery_id = $1 AND status_code = 503`, d.ID).Scan(&logged)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM attempts WHERE delivery_id = $1 AND status_code = 503`, d.ID).Scan(&logged))
 	if logged != 3 {
 		t.Errorf("%d attempts logged, want 3", logged)
 	}
@@ -246,7 +241,7 @@ func TestDelivery_HangingReceiverTimesOut(t *testing.T) {
 	d := waitStatus(t, a, hookID, webhooks.StatusFailed, 10*time.Second)
 	var msg string
 	var ms int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT error, duration_ms FROM attempts WHERE delivery_id = $1`, d.ID).Scan(&msg, &ms)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT error, duration_ms FROM attempts WHERE delivery_id = $1`, d.ID).Scan(&msg, &ms))
 	if !strings.Contains(msg, "timeout") || ms < 900 || ms > 5000 {
 		t.Errorf("attempt error %q after %d ms, want a timeout after about 1 s", msg, ms)
 	}
@@ -266,7 +261,7 @@ func TestDelivery_RedirectIsNotFollowed(t *testing.T) {
 		t.Fatalf("the redirect target got %d requests", target.Count())
 	}
 	var code int
-	a.DB.Pool().QueryRow(context.Background(), `SELECT status_code FROM attempts WHERE delivery_id = $1`, d.ID).Scan(&code)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT status_code FROM attempts WHERE delivery_id = $1`, d.ID).Scan(&code))
 	if code != http.StatusFound {
 		t.Errorf("attempt status %d, want 302", code)
 	}
@@ -308,7 +303,7 @@ func TestDelivery_RetryAfterDelaysTheNextAttempt(t *testing.T) {
 	hookID, _ := a.Webhook(t, key, recv.URL, "*")
 	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
 	waitStatus(t, a, hookID, webhooks.StatusSucceeded, 15*time.Second)
-	got := events(recv, "lead.created")
+	got := recv.Of("lead.created")
 	// asynq schedules on whole seconds: 3 s ± 1 s, clearly more than the 1 s of the schedule.
 	if gap := got[1].At.Sub(got[0].At); gap < 2*time.Second || gap > 4500*time.Millisecond {
 		t.Errorf("retry came %v later; want Retry-After capped by the 3 s window", gap)
@@ -374,7 +369,7 @@ func TestDelivery_EndpointFailingEveryDeliveryIsDisabled(t *testing.T) {
 	publish(t, a, orgID, "lead.created", map[string]any{"id": "l3", "channel": "web"})
 	testenv.Eventually(t, 10*time.Second, "the third delivery fails", func() bool {
 		var n int
-		a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&n)
+		testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&n))
 		return n == 3
 	})
 	a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)

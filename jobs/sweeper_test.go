@@ -63,7 +63,7 @@ func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {
 	}
 	a.StartWorker(t, 2*time.Second)
 	waitStatus(t, a, hookID, webhooks.StatusSucceeded, 10*time.Second)
-	if n := len(events(recv, "lead.created")); n != 1 {
+	if n := len(recv.Of("lead.created")); n != 1 {
 		t.Errorf("receiver got %d deliveries, want 1", n)
 	}
 }
@@ -76,7 +76,7 @@ func TestSweeper_ArchivedTaskMarksTheDeliveryFailed(t *testing.T) {
 	}
 	sweepUntilFound(t, a)
 	var status, reason string
-	a.DB.Pool().QueryRow(context.Background(), `SELECT status, last_error FROM deliveries WHERE id = $1`, d.ID).Scan(&status, &reason)
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT status, last_error FROM deliveries WHERE id = $1`, d.ID).Scan(&status, &reason))
 	if status != webhooks.StatusFailed || !strings.Contains(reason, "interrupted") {
 		t.Fatalf("delivery %s (%q), want failed", status, reason)
 	}
@@ -109,7 +109,7 @@ func TestSweeper_OneSweeperAtATime(t *testing.T) {
 	}
 	testenv.Eventually(t, 5*time.Second, "the delivery is overdue", func() bool {
 		var overdue bool
-		a.DB.Pool().QueryRow(ctx, `SELECT bool_and(next_attempt_at < now() - interval '300 ms') FROM deliveries`).Scan(&overdue)
+		testenv.Must(t, a.DB.Pool().QueryRow(ctx, `SELECT bool_and(next_attempt_at < now() - interval '300 ms') FROM deliveries`).Scan(&overdue))
 		return overdue
 	})
 	if n, err := a.Sweeper.Sweep(ctx); n != 0 || err != nil {
@@ -170,7 +170,7 @@ func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 
 	a.StartWorker(t, 2*time.Second)
 	d := waitStatus(t, a, hookID, webhooks.StatusSucceeded, 3*time.Minute)
-	got := events(recv, "lead.created")
+	got := recv.Of("lead.created")
 	if len(got) != 2 || got[0].Header.Get("X-Empfio-Delivery") != d.ID || got[1].Header.Get("X-Empfio-Delivery") != d.ID {
 		t.Fatalf("receiver got %d requests; want the same delivery id %s twice", len(got), d.ID)
 	}

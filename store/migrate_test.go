@@ -22,8 +22,8 @@ func TestMigrate_FromEmptyThenIdempotent(t *testing.T) {
 		t.Fatalf("first migrate: applied %d, err %v", n, err)
 	}
 	var tables int
-	db.Pool().QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'
-		AND table_name IN ('organizations','api_keys','endpoints','events','deliveries','attempts')`).Scan(&tables)
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'
+		AND table_name IN ('organizations','api_keys','endpoints','events','deliveries','attempts')`).Scan(&tables))
 	if tables != 6 {
 		t.Fatalf("%d of 6 tables exist after migrating", tables)
 	}
@@ -63,7 +63,7 @@ func TestMigrate_ConcurrentStartsApplyOnce(t *testing.T) {
 	db, _ := store.Open(ctx, dsn)
 	defer db.Close()
 	var versions int
-	db.Pool().QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&versions)
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&versions))
 	if total != versions || versions == 0 {
 		t.Fatalf("applied %d migrations across processes, %d recorded; want each applied once", total, versions)
 	}

@@ -50,7 +50,7 @@ func TestPruneEvents_DeletesOnlyOldEventsWhoseDeliveriesAreFinal(t *testing.T) {
 		}
 	}
 	var orphans int
-	db.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id IN ($1, $2)`, oldDone, oldFailed).Scan(&orphans)
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id IN ($1, $2)`, oldDone, oldFailed).Scan(&orphans))
 	if orphans != 0 {
 		t.Fatalf("%d deliveries of pruned events remain", orphans)
 	}

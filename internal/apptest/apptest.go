@@ -184,6 +184,13 @@ func (a *App) Do(t testing.TB, method, path, token string, body any) *Response {
 // DoWith sends a request with exactly the given headers (empty values are left out).
 func (a *App) DoWith(t testing.TB, method, path string, body any, headers map[string]string) *Response {
 	t.Helper()
+	return Request(t, method, a.URL+path, body, headers)
+}
+
+// Request sends a request to url with exactly the given headers (empty values are
+// left out) and a body as App.Do takes it, and returns the whole answer.
+func Request(t testing.TB, method, url string, body any, headers map[string]string) *Response {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -198,7 +205,7 @@ func (a *App) DoWith(t testing.TB, method, path string, body any, headers map[st
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, a.URL+path, r)
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		t.Fatal(err)
 	}

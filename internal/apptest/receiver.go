@@ -70,3 +70,15 @@ func (r *Receiver) Count() int {
 	defer r.mu.Unlock()
 	return len(r.got)
 }
+
+// Of returns the requests that carry eventType in X-Empfio-Event, in arrival
+// order (pings and other events left out).
+func (r *Receiver) Of(eventType string) []Received {
+	var out []Received
+	for _, q := range r.Requests() {
+		if q.Header.Get("X-Empfio-Event") == eventType {
+			out = append(out, q)
+		}
+	}
+	return out
+}

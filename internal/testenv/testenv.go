@@ -213,3 +213,12 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Must fails t at once when err is not nil: a query a test asserts on must not
+// fail silently and read as "0 rows".
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
