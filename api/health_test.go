@@ -15,6 +15,7 @@ import (
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -117,4 +118,41 @@ func mustRead(t *testing.T, resp *http.Response) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A Postgres that drops its connections (an administrator's shutdown, 57P01) and
+// comes back read-only (a failover to a standby, 25006) is unavailable, not a bug:
+// every request answers 503 with Retry-After, never 500.
+func TestPostgres_ShutdownAndReadOnlyAre503(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	orgID, key := a.Org(t, "Failover")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var dbName string
+	testenv.Must(t, a.DB.Pool().QueryRow(ctx, `SELECT current_database()`).Scan(&dbName))
+	_, err = admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{dbName}.Sanitize()+` SET default_transaction_read_only = on`)
+	testenv.Must(t, err)
+	_, err = admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, dbName)
+	testenv.Must(t, err)
+
+	writes := []func() *apptest.Response{
+		func() *apptest.Response {
+			return a.Do(t, "POST", agentPath, apptest.InternalToken, agentEvent(orgID, `{"id":"l1","channel":"web"}`))
+		},
+		func() *apptest.Response {
+			return a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": "http://127.0.0.1:1/x", "events": []string{"*"}})
+		},
+	}
+	for round := range 3 { // the first requests meet the killed connections, later ones the read-only server
+		for i, write := range writes {
+			r := write()
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("round %d, write %d: %d %s, want 503 with Retry-After", round, i, r.Status, r.Body)
+			}
+		}
+	}
 }

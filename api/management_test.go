@@ -5,12 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/empfio/webhooks/internal/testenv"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/empfio/webhooks/internal/testenv"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/apptest"

@@ -4,12 +4,13 @@ package api
 
 import (
 	"errors"
-	"github.com/hibiken/asynq"
 	"log/slog"
 	"time"
 
-	webhooks "github.com/empfio/webhooks"
+	"github.com/hibiken/asynq"
+
 	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
@@ -27,11 +28,11 @@ type Config struct {
 	Redis     redis.UniversalClient
 	Queue     *jobs.Queue
 	Publisher *jobs.Publisher
-	Sender    *jobs.Sender
+	Sender    *outbound.Sender
 	Dedup     *jobs.Dedup
 	Limiter   *jobs.RateLimiter  // nil: no rate limit
 	OpsRedis  asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
-	Targets   webhooks.TargetPolicy
+	Targets   outbound.TargetPolicy
 
 	InternalToken string // agent-event and POST /events; empty refuses all
 	CalcomSecret  string // empty accepts unsigned Cal.com bodies

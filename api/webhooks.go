@@ -5,7 +5,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
@@ -66,7 +66,7 @@ func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
 	if err := ev.RenderEnvelope(); err != nil {
 		panic(err) // the envelope of a ping is always valid JSON
 	}
-	res := s.Sender.Send(ctx, jobs.Message{ID: ev.ID, EventType: ev.Type, URL: e.URL,
+	res := s.Sender.Send(ctx, outbound.Message{ID: ev.ID, EventType: ev.Type, URL: e.URL,
 		Secrets: e.SigningSecrets(time.Now()), Body: ev.Envelope})
 	out := &PingResult{OK: res.OK(), DurationMS: res.Duration.Milliseconds(), Error: res.ErrorText()}
 	if res.StatusCode != 0 {

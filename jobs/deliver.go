@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
 )
@@ -19,19 +19,21 @@ import (
 // Guarantees: delivery is at-least-once — a task may run twice (a worker killed
 // after the POST, before recording it), so receivers drop repeats by
 // X-Empfio-Delivery. Every attempt sends the envelope stored with the event, byte
-// for byte. Each attempt is recorded, and moves the delivery to:
-//   - succeeded on any 2xx;
-//   - failed on 410 Gone, which also disables the endpoint;
-//   - retrying, with next_attempt_at, while the endpoint's retry schedule has
-//     retries left (a manual retry or replay has none: one attempt);
-//   - failed otherwise, with one structured log line.
+// for byte. Each attempt is recorded, and moves the delivery as
+// webhooks.Decide says (succeeded, retrying with next_attempt_at, or failed with
+// one structured log line); an endpoint is disabled on 410 Gone or when the
+// HealthPolicy says so.
 //
 // Final outcomes return nil, so the task leaves Redis; Postgres keeps the record.
+// Whatever the receiver answered is recorded once: when recording fails, it is
+// tried again (recordTries, the last time without the receiver's body) before
+// the task fails, is logged, and goes back to asynq's bounded retries — after
+// which the sweeper marks the delivery failed.
 type Deliverer struct {
 	DB       *store.DB
-	Sender   *Sender
+	Sender   *outbound.Sender
 	Schedule webhooks.RetrySchedule // the default; an endpoint's retry_policy overrides it
-	Health   store.Health
+	Health   webhooks.HealthPolicy
 	Log      *slog.Logger
 }
 
@@ -54,71 +56,95 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return d.DB.FailDelivery(ctx, job.Delivery.ID, "endpoint is disabled")
 	}
 
-	res := d.Sender.Send(ctx, Message{
+	res := d.Sender.Send(ctx, outbound.Message{
 		ID:        job.Delivery.ID,
 		EventType: job.Delivery.EventType,
 		URL:       job.Endpoint.URL,
 		Secrets:   job.Endpoint.SigningSecrets(time.Now()),
 		Body:      job.Envelope,
 	})
-	rec, delay := d.decide(job, res)
-	number, disabled, err := d.DB.RecordAttempt(ctx, rec, d.Health)
+	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
+	number, streak, err := d.record(ctx, job, rec)
 	if err != nil {
 		return err // asynq retries the task: the attempt is made again (at-least-once)
 	}
 	observeAttempt(rec.Status, res)
-	d.logAttempt(job, res, rec, number, disabled)
+	d.logAttempt(job, res, rec, number)
+	d.judgeHealth(ctx, job, rec, streak)
 	if rec.Status == webhooks.StatusRetrying {
 		return &retryError{delay: delay, reason: *rec.LastError}
 	}
 	return nil
 }
 
-// decide turns an attempt's result into the delivery's next state.
-func (d *Deliverer) decide(job *store.Job, res Result) (store.AttemptRecord, time.Duration) {
-	errText := res.ErrorText()
-	rec := store.AttemptRecord{
-		DeliveryID: job.Delivery.ID,
-		Attempt: webhooks.Attempt{
-			StartedAt:    res.StartedAt,
-			DurationMS:   int(res.Duration / time.Millisecond),
-			ResponseBody: BodyText(res.Body),
-			Error:        errText,
-		},
-		LastError: errText,
-	}
-	if res.StatusCode != 0 {
-		code := res.StatusCode
-		rec.Attempt.StatusCode = &code
-	}
-	schedule := d.Schedule.For(&job.Endpoint)
-	retry := job.Delivery.Attempts + 1 // the retry that would follow this attempt
-	switch {
-	case res.OK():
-		rec.Status = webhooks.StatusSucceeded
-	case res.StatusCode == http.StatusGone:
-		rec.Status = webhooks.StatusFailed
-		rec.DisableReason = "the endpoint answered 410 Gone"
-	case job.Manual || retry > schedule.MaxRetries:
-		rec.Status = webhooks.StatusFailed
-	default:
-		delay := schedule.Delay(retry)
-		if res.RetryAfter > delay {
-			delay = min(res.RetryAfter, schedule.Window)
+// Recording an attempt is tried recordTries times, recordBackoff apart (doubling),
+// before the task fails.
+const (
+	recordTries   = 3
+	recordBackoff = 200 * time.Millisecond
+)
+
+// errNotRecorded marks a task that sent its request but could not record it.
+var errNotRecorded = errors.New("attempt sent but not recorded")
+
+// record stores rec, trying again after a failure; the last try leaves out the
+// receiver's body, in case it is what the database refuses. Every failure is
+// logged: a sent attempt that is not recorded will be sent again.
+func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord) (int, *webhooks.FailureStreak, error) {
+	var err error
+	wait := recordBackoff
+	for try := 1; try <= recordTries; try++ {
+		if try == recordTries && rec.Attempt.ResponseBody != nil {
+			note := "the response body could not be stored"
+			rec.Attempt.ResponseBody = &note
 		}
-		next := time.Now().Add(delay)
-		rec.Status, rec.NextAttemptAt = webhooks.StatusRetrying, &next
-		return rec, delay
+		number, streak, rerr := d.DB.RecordAttempt(context.WithoutCancel(ctx), rec)
+		if rerr == nil {
+			return number, streak, nil
+		}
+		err = rerr
+		d.Log.Error("record attempt failed", append(jobAttrs(job), "try", try, "error", err)...)
+		if try < recordTries {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return 0, nil, fmt.Errorf("%w: %v", errNotRecorded, err)
+			}
+			wait *= 2
+		}
 	}
-	return rec, 0
+	return 0, nil, fmt.Errorf("%w: %v", errNotRecorded, err)
 }
 
-func (d *Deliverer) logAttempt(job *store.Job, res Result, rec store.AttemptRecord, number int, disabled bool) {
-	attrs := []any{
-		"delivery_id", job.Delivery.ID, "endpoint_id", job.Endpoint.ID, "event_id", job.Delivery.EventID,
-		"event_type", job.Delivery.EventType, "attempt", number, "status_code", res.StatusCode,
-		"duration_ms", rec.Attempt.DurationMS, "outcome", rec.Status,
+// judgeHealth disables the endpoint when the attempt says so (410) or its failure
+// streak breaks the HealthPolicy. A failure here is logged, not retried: the next
+// failed delivery judges again.
+func (d *Deliverer) judgeHealth(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, streak *webhooks.FailureStreak) {
+	reason := rec.DisableReason
+	if reason == "" && streak != nil {
+		reason = d.Health.DisableReason(*streak, time.Now())
 	}
+	if reason == "" {
+		return
+	}
+	disabled, err := d.DB.DisableEndpoint(context.WithoutCancel(ctx), job.Endpoint.ID, reason)
+	switch {
+	case err != nil:
+		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)
+	case disabled:
+		d.Log.Warn("endpoint disabled", "endpoint_id", job.Endpoint.ID, "organization_id", job.Delivery.OrganizationID, "reason", reason)
+	}
+}
+
+// jobAttrs are the log attributes of every line about a delivery.
+func jobAttrs(job *webhooks.Job) []any {
+	return []any{"delivery_id", job.Delivery.ID, "endpoint_id", job.Endpoint.ID, "event_id", job.Delivery.EventID,
+		"event_type", job.Delivery.EventType}
+}
+
+func (d *Deliverer) logAttempt(job *webhooks.Job, res webhooks.AttemptResult, rec webhooks.AttemptRecord, number int) {
+	attrs := append(jobAttrs(job), "attempt", number, "status_code", res.StatusCode,
+		"duration_ms", rec.Attempt.DurationMS, "outcome", rec.Status)
 	if rec.LastError != nil {
 		attrs = append(attrs, "error", *rec.LastError)
 	}
@@ -129,9 +155,6 @@ func (d *Deliverer) logAttempt(job *store.Job, res Result, rec store.AttemptReco
 		d.Log.Info("delivery attempt failed; will retry", append(attrs, "next_attempt_at", rec.NextAttemptAt)...)
 	default:
 		d.Log.Debug("delivery succeeded", attrs...)
-	}
-	if disabled {
-		d.Log.Warn("endpoint disabled", "endpoint_id", job.Endpoint.ID, "organization_id", job.Delivery.OrganizationID)
 	}
 }
 

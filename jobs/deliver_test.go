@@ -17,7 +17,6 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/empfio/webhooks/store"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -345,7 +344,7 @@ func TestDelivery_ManualRetryOfAFailedDeliverySendsOnceMore(t *testing.T) {
 
 func TestDelivery_EndpointFailingEveryDeliveryIsDisabled(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second},
-		Health: store.Health{Period: time.Hour, Failures: 2}})
+		Health: webhooks.HealthPolicy{Period: time.Hour, Failures: 2}})
 	orgID, key := a.Org(t, "Unhealthy")
 	recv := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) { w.WriteHeader(500) }))
 	hookID, _ := a.Webhook(t, key, recv.URL, "*")

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	webhooks "github.com/empfio/webhooks"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -25,7 +26,7 @@ var (
 	}, []string{"source"})
 )
 
-func observeAttempt(outcome string, res Result) {
+func observeAttempt(outcome string, res webhooks.AttemptResult) {
 	attemptsTotal.WithLabelValues(outcome).Inc()
 	attemptSeconds.Observe(res.Duration.Seconds())
 }

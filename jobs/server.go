@@ -2,12 +2,16 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"github.com/empfio/webhooks/outbound"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // Worker defaults.
@@ -42,7 +46,7 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 	}
 	cfg.PollInterval = orDefault(cfg.PollInterval, DefaultPollInterval)
 	cfg.RetryPollInterval = orDefault(cfg.RetryPollInterval, DefaultRetryPollInterval)
-	cfg.DeliveryTimeout = orDefault(cfg.DeliveryTimeout, DefaultTimeout)
+	cfg.DeliveryTimeout = orDefault(cfg.DeliveryTimeout, outbound.DefaultTimeout)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   map[string]int{cfg.Queue: 1},
@@ -53,13 +57,41 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 		ShutdownTimeout: cfg.DeliveryTimeout + taskTimeoutMargin,
 		Logger:          asynqLogger{cfg.Log},
 		LogLevel:        asynq.WarnLevel,
-		// A failed attempt is the receiver's failure, not the worker's; asynq's
-		// error log would repeat what the handler already logged.
-		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {}),
+		ErrorHandler:    infraErrorLog(cfg.Log),
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(TypeDeliver, d)
 	return srv, mux
+}
+
+// infraErrorLogInterval is how often, at most, a task that failed for a reason
+// other than its receiver (Postgres unreachable, an attempt not recorded) is
+// logged; the count of the others is in the next line.
+const infraErrorLogInterval = 10 * time.Second
+
+// infraErrorLog logs the errors of tasks that failed without a delivery decision,
+// at most once per infraErrorLogInterval. A failed attempt is the receiver's
+// failure, not the worker's: the handler logged it already, so it is skipped.
+func infraErrorLog(log *slog.Logger) asynq.ErrorHandler {
+	limit := rate.Sometimes{Interval: infraErrorLogInterval}
+	var suppressed atomic.Int64
+	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+		var re *retryError
+		if errors.As(err, &re) {
+			return
+		}
+		suppressed.Add(1)
+		limit.Do(func() {
+			retried, _ := asynq.GetRetryCount(ctx)
+			log.Error("delivery task failed; asynq will retry it", "error", err, "retried", retried,
+				"task_id", taskID(ctx), "failures_since_last_line", suppressed.Swap(0))
+		})
+	})
+}
+
+func taskID(ctx context.Context) string {
+	id, _ := asynq.GetTaskID(ctx)
+	return id
 }
 
 // asynqLogger routes asynq's logs to slog.

@@ -8,18 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Job is everything a worker needs to attempt one delivery, loaded in one query.
-type Job struct {
-	Delivery webhooks.Delivery
-	Manual   bool // a retry or replay asked for by a user: one attempt, then final
-	Envelope []byte
-	Endpoint webhooks.Endpoint
-}
-
 // Job loads delivery id with its event's envelope and its endpoint. Returns
 // ENOTFOUND if the delivery no longer exists (its endpoint was deleted).
-func (db *DB) Job(ctx context.Context, id string) (*Job, error) {
-	var j Job
+func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
+	var j webhooks.Job
 	var envelope string
 	var maxRetries *int
 	var windowSeconds *int64
@@ -43,29 +35,15 @@ func (db *DB) Job(ctx context.Context, id string) (*Job, error) {
 	return &j, nil
 }
 
-// AttemptRecord is the outcome of one attempt and what it does to the delivery.
-type AttemptRecord struct {
-	DeliveryID    string
-	Attempt       webhooks.Attempt // Number is assigned by RecordAttempt
-	Status        string           // the delivery's new status
-	NextAttemptAt *time.Time       // when retrying
-	LastError     *string
-	// DisableReason, when set, disables the endpoint (a 410 Gone).
-	DisableReason string
-}
-
-// Health thresholds: an endpoint whose deliveries have all failed for Period, or
-// Failures final failures in a row, is disabled.
-type Health struct {
-	Period   time.Duration
-	Failures int
-}
-
-// RecordAttempt stores the attempt, updates the delivery, and keeps the endpoint's
-// failure streak, disabling the endpoint when h says so — in one statement.
-// Returns the attempt's number and whether the endpoint is now disabled.
-func (db *DB) RecordAttempt(ctx context.Context, r AttemptRecord, h Health) (number int, disabled bool, err error) {
+// RecordAttempt stores the attempt and updates the delivery, in one statement,
+// and returns the attempt's number. A delivery that failed for good lengthens its
+// endpoint's failure streak and a success ends it; the new streak is returned
+// when the delivery failed for good (nil otherwise), for the HealthPolicy to
+// judge. Recording never disables an endpoint itself: DisableEndpoint does.
+func (db *DB) RecordAttempt(ctx context.Context, r webhooks.AttemptRecord) (number int, streak *webhooks.FailureStreak, err error) {
 	a := r.Attempt
+	var failures *int
+	var since *time.Time
 	err = db.pool.QueryRow(ctx, `WITH d AS (
 			UPDATE deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3,
 				last_status_code = $4, last_error = $5, manual = false, updated_at = now(),
@@ -77,26 +55,22 @@ func (db *DB) RecordAttempt(ctx context.Context, r AttemptRecord, h Health) (num
 		), e AS (
 			UPDATE endpoints SET
 				consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
-				failing_since = CASE WHEN $2 = 'succeeded' THEN NULL ELSE coalesce(failing_since, now()) END,
-				enabled = CASE
-					WHEN $9 <> '' THEN false
-					WHEN $2 = 'failed' AND (consecutive_failures + 1 >= $10 OR failing_since < now() - make_interval(secs => $11)) THEN false
-					ELSE enabled END,
-				disabled_reason = CASE
-					WHEN $9 <> '' THEN $9
-					WHEN $2 = 'failed' AND (consecutive_failures + 1 >= $10 OR failing_since < now() - make_interval(secs => $11))
-						THEN format('every delivery failed since %s (%s in a row)', to_char(coalesce(failing_since, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), consecutive_failures + 1)
-					ELSE disabled_reason END,
-				updated_at = now()
+				failing_since = CASE WHEN $2 = 'succeeded' THEN NULL ELSE coalesce(failing_since, now()) END
 			WHERE id = (SELECT endpoint_id FROM d) AND enabled
-				AND ($9 <> '' OR $2 = 'failed' OR ($2 = 'succeeded' AND consecutive_failures > 0))
-			RETURNING enabled
+				AND ($2 = 'failed' OR ($2 = 'succeeded' AND consecutive_failures > 0))
+			RETURNING consecutive_failures, failing_since
 		)
-		SELECT d.attempts, coalesce((SELECT NOT enabled FROM e), false) FROM d`,
+		SELECT d.attempts, e.consecutive_failures, e.failing_since FROM d LEFT JOIN e ON true`,
 		r.DeliveryID, r.Status, r.NextAttemptAt, a.StatusCode, r.LastError,
-		a.StartedAt, a.DurationMS, a.ResponseBody, r.DisableReason, h.Failures, h.Period.Seconds(),
-	).Scan(&number, &disabled)
-	return number, disabled, wrap(err, "Delivery")
+		a.StartedAt, a.DurationMS, a.ResponseBody,
+	).Scan(&number, &failures, &since)
+	if err != nil {
+		return 0, nil, wrap(err, "Delivery")
+	}
+	if failures != nil && *failures > 0 && since != nil {
+		streak = &webhooks.FailureStreak{Failures: *failures, Since: *since}
+	}
+	return number, streak, nil
 }
 
 // FailDelivery makes a non-final delivery failed without an attempt, saying why

@@ -152,9 +152,13 @@ func (db *DB) RecordPing(ctx context.Context, id string, t time.Time) error {
 	return wrap(err, "")
 }
 
-// DisableEndpoint turns endpoint id off, saying why.
-func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
-		WHERE id = $1`, id, reason)
-	return wrap(err, "")
+// DisableEndpoint turns endpoint id off, saying why, and reports whether it was
+// enabled until now (false: already off, or deleted).
+func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
+		WHERE id = $1 AND enabled`, id, reason)
+	if err != nil {
+		return false, wrap(err, "")
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -1,8 +1,8 @@
 // Package store implements Empfio's persistence on Postgres with pgx.
 //
-// Errors: a pgx.ErrNoRows becomes ENOTFOUND; a failure to reach Postgres (any error
-// that is not a server-side *pgconn.PgError) becomes EUNAVAILABLE, which the API
-// answers with 503.
+// Errors: a pgx.ErrNoRows becomes ENOTFOUND; a failure to reach Postgres, and every
+// state of a database that is unavailable or recovering (see unavailableState),
+// becomes EUNAVAILABLE, which the API answers with 503.
 package store
 
 import (
@@ -72,6 +72,8 @@ func wrap(err error, notFound string) error {
 	switch {
 	case errors.As(err, &appErr):
 		return err
+	case errors.As(err, &pgErr) && unavailableState(pgErr.Code):
+		return webhooks.Unavailable("Postgres", err)
 	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22"):
 		// Class 22, data exception: Postgres refused a value the client sent (a NUL
 		// character in text, say). Bad input, not a bug.
@@ -83,6 +85,26 @@ func wrap(err error, notFound string) error {
 	default:
 		return webhooks.Unavailable("Postgres", err)
 	}
+}
+
+// unavailableState reports whether SQLSTATE code means the database cannot serve
+// the request now but may soon: a lost connection (class 08), a server starting,
+// stopping or restarting (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+// cannot connect now, and the rest of 57P), out of resources (class 53: too many
+// connections, disk full), a system error (class 58), a read-only server after a
+// failover (25006), a statement cancelled by its timeout (57014), or a conflict
+// the client may retry (40001 serialization, 40P01 deadlock).
+func unavailableState(code string) bool {
+	switch code {
+	case "25006", "57014", "40001", "40P01":
+		return true
+	}
+	for _, class := range []string{"08", "53", "57P", "58"} {
+		if strings.HasPrefix(code, class) {
+			return true
+		}
+	}
+	return false
 }
 
 // isForeignKeyViolation reports whether err is a foreign key violation.

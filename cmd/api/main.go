@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/cmd/internal/config"
 	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
 )
 
@@ -80,14 +80,14 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer rdb.Close()
 
 	warnUnset(log, cfg)
-	targets := webhooks.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
+	targets := outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	srv := api.New(api.Config{
 		DB:            db,
 		Redis:         rdb,
 		Queue:         queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Sender:        jobs.NewSender(jobs.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
+		Sender:        outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
 		Dedup:         &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow},
 		Limiter:       jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
 		OpsRedis:      cfg.AsynqRedis(),

@@ -17,7 +17,7 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/cmd/internal/config"
 	"github.com/empfio/webhooks/jobs"
-	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -48,9 +48,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	schedule := webhooks.RetrySchedule{MaxRetries: cfg.DeliveryMaxRetries, Window: cfg.DeliveryRetryWindow}
 	deliverer := &jobs.Deliverer{
 		DB:       db,
-		Sender:   jobs.NewSender(jobs.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: webhooks.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
+		Sender:   outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
 		Schedule: schedule,
-		Health:   store.Health{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
+		Health:   webhooks.HealthPolicy{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
 		Log:      log,
 	}
 	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{

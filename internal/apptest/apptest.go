@@ -20,6 +20,7 @@ import (
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -39,15 +40,16 @@ type Options struct {
 	Timeout       time.Duration          // per attempt; default 2 s
 	DedupWindow   time.Duration          // default 60 s
 	Secure        bool                   // enforce https and address rules
-	Resolver      webhooks.Resolver      // with Secure: the name resolver
+	Resolver      outbound.Resolver      // with Secure: the name resolver
 	TLSConfig     *tls.Config            // client TLS for receivers (httptest TLS servers)
 	MaxBodyBytes  int
 	RateLimit     int // per second per key; default 1000
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
-	Health        store.Health
+	Health        webhooks.HealthPolicy
 	Concurrency   int           // worker concurrency; default 10
 	PollInterval  time.Duration // how often an idle worker looks for tasks; default 20 ms
+	LogOutput     io.Writer     // where the app logs (warnings and up); default stderr
 }
 
 // App is a running service.
@@ -73,9 +75,9 @@ func Start(t testing.TB, o Options) *App {
 	db, dsn := testenv.DB(t)
 	rdb, redisURL := testenv.Redis(t)
 	o = o.withDefaults()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	targets := webhooks.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
-	sender := jobs.NewSender(jobs.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
+	log := slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
+	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
 	a := &App{DB: db, DSN: dsn, Redis: rdb, RedisURL: redisURL, Queue: queue, Log: log}
 	a.Server = api.New(api.Config{
@@ -127,11 +129,14 @@ func (o Options) withDefaults() Options {
 	if o.PollInterval == 0 {
 		o.PollInterval = 20 * time.Millisecond
 	}
+	if o.LogOutput == nil {
+		o.LogOutput = os.Stderr
+	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
 	}
 	if o.Health.Failures == 0 {
-		o.Health = store.Health{Period: 120 * time.Hour, Failures: 100}
+		o.Health = webhooks.HealthPolicy{Period: 120 * time.Hour, Failures: 100}
 	}
 	return o
 }

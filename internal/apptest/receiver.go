@@ -82,3 +82,24 @@ func (r *Receiver) Of(eventType string) []Received {
 	}
 	return out
 }
+
+// LogBuffer collects log output written from many goroutines, for tests that
+// read what was logged.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}

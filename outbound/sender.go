@@ -1,4 +1,8 @@
-package jobs
+// Package outbound makes every request Empfio sends to a receiver: the signed
+// POST of a delivery or ping, through a dialer that refuses private and reserved
+// addresses after DNS resolution. The root package keeps the pure URL rules;
+// this package holds the network.
+package outbound
 
 import (
 	"bytes"
@@ -9,10 +13,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	webhooks "github.com/empfio/webhooks"
 )
@@ -25,17 +28,20 @@ const (
 	HeaderTimestamp = "X-Empfio-Timestamp"
 )
 
-// Version is reported in the User-Agent of every delivery.
-var Version = "1.0.0"
-
 // DefaultTimeout is how long a receiver has to answer (DELIVERY_TIMEOUT).
 const DefaultTimeout = 10 * time.Second
 
+// Limits on what a receiver can make a worker read.
+const (
+	maxResponseHeaderBytes = 64 << 10 // larger header blocks fail the attempt
+	drainLimit             = 64 << 10 // read past the kept body so the connection can be reused
+)
+
 // SenderConfig configures a Sender.
 type SenderConfig struct {
-	Timeout   time.Duration         // per attempt; DefaultTimeout when zero
-	Targets   webhooks.TargetPolicy // which addresses may be dialed
-	TLSConfig *tls.Config           // nil: the system roots
+	Timeout   time.Duration // per attempt; DefaultTimeout when zero
+	Targets   TargetPolicy  // which addresses may be dialed
+	TLSConfig *tls.Config   // nil: the system roots
 }
 
 // Sender signs and POSTs envelopes. Real deliveries and test pings both go through
@@ -49,22 +55,26 @@ type Sender struct {
 // NewSender returns a Sender: redirects are not followed, the dialer refuses
 // forbidden addresses after DNS resolution, and no proxy is ever used.
 func NewSender(cfg SenderConfig) *Sender {
-	cfg.Timeout = orDefault(cfg.Timeout, DefaultTimeout)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	tlsConfig := cfg.TLSConfig
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second, Control: cfg.Targets.Control}
 	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2048, // many receivers, each with a few warm connections
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           2048, // many receivers, each with a few warm connections
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 	return &Sender{
 		client: &http.Client{
@@ -73,7 +83,7 @@ func NewSender(cfg SenderConfig) *Sender {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		timeout:   cfg.Timeout,
-		userAgent: "Empfio-Webhooks/" + Version,
+		userAgent: "Empfio-Webhooks/" + webhooks.Version(),
 	}
 }
 
@@ -86,41 +96,14 @@ type Message struct {
 	Body      []byte   // the envelope, identical on every attempt
 }
 
-// Result is what one attempt got back.
-type Result struct {
-	StartedAt  time.Time
-	Duration   time.Duration
-	StatusCode int           // 0 when no response arrived
-	Body       []byte        // at most webhooks.MaxResponseBody bytes
-	RetryAfter time.Duration // from a 429 or 503 with Retry-After
-	Err        error         // no response: timeout, connection, TLS, refused target
-}
-
-// OK reports whether the receiver accepted the message (any 2xx).
-func (r Result) OK() bool { return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300 }
-
-// ErrorText describes a failed attempt for the attempt log.
-func (r Result) ErrorText() *string {
-	var s string
-	switch {
-	case r.Err != nil:
-		s = r.Err.Error()
-	case r.StatusCode >= 300 && r.StatusCode < 400:
-		s = fmt.Sprintf("HTTP %d: redirects are not followed", r.StatusCode)
-	case !r.OK():
-		s = fmt.Sprintf("HTTP %d", r.StatusCode)
-	default:
-		return nil
-	}
-	return &s
-}
-
 // Send POSTs m with every Empfio and Standard Webhooks header, within the timeout
-// and ctx. It never returns an error: failures are in the Result.
-func (s *Sender) Send(ctx context.Context, m Message) Result {
+// and ctx. It never returns an error: failures are in the result. Whatever the
+// receiver answers, at whatever speed, costs at most the timeout, the header
+// limit and MaxResponseBody plus drainLimit bytes of reading.
+func (s *Sender) Send(ctx context.Context, m Message) webhooks.AttemptResult {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	res := Result{StartedAt: time.Now()}
+	res := webhooks.AttemptResult{StartedAt: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(m.Body))
 	if err != nil {
 		res.Err = fmt.Errorf("bad endpoint URL: %w", err)
@@ -146,8 +129,10 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	}
 	defer resp.Body.Close()
 	res.StatusCode = resp.StatusCode
+	// A body that fails half way (reset, timeout) still gives its status code
+	// and what arrived: the receiver answered.
 	res.Body, _ = io.ReadAll(io.LimitReader(resp.Body, webhooks.MaxResponseBody))
-	io.CopyN(io.Discard, resp.Body, 64<<10) // let the connection be reused
+	io.CopyN(io.Discard, resp.Body, drainLimit) // let the connection be reused
 	res.Duration = time.Since(res.StartedAt)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -155,14 +140,20 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	return res
 }
 
-// describe turns a transport error into a short, user-facing reason.
+// describe turns a transport error into a short, user-facing reason. It never
+// contains the URL: a query string may carry the receiver's credentials, and the
+// reason is logged and shown.
 func describe(err error, timeout time.Duration) error {
 	var netErr net.Error
 	switch {
-	case errors.Is(err, webhooks.ErrForbiddenTarget):
-		return webhooks.ErrForbiddenTarget
+	case errors.Is(err, ErrForbiddenTarget):
+		return ErrForbiddenTarget
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Errorf("timeout: no answer within %s", timeout)
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
 	}
 	return err
 }
@@ -179,16 +170,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
-}
-
-// BodyText returns a response body as valid UTF-8 for the attempt log; nil when empty.
-func BodyText(b []byte) *string {
-	if len(b) == 0 {
-		return nil
-	}
-	s := string(b)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return &s
 }

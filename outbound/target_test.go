@@ -1,7 +1,8 @@
-package webhooks_test
+package outbound_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/outbound"
 )
 
 // stubResolver maps names to addresses without any DNS traffic.
@@ -36,7 +38,7 @@ var resolver = stubResolver{
 }
 
 func TestCheckURL_RefusesPrivateAndReservedTargetsWithoutDialing(t *testing.T) {
-	p := webhooks.TargetPolicy{Resolver: resolver}
+	p := outbound.TargetPolicy{Resolver: resolver}
 	refused := []string{
 		"http://hooks.example.com/x",           // not https
 		"https://127.0.0.1/x",                  // loopback
@@ -61,6 +63,13 @@ func TestCheckURL_RefusesPrivateAndReservedTargetsWithoutDialing(t *testing.T) {
 		if webhooks.ErrorCode(err) != webhooks.EINVALID {
 			t.Errorf("CheckURL(%.60s) = %v, want EINVALID", u, err)
 		}
+		// The answer never says which address a name resolved to: that would
+		// map the internal DNS for whoever asks.
+		for _, addr := range []string{"10.1.2.3", "192.168.1.1", "169.254.169.254", "100.64.0.1"} {
+			if strings.Contains(string(mustJSON(webhooks.ErrorFields(err))), addr) && !strings.Contains(u, addr) {
+				t.Errorf("CheckURL(%s) reveals %s: %v", u, addr, webhooks.ErrorFields(err))
+			}
+		}
 	}
 	for _, u := range []string{"https://hooks.example.com/x", "https://v6.example.com:8443/x", "https://93.184.215.14/x"} {
 		if err := p.CheckURL(context.Background(), u); err != nil {
@@ -70,7 +79,7 @@ func TestCheckURL_RefusesPrivateAndReservedTargetsWithoutDialing(t *testing.T) {
 }
 
 func TestCheckURL_InsecureAllowsHTTPAndLoopback(t *testing.T) {
-	p := webhooks.TargetPolicy{AllowInsecure: true}
+	p := outbound.TargetPolicy{AllowInsecure: true}
 	if err := p.CheckURL(context.Background(), "http://127.0.0.1:8080/hook"); err != nil {
 		t.Fatalf("insecure policy refused a loopback http URL: %v", err)
 	}
@@ -80,16 +89,16 @@ func TestCheckURL_InsecureAllowsHTTPAndLoopback(t *testing.T) {
 }
 
 func TestControl_RefusesForbiddenAddressesAtDialTime(t *testing.T) {
-	p := webhooks.TargetPolicy{}
+	p := outbound.TargetPolicy{}
 	for _, addr := range []string{"127.0.0.1:443", "10.0.0.1:443", "[::1]:443", "169.254.169.254:80", "100.64.1.1:443", "[::ffff:10.0.0.1]:443"} {
-		if err := p.Control("tcp", addr, nil); !errors.Is(err, webhooks.ErrForbiddenTarget) {
+		if err := p.Control("tcp", addr, nil); !errors.Is(err, outbound.ErrForbiddenTarget) {
 			t.Errorf("Control(%s) = %v, want ErrForbiddenTarget", addr, err)
 		}
 	}
 	if err := p.Control("tcp4", "93.184.215.14:443", nil); err != nil {
 		t.Errorf("Control(public) = %v", err)
 	}
-	if err := (webhooks.TargetPolicy{AllowInsecure: true}).Control("tcp", "127.0.0.1:80", nil); err != nil {
+	if err := (outbound.TargetPolicy{AllowInsecure: true}).Control("tcp", "127.0.0.1:80", nil); err != nil {
 		t.Errorf("insecure Control(loopback) = %v", err)
 	}
 }
@@ -108,8 +117,8 @@ func TestControl_GuardsARealDialerBeforeConnecting(t *testing.T) {
 			accepted <- struct{}{}
 		}
 	}()
-	d := net.Dialer{Control: webhooks.TargetPolicy{}.Control}
-	if _, err := d.Dial("tcp", ln.Addr().String()); !errors.Is(err, webhooks.ErrForbiddenTarget) {
+	d := net.Dialer{Control: outbound.TargetPolicy{}.Control}
+	if _, err := d.Dial("tcp", ln.Addr().String()); !errors.Is(err, outbound.ErrForbiddenTarget) {
 		t.Fatalf("dial loopback = %v, want ErrForbiddenTarget", err)
 	}
 	select {
@@ -117,4 +126,12 @@ func TestControl_GuardsARealDialerBeforeConnecting(t *testing.T) {
 		t.Fatal("the listener accepted a connection the guard should have refused")
 	default:
 	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

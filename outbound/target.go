@@ -1,4 +1,4 @@
-package webhooks
+package outbound
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"code.dny.dev/ssrf"
+	webhooks "github.com/empfio/webhooks"
 )
 
 // TargetPolicy decides which URLs endpoints may have and which addresses deliveries
@@ -35,40 +36,11 @@ var guardian = ssrf.New(ssrf.WithAnyPort())
 // ErrForbiddenTarget is returned (wrapped) when an address may not be dialed.
 var ErrForbiddenTarget = errors.New("target address is not allowed")
 
-// CheckURLSyntax validates a URL without touching the network: absolute, https
-// (unless insecure is allowed), a host, no credentials, at most MaxURLLength.
-func CheckURLSyntax(raw string, requireHTTPS bool) error {
-	if raw == "" {
-		return errors.New("is required")
-	}
-	if len(raw) > MaxURLLength {
-		return fmt.Errorf("must be at most %d characters", MaxURLLength)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return errors.New("must be an absolute URL such as https://example.com/hooks")
-	}
-	switch {
-	case u.User != nil:
-		return errors.New("must not contain credentials")
-	case u.Scheme == "https":
-	case u.Scheme == "http" && !requireHTTPS:
-	case u.Scheme == "http":
-		return errors.New("must use https://")
-	default:
-		return errors.New("must be an http(s) URL")
-	}
-	if u.Fragment != "" {
-		return errors.New("must not contain a fragment")
-	}
-	return nil
-}
-
 // CheckURL validates raw for an endpoint: its syntax, then every address its host
 // resolves to. Returns EINVALID naming the url field. It never dials.
 func (p TargetPolicy) CheckURL(ctx context.Context, raw string) error {
-	if err := CheckURLSyntax(raw, !p.AllowInsecure); err != nil {
-		return Invalid(FieldError{"url", err.Error()})
+	if err := webhooks.CheckURLSyntax(raw, !p.AllowInsecure); err != nil {
+		return webhooks.Invalid(webhooks.FieldError{Field: "url", Message: err.Error()})
 	}
 	if p.AllowInsecure {
 		return nil
@@ -77,11 +49,12 @@ func (p TargetPolicy) CheckURL(ctx context.Context, raw string) error {
 	host := u.Hostname()
 	addrs, err := p.lookup(ctx, host)
 	if err != nil {
-		return Invalid(FieldError{"url", fmt.Sprintf("host %q does not resolve", host)})
+		return webhooks.Invalid(webhooks.FieldError{Field: "url", Message: fmt.Sprintf("host %q does not resolve", host)})
 	}
 	for _, a := range addrs {
 		if err := guardian.SafeAddr(a.Unmap()); err != nil {
-			return Invalid(FieldError{"url", fmt.Sprintf("host %q resolves to %s, a private or reserved address", host, a)})
+			// The address is not named: it would reveal internal DNS.
+			return webhooks.Invalid(webhooks.FieldError{Field: "url", Message: fmt.Sprintf("host %q resolves to a private or reserved address", host)})
 		}
 	}
 	return nil
