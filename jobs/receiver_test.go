@@ -145,4 +145,3 @@ func TestDelivery_QueryStringsAreNeverLogged(t *testing.T) {
 		t.Errorf("attempt error %q does not say what happened", errText)
 	}
 }
-
