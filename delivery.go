@@ -61,3 +61,31 @@ type Cursor struct {
 	CreatedAt time.Time
 	ID        string
 }
+
+// MaxReplayRange bounds the time range of one replay request.
+const MaxReplayRange = 31 * 24 * time.Hour
+
+// ReplayRange selects the failed deliveries of an endpoint created in
+// [Since, Until) to send again.
+type ReplayRange struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"` // nil: now
+}
+
+// Bounds returns the range at now. Returns EINVALID when Since is missing, not
+// before Until, or more than MaxReplayRange before it.
+func (r ReplayRange) Bounds(now time.Time) (since, until time.Time, err error) {
+	until = now
+	if r.Until != nil {
+		until = *r.Until
+	}
+	switch {
+	case r.Since == nil:
+		return since, until, Invalid(FieldError{"since", "is required (RFC 3339)"})
+	case !r.Since.Before(until):
+		return since, until, Invalid(FieldError{"since", "must be before until"})
+	case until.Sub(*r.Since) > MaxReplayRange:
+		return since, until, Invalid(FieldError{"since", "the range must be at most 31 days"})
+	}
+	return *r.Since, until, nil
+}

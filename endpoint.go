@@ -155,3 +155,28 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// Grace periods of a secret rotation: the previous secret keeps signing, next to
+// the new one, for this long, so receivers can switch without missing a delivery.
+const (
+	DefaultRotationGrace = 24 * time.Hour
+	MaxRotationGrace     = 7 * 24 * time.Hour
+)
+
+// SecretRotation asks for a new endpoint secret.
+type SecretRotation struct {
+	Grace *Duration `json:"grace"` // nil: DefaultRotationGrace
+}
+
+// GracePeriod returns how long the previous secret keeps signing. Returns
+// EINVALID outside 0..MaxRotationGrace.
+func (r SecretRotation) GracePeriod() (time.Duration, error) {
+	if r.Grace == nil {
+		return DefaultRotationGrace, nil
+	}
+	g := time.Duration(*r.Grace)
+	if g < 0 || g > MaxRotationGrace {
+		return 0, Invalid(FieldError{"grace", "must be between 0s and 168h"})
+	}
+	return g, nil
+}

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -14,13 +15,20 @@ type Organization struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Validate returns EINVALID when the organization has no name.
+// MaxNameLength bounds the names of organizations and API keys.
+const MaxNameLength = 200
+
+// Validate returns EINVALID when the organization has no name or too long a one.
 func (o *Organization) Validate() error {
 	if strings.TrimSpace(o.Name) == "" {
 		return Invalid(FieldError{"name", "is required"})
 	}
-	if len(o.Name) > 200 {
-		return Invalid(FieldError{"name", "must be at most 200 characters"})
+	return validateName(o.Name)
+}
+
+func validateName(name string) error {
+	if len(name) > MaxNameLength {
+		return Invalid(FieldError{"name", fmt.Sprintf("must be at most %d characters", MaxNameLength)})
 	}
 	return nil
 }
@@ -36,6 +44,9 @@ type APIKey struct {
 	RevokedAt      *time.Time `json:"revoked_at"`
 	Key            string     `json:"key,omitempty"` // set only in the answer that creates it
 }
+
+// Validate returns EINVALID when the key's name (optional) is too long.
+func (k *APIKey) Validate() error { return validateName(k.Name) }
 
 const (
 	apiKeyPrefix    = "emp_"

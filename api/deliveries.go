@@ -65,14 +65,6 @@ func (s *Server) retryDelivery(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(d)
 }
 
-type replayRequest struct {
-	Since *time.Time `json:"since"`
-	Until *time.Time `json:"until"`
-}
-
-// maxReplayRange bounds one replay request.
-const maxReplayRange = 31 * 24 * time.Hour
-
 // replay: POST /webhooks/{id}/replay {since, until} → 202 {"replayed": n}: the
 // endpoint's failed deliveries created in [since, until) are sent again once.
 func (s *Server) replay(c *fiber.Ctx) error {
@@ -80,23 +72,15 @@ func (s *Server) replay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var req replayRequest
+	var req webhooks.ReplayRange
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	until := time.Now()
-	if req.Until != nil {
-		until = *req.Until
+	since, until, err := req.Bounds(time.Now())
+	if err != nil {
+		return err
 	}
-	switch {
-	case req.Since == nil:
-		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "is required (RFC 3339)"})
-	case !req.Since.Before(until):
-		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "must be before until"})
-	case until.Sub(*req.Since) > maxReplayRange:
-		return webhooks.Invalid(webhooks.FieldError{Field: "since", Message: "the range must be at most 31 days"})
-	}
-	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, *req.Since, until)
+	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, since, until)
 	if err != nil {
 		return err
 	}

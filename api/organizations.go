@@ -36,8 +36,8 @@ func (s *Server) createAPIKey(c *fiber.Ctx) error {
 	if err := decodeOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.Name) > 200 {
-		return webhooks.Invalid(webhooks.FieldError{Field: "name", Message: "must be at most 200 characters"})
+	if err := (&webhooks.APIKey{Name: req.Name}).Validate(); err != nil {
+		return err
 	}
 	key, err := s.DB.CreateAPIKey(c.UserContext(), orgID, req.Name)
 	if err != nil {

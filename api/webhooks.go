@@ -177,16 +177,6 @@ func secretView(e *webhooks.Endpoint) fiber.Map {
 	return m
 }
 
-type rotateRequest struct {
-	Grace *webhooks.Duration `json:"grace"`
-}
-
-// Rotation grace periods.
-const (
-	DefaultRotationGrace = 24 * time.Hour
-	MaxRotationGrace     = 7 * 24 * time.Hour
-)
-
 // rotateSecret: POST /webhooks/{id}/secret/rotate {"grace": "24h"} → the new
 // secret; the previous one keeps signing until the grace period ends.
 func (s *Server) rotateSecret(c *fiber.Ctx) error {
@@ -194,16 +184,13 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var req rotateRequest
+	var req webhooks.SecretRotation
 	if err := decodeOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	grace := DefaultRotationGrace
-	if req.Grace != nil {
-		grace = time.Duration(*req.Grace)
-	}
-	if grace < 0 || grace > MaxRotationGrace {
-		return webhooks.Invalid(webhooks.FieldError{Field: "grace", Message: "must be between 0s and 168h"})
+	grace, err := req.GracePeriod()
+	if err != nil {
+		return err
 	}
 	e, err := s.DB.RotateSecret(c.UserContext(), orgOf(c), id, grace)
 	if err != nil {

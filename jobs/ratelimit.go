@@ -10,6 +10,13 @@ import (
 	webhooks "github.com/empfio/webhooks"
 )
 
+// Defaults of the API's rate limit per client key (RATE_LIMIT_PER_SECOND,
+// RATE_LIMIT_BURST).
+const (
+	DefaultRateLimitPerSecond = 50
+	DefaultRateLimitBurst     = 100
+)
+
 // RateLimiter limits requests per key with Redis-backed GCRA (a token bucket shared
 // by every API process).
 type RateLimiter struct {

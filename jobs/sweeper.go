@@ -53,16 +53,20 @@ func (s *Sweeper) Run(ctx context.Context) {
 	})
 }
 
-// Sweep runs one pass and returns how many deliveries it looked at.
+// Sweep runs one pass and returns how many deliveries it looked at. A delivery
+// claimed but not checked (Redis failed half way) is claimed again after another
+// grace period.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	return s.DB.SweepOverdue(ctx, orDefault(s.Grace, DefaultSweepGrace), sweepBatch, func(ctx context.Context, ids []string) error {
-		for _, id := range ids {
-			if err := s.check(ctx, id); err != nil {
-				return err
-			}
+	ids, err := s.DB.ClaimOverdue(ctx, orDefault(s.Grace, DefaultSweepGrace), sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := s.check(ctx, id); err != nil {
+			return i, err
 		}
-		return nil
-	})
+	}
+	return len(ids), nil
 }
 
 func (s *Sweeper) check(ctx context.Context, id string) error {

@@ -11,6 +11,11 @@ import (
 	"strings"
 	"time"
 
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/api"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/empfio/webhooks/outbound"
+
 	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,46 +23,84 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Config is every setting of Empfio Webhooks, from the environment.
+// Config is every setting of Empfio Webhooks, from the environment. Defaults
+// are not written here: Defaults takes each from the named constant of the
+// package that uses it.
 type Config struct {
-	DatabaseURL       string   `envconfig:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/empfio?sslmode=disable"`
-	RedisURL          string   `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
+	DatabaseURL       string   `envconfig:"DATABASE_URL"`
+	RedisURL          string   `envconfig:"REDIS_URL"`
 	RedisClusterAddrs []string `envconfig:"REDIS_CLUSTER_ADDRS"`
-	HTTPAddr          string   `envconfig:"HTTP_ADDR" default:":8080"`
+	HTTPAddr          string   `envconfig:"HTTP_ADDR"`
 
 	InternalAuthToken   string `envconfig:"INTERNAL_AUTH_TOKEN"`
 	CalcomWebhookSecret string `envconfig:"CALCOM_WEBHOOK_SECRET"`
 	AdminToken          string `envconfig:"ADMIN_TOKEN"`
 
-	WorkerConcurrency   int           `envconfig:"WORKER_CONCURRENCY" default:"50"`
-	DeliveryTimeout     time.Duration `envconfig:"DELIVERY_TIMEOUT" default:"10s"`
-	DeliveryMaxRetries  int           `envconfig:"DELIVERY_MAX_RETRIES" default:"3"`
-	DeliveryRetryWindow time.Duration `envconfig:"DELIVERY_RETRY_WINDOW" default:"30m"`
-	DeliveryQueue       string        `envconfig:"DELIVERY_QUEUE" default:"webhooks"`
-	QueuePollInterval   time.Duration `envconfig:"QUEUE_POLL_INTERVAL" default:"100ms"`
-	RetryPollInterval   time.Duration `envconfig:"RETRY_POLL_INTERVAL" default:"1s"`
-	SweepInterval       time.Duration `envconfig:"SWEEP_INTERVAL" default:"30s"`
-	SweepGrace          time.Duration `envconfig:"SWEEP_GRACE" default:"1m"`
+	WorkerConcurrency   int           `envconfig:"WORKER_CONCURRENCY"`
+	DeliveryTimeout     time.Duration `envconfig:"DELIVERY_TIMEOUT"`
+	DeliveryMaxRetries  int           `envconfig:"DELIVERY_MAX_RETRIES"`
+	DeliveryRetryWindow time.Duration `envconfig:"DELIVERY_RETRY_WINDOW"`
+	DeliveryQueue       string        `envconfig:"DELIVERY_QUEUE"`
+	QueuePollInterval   time.Duration `envconfig:"QUEUE_POLL_INTERVAL"`
+	RetryPollInterval   time.Duration `envconfig:"RETRY_POLL_INTERVAL"`
+	SweepInterval       time.Duration `envconfig:"SWEEP_INTERVAL"`
+	SweepGrace          time.Duration `envconfig:"SWEEP_GRACE"`
 
-	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER" default:"120h"`
-	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES" default:"100"`
+	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
+	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES"`
 
-	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD" default:"720h"`
+	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
-	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW" default:"60s"`
-	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS" default:"false"`
-	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES" default:"1048576"`
+	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW"`
+	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS"`
+	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES"`
 	CORSAllowedOrigins   string        `envconfig:"CORS_ALLOWED_ORIGINS"`
-	RateLimitPerSecond   int           `envconfig:"RATE_LIMIT_PER_SECOND" default:"50"`
-	RateLimitBurst       int           `envconfig:"RATE_LIMIT_BURST" default:"100"`
-	LogLevel             string        `envconfig:"LOG_LEVEL" default:"info"`
+	RateLimitPerSecond   int           `envconfig:"RATE_LIMIT_PER_SECOND"`
+	RateLimitBurst       int           `envconfig:"RATE_LIMIT_BURST"`
+	LogLevel             string        `envconfig:"LOG_LEVEL"`
 	WorkerMetricsAddr    string        `envconfig:"WORKER_METRICS_ADDR"`
+}
+
+// Defaults of the settings only the processes' wiring knows.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/empfio?sslmode=disable"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultHTTPAddr    = ":8080"
+	DefaultLogLevel    = "info"
+)
+
+// Defaults returns the configuration of an empty environment. Each value is the
+// named default of the package that uses it, so it is written once.
+func Defaults() Config {
+	return Config{
+		DatabaseURL:                  DefaultDatabaseURL,
+		RedisURL:                     DefaultRedisURL,
+		HTTPAddr:                     DefaultHTTPAddr,
+		WorkerConcurrency:            jobs.DefaultConcurrency,
+		DeliveryTimeout:              outbound.DefaultTimeout,
+		DeliveryMaxRetries:           webhooks.DefaultMaxRetries,
+		DeliveryRetryWindow:          webhooks.DefaultRetryWindow,
+		DeliveryQueue:                jobs.DefaultQueue,
+		QueuePollInterval:            jobs.DefaultPollInterval,
+		RetryPollInterval:            jobs.DefaultRetryPollInterval,
+		SweepInterval:                jobs.DefaultSweepInterval,
+		SweepGrace:                   jobs.DefaultSweepGrace,
+		EndpointDisableAfter:         webhooks.DefaultDisableAfter,
+		EndpointDisableAfterFailures: webhooks.DefaultDisableAfterFailures,
+		RetentionPeriod:              jobs.DefaultRetentionPeriod,
+		DedupWindow:                  jobs.DefaultDedupWindow,
+		MaxBodyBytes:                 api.DefaultMaxBodyBytes,
+		RateLimitPerSecond:           jobs.DefaultRateLimitPerSecond,
+		RateLimitBurst:               jobs.DefaultRateLimitBurst,
+		LogLevel:                     DefaultLogLevel,
+	}
 }
 
 // Load reads the environment. A bad value gives one error line that names the
 // variable and what was expected.
 func Load() (*Config, error) {
-	var c Config
+	c := Defaults()
+	// envconfig leaves a field as it is when its variable is unset.
 	if err := envconfig.Process("", &c); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,15 +44,54 @@ func TestLoad_BadValueNamesTheVariable(t *testing.T) {
 	}
 }
 
+// Every field of Config is read from its variable: each is set to a value other
+// than its default, and each must arrive.
 func TestLoad_ReadsEveryVariable(t *testing.T) {
-	t.Setenv("DELIVERY_RETRY_WINDOW", "2h")
-	t.Setenv("ALLOW_INSECURE_TARGETS", "true")
-	t.Setenv("REDIS_CLUSTER_ADDRS", "127.0.0.1:7000,127.0.0.1:7001")
+	special := map[string]string{
+		"DATABASE_URL":         "postgres://app@db.internal:6543/hooks?sslmode=require",
+		"REDIS_URL":            "redis://cache.internal:6380/2",
+		"LOG_LEVEL":            "debug",
+		"DELIVERY_MAX_RETRIES": "7",
+		"MAX_BODY_BYTES":       "4096",
+		"REDIS_CLUSTER_ADDRS":  "127.0.0.1:7000,127.0.0.1:7001",
+	}
+	defaults := Defaults()
+	typ := reflect.TypeOf(defaults)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key := f.Tag.Get("envconfig")
+		if key == "" {
+			t.Fatalf("field %s has no envconfig tag", f.Name)
+		}
+		v, ok := special[key]
+		if !ok {
+			switch f.Type.Kind() {
+			case reflect.String:
+				v = "set-" + strings.ToLower(key)
+			case reflect.Int:
+				v = "3001"
+			case reflect.Int64: // time.Duration
+				v = "97h"
+			case reflect.Bool:
+				v = "true"
+			default:
+				t.Fatalf("field %s: no test value for kind %s", f.Name, f.Type.Kind())
+			}
+		}
+		t.Setenv(key, v)
+	}
 	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DeliveryRetryWindow != 2*time.Hour || !c.AllowInsecureTargets || len(c.RedisClusterAddrs) != 2 {
-		t.Fatalf("got %+v", c)
+	got, def := reflect.ValueOf(*c), reflect.ValueOf(defaults)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if reflect.DeepEqual(got.Field(i).Interface(), def.Field(i).Interface()) {
+			t.Errorf("%s (%s) kept its default %v", f.Name, f.Tag.Get("envconfig"), def.Field(i).Interface())
+		}
+	}
+	if c.DeliveryTimeout != 97*time.Hour || c.WorkerConcurrency != 3001 || len(c.RedisClusterAddrs) != 2 || c.LogLevel != "debug" {
+		t.Fatalf("values not parsed as set: %+v", c)
 	}
 }
