@@ -1,11 +1,15 @@
 # Multi-stage build: static binaries on a distroless base, running as non-root.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
+# go.mod names the patched toolchain; fetch it if the image's Go is older.
+ENV GOTOOLCHAIN=auto
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/api ./cmd/api \
- && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/worker ./cmd/worker
+# The version in every delivery's User-Agent: docker build --build-arg VERSION=v1.2.3
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/empfio/webhooks.version=${VERSION}" -o /out/api ./cmd/api \
+ && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/empfio/webhooks.version=${VERSION}" -o /out/worker ./cmd/worker
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/api /out/worker /usr/local/bin/

@@ -1,5 +1,12 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: run test build services stop-services bench vet
+.PHONY: run test build services stop-services bench vet lint
+
+# go.mod names the patched Go toolchain; the go command fetches it from the
+# module proxy when the installed one is older.
+GOTOOLCHAIN ?= auto
+export GOTOOLCHAIN
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/empfio/webhooks.version=$(VERSION)
 
 run: ## everything on this machine: Postgres, Redis, migrations, api, worker, demo org
 	@scripts/run.sh
@@ -8,7 +15,7 @@ test: ## the same services, then every test
 	@scripts/test.sh
 
 build:
-	@mkdir -p bin && go build -o bin/ ./cmd/...
+	@mkdir -p bin && go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 services: ## start (or find) Postgres and Redis only
 	@scripts/services.sh
@@ -21,5 +28,7 @@ bench: ## delivery throughput and latency against a local receiver, with asynq's
 	go test -run '^$$' -bench 'AsynqNoop|EndToEnd' -benchtime 3000x ./jobs/ && \
 	go test -run '^$$' -bench Latency -benchtime 100x ./jobs/
 
-vet:
-	@go vet ./... && gofmt -l .
+lint: ## gofmt, go vet, staticcheck, govulncheck (part of make test)
+	@scripts/lint.sh
+
+vet: lint

@@ -2,6 +2,8 @@ module github.com/empfio/webhooks
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	code.dny.dev/ssrf v0.3.0
 	github.com/go-redis/redis_rate/v10 v10.0.1

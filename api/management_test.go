@@ -301,8 +301,7 @@ func TestWebhooks_PrivateTargetsAreRefusedBeforeAnyDial(t *testing.T) {
 }
 
 func TestWebhooks_PingReachesATLSReceiverSigned(t *testing.T) {
-	var recv *apptest.Receiver
-	recv = apptest.NewTLSReceiver(t, apptest.Status(204))
+	recv := apptest.NewTLSReceiver(t, apptest.Status(204))
 	a := apptest.Start(t, apptest.Options{TLSConfig: recv.Client().Transport.(*http.Transport).TLSClientConfig})
 	_, key := a.Org(t, "TLS")
 	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": recv.URL + "/hook", "events": []string{"*"}})

@@ -113,7 +113,7 @@ func TestDelivery_ReceiverVerifiesSignaturesAsThePublicDocsSay(t *testing.T) {
 	if ts, err := strconv.ParseInt(q.Header.Get("X-Empfio-Timestamp"), 10, 64); err != nil || time.Since(time.Unix(ts, 0)) > time.Minute {
 		t.Errorf("X-Empfio-Timestamp %q is not a recent unix time", q.Header.Get("X-Empfio-Timestamp"))
 	}
-	if !strings.HasPrefix(q.Header.Get("User-Agent"), "Empfio-Webhooks/") || q.Header.Get("Content-Type") != "application/json" {
+	if q.Header.Get("User-Agent") != "Empfio-Webhooks/"+webhooks.Version() || q.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("User-Agent %q, Content-Type %q", q.Header.Get("User-Agent"), q.Header.Get("Content-Type"))
 	}
 	var env map[string]any

@@ -26,8 +26,9 @@ export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token}"
 export INTERNAL_AUTH_TOKEN="${INTERNAL_AUTH_TOKEN:-dev-internal-token}"
 export ALLOW_INSECURE_TARGETS="${ALLOW_INSECURE_TARGETS:-true}"
 
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched Go
 mkdir -p bin
-go build -o bin/ ./cmd/...
+go build -ldflags "-X github.com/empfio/webhooks.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/ ./cmd/...
 bin/api migrate
 KEY=$(bin/api demo .data/demo-api-key)
 

@@ -7,8 +7,7 @@ command -v go >/dev/null || { echo "test: Go is required (https://go.dev/dl)" >&
 scripts/services.sh
 # shellcheck disable=SC1091
 . .data/services.env
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched Go
 go mod download
-go vet ./...
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.data/*'))
-if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+scripts/lint.sh
 go test -race -count=1 -timeout 15m ./... "$@"
