@@ -73,25 +73,11 @@ var eventData = map[string][]dataField{
 // leaves them).
 func EventData(eventType string, data map[string]json.RawMessage, occurredAt time.Time) json.RawMessage {
 	fields := eventData[eventType]
-	var b bytes.Buffer
-	b.WriteByte('{')
-	known := make(map[string]bool, len(fields))
-	for _, f := range fields {
-		known[f.name] = true
-		writeMember(&b, f.name, f.value(data[f.name], occurredAt))
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
 	}
-	extra := make([]string, 0, len(data))
-	for k := range data {
-		if !known[k] {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	for _, k := range extra {
-		writeMember(&b, k, data[k])
-	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return writeObject(names, func(i int) json.RawMessage { return fields[i].value(data[fields[i].name], occurredAt) }, data)
 }
 
 // value returns the field's delivered value given what the sender sent (nil when
@@ -119,26 +105,33 @@ func withKeys(sent json.RawMessage, keys []string) json.RawMessage {
 			return sent
 		}
 	}
+	return writeObject(keys, func(i int) json.RawMessage {
+		if v := obj[keys[i]]; len(v) > 0 {
+			return v
+		}
+		return json.RawMessage("null")
+	}, obj)
+}
+
+// writeObject writes a JSON object: the known keys in their order, each with
+// value(i), then the other members of rest in key order, as they are.
+func writeObject(known []string, value func(i int) json.RawMessage, rest map[string]json.RawMessage) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
+	seen := make(map[string]bool, len(known))
+	for i, k := range known {
 		seen[k] = true
-		v := obj[k]
-		if len(v) == 0 {
-			v = json.RawMessage("null")
-		}
-		writeMember(&b, k, v)
+		writeMember(&b, k, value(i))
 	}
-	rest := make([]string, 0, len(obj))
-	for k := range obj {
+	extra := make([]string, 0, len(rest))
+	for k := range rest {
 		if !seen[k] {
-			rest = append(rest, k)
+			extra = append(extra, k)
 		}
 	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		writeMember(&b, k, obj[k])
+	sort.Strings(extra)
+	for _, k := range extra {
+		writeMember(&b, k, rest[k])
 	}
 	b.WriteByte('}')
 	return b.Bytes()

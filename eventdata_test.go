@@ -21,6 +21,18 @@ func decodeObject(t *testing.T, b []byte) map[string]json.RawMessage {
 	return m
 }
 
+// example returns the catalog's example data of eventType.
+func example(t *testing.T, eventType string) json.RawMessage {
+	t.Helper()
+	for _, e := range webhooks.Catalog {
+		if e.Name == eventType {
+			return e.Example
+		}
+	}
+	t.Fatalf("%s is not in the catalog", eventType)
+	return nil
+}
+
 func sortedKeys(m map[string]json.RawMessage) []string {
 	return slices.Sorted(maps.Keys(m))
 }
@@ -30,13 +42,7 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 func TestAgentData_CatalogExamplesAndMappingAgree(t *testing.T) {
 	for agentType, eventType := range webhooks.AgentEventTypes {
 		t.Run(agentType, func(t *testing.T) {
-			var example json.RawMessage
-			for _, e := range webhooks.Catalog {
-				if e.Name == eventType {
-					example = e.Example
-				}
-			}
-			in := decodeObject(t, example)
+			in := decodeObject(t, example(t, eventType))
 			out := decodeObject(t, webhooks.EventData(eventType, in, occurredAt))
 			if got, want := sortedKeys(out), sortedKeys(in); !slices.Equal(got, want) {
 				t.Fatalf("mapping keys %v, example keys %v", got, want)
@@ -54,13 +60,7 @@ func TestAgentData_CatalogExamplesAndMappingAgree(t *testing.T) {
 func TestAgentData_FullBodyIsDeliveredUnchanged(t *testing.T) {
 	for _, eventType := range webhooks.AgentEventTypes {
 		t.Run(eventType, func(t *testing.T) {
-			var example json.RawMessage
-			for _, e := range webhooks.Catalog {
-				if e.Name == eventType {
-					example = e.Example
-				}
-			}
-			in := decodeObject(t, example)
+			in := decodeObject(t, example(t, eventType))
 			in["x_extra"] = json.RawMessage(`{"keep":[1,2.50,"as sent"]}`)
 			out := decodeObject(t, webhooks.EventData(eventType, in, occurredAt.Add(time.Hour)))
 			for k, v := range in {
