@@ -24,6 +24,7 @@ type Event struct {
 	ReceivedAt     time.Time       `json:"received_at"`
 	Data           json.RawMessage `json:"data"`
 	Envelope       json.RawMessage `json:"-"`
+	DedupKey       *string         `json:"-"` // the inbound dedup key it was accepted under
 }
 
 // Envelope is the body of every delivery:

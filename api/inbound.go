@@ -1,37 +1,90 @@
 package api
 
 import (
+	"context"
+	"time"
+
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/jobs"
 	"github.com/gofiber/fiber/v2"
 )
 
-// publishOnce publishes ev unless key was seen within the dedup window, and
-// answers 202 {"status":"accepted","event_id"} or 200 {"status":"duplicate"}.
-// If publishing fails after the key was taken, the key is released so that the
-// sender's retry is not taken for a duplicate, and the error is answered (404 for
-// an unknown organization, 503 for an outage).
+// retryAfterInFlight is the Retry-After of a 409 for an event another request is
+// storing: by then it is stored (a duplicate) or its claim was released.
+const retryAfterInFlight = "1"
+
+// publishOnce publishes ev unless it was stored under key within the dedup
+// window, and answers:
+//   - 202 {"status":"accepted","event_id"}: stored now;
+//   - 200 {"status":"duplicate","event_id"}: stored before — "duplicate" is only
+//     ever said of an event that is stored;
+//   - 409 with Retry-After: another request holds the key and the event is not
+//     stored yet (it is being stored, or its request died; the claim's lease ends
+//     and a retry is then accepted);
+//   - the publishing error (404 for an unknown organization, 503 for an outage),
+//     after releasing the key, so the sender's retry is accepted at once.
 func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error {
 	ctx := c.UserContext()
-	fresh, err := s.Dedup.Claim(ctx, key)
+	claim, err := s.Dedup.Claim(ctx, key)
 	if err != nil {
 		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
 		return err
 	}
-	if !fresh {
-		inboundTotal.WithLabelValues(ev.Source, "duplicate").Inc()
-		s.log.Info("inbound duplicate", "source", ev.Source, "organization_id", ev.OrganizationID, "event_type", ev.Type)
-		return c.JSON(fiber.Map{"status": "duplicate"})
+	switch claim.State {
+	case jobs.Seen:
+		return s.duplicate(c, ev, claim.SeenEventID)
+	case jobs.InFlight:
+		return s.inFlight(c, key, ev)
 	}
+	if s.afterClaim != nil {
+		s.afterClaim(ctx)
+	}
+	ev.DedupKey = &key
 	if _, err := s.Publisher.Publish(ctx, ev); err != nil {
-		if rerr := s.Dedup.Release(ctx, key); rerr != nil {
+		if rerr := claim.Release(ctx); rerr != nil {
 			s.log.Warn("release dedup key", "error", rerr)
 		}
 		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
 		return err
 	}
+	if err := claim.Commit(ctx, ev.ID); err != nil {
+		// The event is stored and answered: a repeat finds the claim in flight,
+		// then the event in Postgres.
+		s.log.Warn("mark dedup key seen", "event_id", ev.ID, "error", err)
+	}
 	inboundTotal.WithLabelValues(ev.Source, "accepted").Inc()
 	s.log.Info("inbound accepted", "source", ev.Source, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
+}
+
+// inFlight answers a repeat that found the key claimed: a duplicate if the event
+// is in Postgres already, else 409.
+func (s *Server) inFlight(c *fiber.Ctx, key string, ev *webhooks.Event) error {
+	since := time.Now().Add(-s.dedupWindow())
+	id, stored, err := s.DB.EventByDedupKey(c.UserContext(), ev.OrganizationID, key, since)
+	if err != nil {
+		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
+		return err
+	}
+	if stored {
+		return s.duplicate(c, ev, id)
+	}
+	inboundTotal.WithLabelValues(ev.Source, "in_flight").Inc()
+	c.Set(fiber.HeaderRetryAfter, retryAfterInFlight)
+	return webhooks.Errorf(webhooks.ECONFLICT, "The same event is being accepted by another request; retry in a second.")
+}
+
+func (s *Server) duplicate(c *fiber.Ctx, ev *webhooks.Event, eventID string) error {
+	inboundTotal.WithLabelValues(ev.Source, "duplicate").Inc()
+	s.log.Info("inbound duplicate", "source", ev.Source, "organization_id", ev.OrganizationID, "event_type", ev.Type, "event_id", eventID)
+	return c.JSON(fiber.Map{"status": "duplicate", "event_id": eventID})
+}
+
+func (s *Server) dedupWindow() time.Duration {
+	if s.Dedup.Window > 0 {
+		return s.Dedup.Window
+	}
+	return jobs.DefaultDedupWindow
 }
 
 // rejected counts an inbound request refused for its content or credentials.
@@ -39,3 +92,8 @@ func rejected(source string, err error) error {
 	inboundTotal.WithLabelValues(source, "rejected").Inc()
 	return err
 }
+
+// AfterDedupClaim sets a hook run after an inbound event's dedup key is claimed
+// and before the event is stored. Tests use it to stop a process exactly there;
+// nothing else should.
+func (s *Server) AfterDedupClaim(hook func(context.Context)) { s.afterClaim = hook }

@@ -3,11 +3,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
@@ -16,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,6 +49,8 @@ type Server struct {
 	App     *fiber.App
 	log     *slog.Logger
 	closers []func() error // connections the server opened itself (asynqmon's)
+
+	afterClaim func(context.Context) // see AfterDedupClaim
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish within timeout,

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"time"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/jackc/pgx/v5"
@@ -17,8 +19,8 @@ import (
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `WITH ev AS (
-			INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)
 			RETURNING id
 		)
 		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
@@ -27,7 +29,7 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error)
 		WHERE e.organization_id = $2 AND e.enabled AND e.events && $9
 		RETURNING id`,
 		ev.ID, ev.OrganizationID, ev.Type, ev.Source, ev.ExternalID, ev.OccurredAt, ev.ReceivedAt,
-		string(ev.Envelope), webhooks.SubscriptionKeys(ev.Type))
+		string(ev.Envelope), webhooks.SubscriptionKeys(ev.Type), ev.DedupKey)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
@@ -36,6 +38,17 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error)
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
 	}
 	return ids, wrap(err, "")
+}
+
+// EventByDedupKey returns the id of the event orgID accepted under dedupKey since
+// since, if there is one.
+func (db *DB) EventByDedupKey(ctx context.Context, orgID, dedupKey string, since time.Time) (id string, found bool, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 AND dedup_key = $2 AND created_at >= $3
+		ORDER BY created_at DESC LIMIT 1`, orgID, dedupKey, since).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, err == nil, wrap(err, "")
 }
 
 // eventColumns reads data out of the stored envelope; json's -> keeps its text.

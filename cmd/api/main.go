@@ -21,6 +21,11 @@ import (
 	"github.com/empfio/webhooks/store"
 )
 
+// holdAfterClaimEnv, set to 1, makes every inbound request hang between claiming
+// its dedup key and storing its event: a test-only pause point at which a test
+// kills the process.
+const holdAfterClaimEnv = "EMPFIO_TEST_HOLD_AFTER_CLAIM"
+
 // shutdownTimeout bounds the drain of in-flight requests.
 const shutdownTimeout = 30 * time.Second
 
@@ -88,7 +93,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Queue:         queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Sender:        outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
-		Dedup:         &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow},
+		Dedup:         &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
 		Limiter:       jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
 		OpsRedis:      cfg.AsynqRedis(),
 		Targets:       targets,
@@ -100,6 +105,12 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Log:           log,
 	})
 
+	if os.Getenv(holdAfterClaimEnv) == "1" {
+		// Tests stop the process where a crash would hurt most: key claimed,
+		// event not stored.
+		log.Warn(holdAfterClaimEnv + "=1: inbound requests hang after claiming their dedup key (tests only)")
+		srv.AfterDedupClaim(func(ctx context.Context) { <-ctx.Done() })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 	log.Info("api listening", "addr", cfg.HTTPAddr)

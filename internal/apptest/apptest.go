@@ -39,6 +39,7 @@ type Options struct {
 	Schedule      webhooks.RetrySchedule // default: 3 retries over 7 s
 	Timeout       time.Duration          // per attempt; default 2 s
 	DedupWindow   time.Duration          // default 60 s
+	DedupLease    time.Duration          // default 10 s
 	Secure        bool                   // enforce https and address rules
 	Resolver      outbound.Resolver      // with Secure: the name resolver
 	TLSConfig     *tls.Config            // client TLS for receivers (httptest TLS servers)
@@ -84,7 +85,7 @@ func Start(t testing.TB, o Options) *App {
 		DB: db, Redis: rdb, Queue: queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Sender:        sender,
-		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow},
+		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow, Lease: o.DedupLease},
 		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
 		OpsRedis:      asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB},
 		Targets:       targets,

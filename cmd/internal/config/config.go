@@ -52,6 +52,7 @@ type Config struct {
 	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
 	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW"`
+	DedupLease           time.Duration `envconfig:"DEDUP_LEASE"`
 	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS"`
 	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES"`
 	CORSAllowedOrigins   string        `envconfig:"CORS_ALLOWED_ORIGINS"`
@@ -89,6 +90,7 @@ func Defaults() Config {
 		EndpointDisableAfterFailures: webhooks.DefaultDisableAfterFailures,
 		RetentionPeriod:              jobs.DefaultRetentionPeriod,
 		DedupWindow:                  jobs.DefaultDedupWindow,
+		DedupLease:                   jobs.DefaultDedupLease,
 		MaxBodyBytes:                 api.DefaultMaxBodyBytes,
 		RateLimitPerSecond:           jobs.DefaultRateLimitPerSecond,
 		RateLimitBurst:               jobs.DefaultRateLimitBurst,
@@ -148,6 +150,7 @@ func (c *Config) validate() error {
 		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
 		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
+		{c.DedupLease >= 100*time.Millisecond && c.DedupLease < c.DedupWindow, "DEDUP_LEASE", "at least 100ms and less than DEDUP_WINDOW"},
 		{c.RetentionPeriod >= time.Hour, "RETENTION_PERIOD", "at least 1h"},
 		{c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "at least 1024"},
 		{c.RateLimitPerSecond >= 1, "RATE_LIMIT_PER_SECOND", "at least 1"},

@@ -53,6 +53,7 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"LOG_LEVEL":            "debug",
 		"DELIVERY_MAX_RETRIES": "7",
 		"MAX_BODY_BYTES":       "4096",
+		"DEDUP_LEASE":          "3s",
 		"REDIS_CLUSTER_ADDRS":  "127.0.0.1:7000,127.0.0.1:7001",
 	}
 	defaults := Defaults()
