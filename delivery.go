@@ -1,6 +1,9 @@
 package webhooks
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Delivery statuses. pending and retrying are not final: such a delivery always has
 // a live task in the queue, or the sweeper gives it one back.
@@ -31,6 +34,18 @@ type Delivery struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	CompletedAt    *time.Time `json:"completed_at"`
 	AttemptLog     []Attempt  `json:"attempt_log,omitempty"`
+	Request        *Request   `json:"request,omitempty"` // with the attempt log
+}
+
+// Request is what every attempt of a delivery sends: the same method, URL, body
+// and headers, but for the per-attempt timestamp and signatures (X-Empfio-Timestamp,
+// X-Empfio-Signature, webhook-timestamp, webhook-signature), computed at each
+// attempt's start.
+type Request struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
 }
 
 // Attempt is one HTTP request of a delivery, as recorded.

@@ -9,23 +9,43 @@ import (
 // Endpoint is an HTTPS URL of an organization that receives the events it
 // subscribes to. Secrets never appear in its JSON; they are revealed on purpose.
 type Endpoint struct {
-	ID             string       `json:"id"`
-	OrganizationID string       `json:"organization_id"`
-	URL            string       `json:"url"`
-	Description    string       `json:"description"`
-	Events         []string     `json:"events"`
-	Enabled        bool         `json:"enabled"`
-	DisabledReason *string      `json:"disabled_reason"`
-	RetryPolicy    *RetryPolicy `json:"retry_policy"` // nil: the service default
-	LastPingOKAt   *time.Time   `json:"last_ping_ok_at"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
+	ID             string         `json:"id"`
+	OrganizationID string         `json:"organization_id"`
+	URL            string         `json:"url"`
+	Description    string         `json:"description"`
+	Events         []string       `json:"events"`
+	Enabled        bool           `json:"enabled"`
+	DisabledReason *string        `json:"disabled_reason"`
+	RetryPolicy    *RetryPolicy   `json:"retry_policy"` // nil: the service default
+	LastPingOKAt   *time.Time     `json:"last_ping_ok_at"`
+	Stats          *EndpointStats `json:"stats,omitempty"` // in reads, not writes
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
 
 	// Signing secrets. PreviousSecret keeps signing, next to Secret, until
 	// PreviousSecretExpiresAt: the grace period of a rotation.
 	Secret                  string     `json:"-"`
 	PreviousSecret          *string    `json:"-"`
 	PreviousSecretExpiresAt *time.Time `json:"-"`
+}
+
+// EndpointStats sum up an endpoint's recent deliveries for lists and dashboards.
+type EndpointStats struct {
+	LastDeliveryAt     *time.Time `json:"last_delivery_at"`     // the newest delivery's last change
+	LastDeliveryStatus *string    `json:"last_delivery_status"` // and its status
+	Deliveries24h      int        `json:"deliveries_24h"`       // created in the last 24 h and final
+	SuccessRate24h     *float64   `json:"success_rate_24h"`     // succeeded ÷ final, null when none
+}
+
+// NewEndpointStats fills the success rate from the counts of final and succeeded
+// deliveries of the last 24 h.
+func NewEndpointStats(lastAt *time.Time, lastStatus *string, final, succeeded int) *EndpointStats {
+	st := &EndpointStats{LastDeliveryAt: lastAt, LastDeliveryStatus: lastStatus, Deliveries24h: final}
+	if final > 0 {
+		rate := float64(succeeded) / float64(final)
+		st.SuccessRate24h = &rate
+	}
+	return st
 }
 
 // Limits of an endpoint's fields.

@@ -12,6 +12,7 @@ import (
 const (
 	EBADREQUEST   = "bad_request"  // the request cannot be parsed (400)
 	EUNAUTHORIZED = "unauthorized" // no or bad credentials (401)
+	EFORBIDDEN    = "forbidden"    // valid credentials that do not allow the action (403)
 	ENOTFOUND     = "not_found"    // does not exist, or belongs to another organization (404)
 	ECONFLICT     = "conflict"     // the resource is in a state that forbids the action (409)
 	ETOOLARGE     = "too_large"    // the body is over the limit (413)

@@ -24,7 +24,8 @@ type Event struct {
 	ReceivedAt     time.Time       `json:"received_at"`
 	Data           json.RawMessage `json:"data"`
 	Envelope       json.RawMessage `json:"-"`
-	DedupKey       *string         `json:"-"` // the inbound dedup key it was accepted under
+	DedupKey       *string         `json:"-"`                    // the inbound dedup key it was accepted under
+	Deliveries     []*Delivery     `json:"deliveries,omitempty"` // where it went, when read alone
 }
 
 // Envelope is the body of every delivery:

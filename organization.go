@@ -58,17 +58,19 @@ const (
 // NewAPIKey returns a fresh key (emp_ + 40 base62 characters), the hash to store
 // and the prefix to list.
 func NewAPIKey() (key string, hash []byte, prefix string) {
-	var b strings.Builder
-	b.WriteString(apiKeyPrefix)
+	key = apiKeyPrefix + randomBase62(apiKeyRandChars)
+	return key, HashAPIKey(key), key[:apiKeyShown]
+}
+
+// randomIndex returns a uniformly random index into base62.
+func randomIndex() byte {
 	buf := make([]byte, 1)
-	for b.Len() < len(apiKeyPrefix)+apiKeyRandChars {
+	for {
 		rand.Read(buf)
 		if buf[0] < 248 { // 248 = 4*62: reject the rest to keep the choice uniform
-			b.WriteByte(base62[buf[0]%62])
+			return buf[0] % 62
 		}
 	}
-	key = b.String()
-	return key, HashAPIKey(key), key[:apiKeyShown]
 }
 
 // HashAPIKey returns the SHA-256 under which a key is stored and looked up.

@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-const localOrg = "organization_id"
+const localPrincipal = "principal"
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.
 func bearer(c *fiber.Ctx) string {
@@ -46,15 +46,25 @@ func (s *Server) adminAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// orgAuth admits an organization's API key, scopes the request to its
-// organization, and applies the key's rate limit.
+// orgAuth admits an organization's API key, or a portal session opened with one,
+// scopes the request to its organization, and applies the rate limit of the
+// credential. A read-only portal session may only read.
 func (s *Server) orgAuth(c *fiber.Ctx) error {
-	key := bearer(c)
-	if !strings.HasPrefix(key, "emp_") {
+	token := bearer(c)
+	hash := webhooks.HashAPIKey(token)
+	var p webhooks.Principal
+	var err error
+	switch {
+	case strings.HasPrefix(token, webhooks.PortalTokenPrefix):
+		p.Portal, err = s.DB.AuthenticatePortal(c.UserContext(), hash)
+		if err == nil {
+			p.OrganizationID, p.APIKeyID = p.Portal.OrganizationID, p.Portal.APIKeyID
+		}
+	case strings.HasPrefix(token, "emp_"):
+		p.OrganizationID, p.APIKeyID, err = s.DB.Authenticate(c.UserContext(), hash)
+	default:
 		return unauthorized(c, "An API key (Authorization: Bearer emp_…) is required.")
 	}
-	hash := webhooks.HashAPIKey(key)
-	orgID, err := s.DB.Authenticate(c.UserContext(), hash)
 	if webhooks.ErrorCode(err) == webhooks.EUNAUTHORIZED {
 		return unauthorized(c, webhooks.ErrorMessage(err))
 	} else if err != nil {
@@ -65,9 +75,34 @@ func (s *Server) orgAuth(c *fiber.Ctx) error {
 			return rateLimited(c, err, after.Seconds())
 		}
 	}
-	c.Locals(localOrg, orgID)
+	if p.ReadOnly() && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		return webhooks.Errorf(webhooks.EFORBIDDEN, "This dashboard link is read-only.")
+	}
+	c.Locals(localPrincipal, &p)
 	return c.Next()
 }
 
+// keyOnly refuses portal sessions: what it guards needs an API key itself
+// (opening more portal sessions, revealing a secret to a read-only viewer).
+func keyOnly(c *fiber.Ctx) error {
+	if principalOf(c).Portal != nil {
+		return webhooks.Errorf(webhooks.EFORBIDDEN, "This needs an API key, not a dashboard link.")
+	}
+	return c.Next()
+}
+
+// writable refuses read-only principals.
+func writable(c *fiber.Ctx) error {
+	if principalOf(c).ReadOnly() {
+		return webhooks.Errorf(webhooks.EFORBIDDEN, "This dashboard link is read-only.")
+	}
+	return c.Next()
+}
+
+// principalOf returns who the authenticated request acts for.
+func principalOf(c *fiber.Ctx) *webhooks.Principal {
+	return c.Locals(localPrincipal).(*webhooks.Principal)
+}
+
 // orgOf returns the organization of the authenticated request.
-func orgOf(c *fiber.Ctx) string { return c.Locals(localOrg).(string) }
+func orgOf(c *fiber.Ctx) string { return principalOf(c).OrganizationID }

@@ -3,6 +3,8 @@ package api
 import (
 	"time"
 
+	"github.com/empfio/webhooks/outbound"
+
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
 )
@@ -44,6 +46,7 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	d.Request.Headers = s.Sender.StableHeaders(outbound.Message{ID: d.ID, EventType: d.EventType})
 	return c.JSON(d)
 }
 

@@ -41,6 +41,9 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if ev.Deliveries, err = s.DB.EventDeliveries(c.UserContext(), ev.OrganizationID, ev.ID); err != nil {
+		return err
+	}
 	return c.JSON(ev)
 }
 

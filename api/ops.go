@@ -1,11 +1,8 @@
 package api
 
 import (
-	"github.com/empfio/webhooks/dashboard"
-	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/basicauth"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/hibiken/asynqmon"
 )
 
@@ -25,10 +22,4 @@ func (s *Server) mountOps() {
 		Authorizer: func(_, password string) bool { return tokenMatches(password, s.AdminToken) },
 	})
 	s.App.Use(OpsPath, guard, adaptor.HTTPHandler(mon))
-}
-
-// mountDashboard serves the embedded dashboard at /dashboard.
-func (s *Server) mountDashboard() {
-	s.App.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
-	s.App.Use("/dashboard", filesystem.New(filesystem.Config{Root: dashboard.FS(), Index: "index.html"}))
 }

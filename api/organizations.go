@@ -75,7 +75,15 @@ func (s *Server) revokeAPIKey(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// eventTypes: GET /event-types → the catalog.
+// eventTypes: GET /event-types → the catalog (for a dashboard link limited to
+// some event types, those).
 func (s *Server) eventTypes(c *fiber.Ctx) error {
-	return c.JSON(listOf(webhooks.Catalog, nil))
+	p := principalOf(c)
+	var list []webhooks.EventType
+	for _, t := range webhooks.Catalog {
+		if p.AllowsEventType(t.Name) {
+			list = append(list, t)
+		}
+	}
+	return c.JSON(listOf(list, nil))
 }

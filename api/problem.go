@@ -13,6 +13,7 @@ import (
 var statusOf = map[string]int{
 	webhooks.EBADREQUEST:   http.StatusBadRequest,
 	webhooks.EUNAUTHORIZED: http.StatusUnauthorized,
+	webhooks.EFORBIDDEN:    http.StatusForbidden,
 	webhooks.ENOTFOUND:     http.StatusNotFound,
 	webhooks.ECONFLICT:     http.StatusConflict,
 	webhooks.ETOOLARGE:     http.StatusRequestEntityTooLarge,

@@ -40,7 +40,10 @@ type Config struct {
 
 	MaxBodyBytes int
 	CORSOrigins  string // comma-separated; empty: no CORS headers
-	Log          *slog.Logger
+	// FrameAncestors are the CSP sources that may frame the dashboard
+	// (DASHBOARD_FRAME_ANCESTORS); empty: DefaultFrameAncestors.
+	FrameAncestors string
+	Log            *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -110,7 +113,11 @@ func (s *Server) routes() {
 	a.Delete(v1+"/organizations/:id/api-keys/:key_id", s.adminAuth, s.revokeAPIKey)
 
 	// The management API of one organization.
-	org := func(method, path string, h fiber.Handler) { a.Add(method, v1+path, s.orgAuth, h) }
+	org := func(method, path string, h ...fiber.Handler) {
+		a.Add(method, v1+path, append([]fiber.Handler{s.orgAuth}, h...)...)
+	}
+	org(fiber.MethodGet, "/session", s.sessionInfo)
+	org(fiber.MethodPost, "/portal-sessions", keyOnly, s.createPortalSession)
 	org(fiber.MethodGet, "/event-types", s.eventTypes)
 	org(fiber.MethodGet, "/webhooks", s.listWebhooks)
 	org(fiber.MethodPost, "/webhooks", s.createWebhook)
@@ -118,7 +125,7 @@ func (s *Server) routes() {
 	org(fiber.MethodPatch, "/webhooks/:id", s.updateWebhook)
 	org(fiber.MethodDelete, "/webhooks/:id", s.deleteWebhook)
 	org(fiber.MethodPost, "/webhooks/:id/test", s.testWebhook)
-	org(fiber.MethodGet, "/webhooks/:id/secret", s.revealSecret)
+	org(fiber.MethodGet, "/webhooks/:id/secret", writable, s.revealSecret)
 	org(fiber.MethodPost, "/webhooks/:id/secret/rotate", s.rotateSecret)
 	org(fiber.MethodGet, "/webhooks/:id/deliveries", s.listDeliveries)
 	org(fiber.MethodPost, "/webhooks/:id/replay", s.replay)

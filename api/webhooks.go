@@ -51,6 +51,9 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
+	if err := principalOf(c).CheckSubscriptions(e.Events); err != nil {
+		return err
+	}
 	if err := s.DB.CreateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
@@ -93,6 +96,9 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.DB.AddStats(c.UserContext(), list...); err != nil {
+		return err
+	}
 	return c.JSON(listOf(list, next))
 }
 
@@ -105,10 +111,13 @@ func (s *Server) endpoint(c *fiber.Ctx) (*webhooks.Endpoint, error) {
 	return s.DB.Endpoint(c.UserContext(), orgOf(c), id)
 }
 
-// getWebhook: GET /webhooks/{id}.
+// getWebhook: GET /webhooks/{id}, with its stats.
 func (s *Server) getWebhook(c *fiber.Ctx) error {
 	e, err := s.endpoint(c)
 	if err != nil {
+		return err
+	}
+	if err := s.DB.AddStats(c.UserContext(), e); err != nil {
 		return err
 	}
 	return c.JSON(e)
@@ -131,7 +140,10 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 		}
 	}
 	e, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), id, &u, func(e *webhooks.Endpoint) error {
-		return e.Validate()
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		return principalOf(c).CheckSubscriptions(u.Events)
 	})
 	if err != nil {
 		return err

@@ -96,6 +96,18 @@ type Message struct {
 	Body      []byte   // the envelope, identical on every attempt
 }
 
+// StableHeaders returns the headers every attempt of m sends alike; the
+// timestamp and signature headers are computed at each attempt's start.
+func (s *Sender) StableHeaders(m Message) map[string]string {
+	return map[string]string{
+		"Content-Type": "application/json",
+		"User-Agent":   s.userAgent,
+		HeaderEvent:    m.EventType,
+		HeaderDelivery: m.ID,
+		"webhook-id":   m.ID,
+	}
+}
+
 // Send POSTs m with every Empfio and Standard Webhooks header, within the timeout
 // and ctx. It never returns an error: failures are in the result. Whatever the
 // receiver answers, at whatever speed, costs at most the timeout, the header
@@ -111,13 +123,11 @@ func (s *Sender) Send(ctx context.Context, m Message) webhooks.AttemptResult {
 	}
 	ts := res.StartedAt.Unix()
 	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", s.userAgent)
+	for k, v := range s.StableHeaders(m) {
+		h.Set(k, v)
+	}
 	h.Set(HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
-	h.Set(HeaderEvent, m.EventType)
-	h.Set(HeaderDelivery, m.ID)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	h.Set("webhook-id", m.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", webhooks.SignStandard(m.Secrets, m.ID, ts, m.Body))
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/google/uuid"
@@ -58,12 +59,12 @@ func (db *DB) RevokeAPIKey(ctx context.Context, orgID, keyID string) error {
 	return nil
 }
 
-// Authenticate returns the organization of the key whose hash is given. Returns
-// EUNAUTHORIZED for unknown and revoked keys alike.
-func (db *DB) Authenticate(ctx context.Context, hash []byte) (orgID string, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT organization_id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, hash).Scan(&orgID)
-	if err == pgx.ErrNoRows {
-		return "", webhooks.Errorf(webhooks.EUNAUTHORIZED, "The API key is not valid.")
+// Authenticate returns the organization and id of the key whose hash is given.
+// Returns EUNAUTHORIZED for unknown and revoked keys alike.
+func (db *DB) Authenticate(ctx context.Context, hash []byte) (orgID, keyID string, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT organization_id, id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, hash).Scan(&orgID, &keyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", webhooks.Errorf(webhooks.EUNAUTHORIZED, "The API key is not valid or was revoked.")
 	}
-	return orgID, wrap(err, "")
+	return orgID, keyID, wrap(err, "")
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -92,13 +93,22 @@ func scanDelivery(row pgx.Row) (*webhooks.Delivery, error) {
 	return &d, err
 }
 
-// Delivery returns delivery id of orgID with every attempt, oldest first.
+// Delivery returns delivery id of orgID with every attempt, oldest first, and the
+// URL and body its attempts send (in Request; the caller adds the headers).
 func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
-	d, err := scanDelivery(db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE id = $1 AND organization_id = $2`, id, orgID))
+	var d webhooks.Delivery
+	var url, envelope string
+	err := db.pool.QueryRow(ctx, `SELECT d.id, d.organization_id, d.event_id, d.endpoint_id, d.event_type, d.status,
+			d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.completed_at,
+			e.url, ev.envelope
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
+		WHERE d.id = $1 AND d.organization_id = $2`, id, orgID).Scan(
+		&d.ID, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt, &url, &envelope)
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
+	d.Request = &webhooks.Request{Method: "POST", URL: url, Body: json.RawMessage(envelope)}
 	rows, err := db.pool.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
 		FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
 	if err != nil {
@@ -109,7 +119,18 @@ func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Deliver
 		err := r.Scan(&a.Number, &a.StartedAt, &a.DurationMS, &a.StatusCode, &a.ResponseBody, &a.Error)
 		return a, err
 	})
-	return d, wrap(err, "")
+	return &d, wrap(err, "")
+}
+
+// EventDeliveries returns the deliveries of event eventID of orgID, oldest first.
+func (db *DB) EventDeliveries(ctx context.Context, orgID, eventID string) ([]*webhooks.Delivery, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`, eventID, orgID)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*webhooks.Delivery, error) { return scanDelivery(r) })
+	return list, wrap(err, "")
 }
 
 // Deliveries returns a page of an endpoint's delivery log, newest first.

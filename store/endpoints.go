@@ -162,3 +162,37 @@ func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) (bool, err
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// AddStats sets the Stats of each endpoint from its deliveries, in one query.
+func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) error {
+	if len(endpoints) == 0 {
+		return nil
+	}
+	ids := make([]string, len(endpoints))
+	byID := make(map[string]*webhooks.Endpoint, len(endpoints))
+	for i, e := range endpoints {
+		ids[i], byID[e.ID] = e.ID, e
+	}
+	rows, err := db.pool.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0)
+		FROM unnest($1::uuid[]) AS e(id)
+		LEFT JOIN LATERAL (SELECT status, updated_at FROM deliveries d WHERE d.endpoint_id = e.id
+			ORDER BY created_at DESC, id DESC LIMIT 1) last ON true
+		LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')) AS final,
+				count(*) FILTER (WHERE status = 'succeeded') AS ok
+			FROM deliveries d WHERE d.endpoint_id = e.id AND d.created_at > now() - interval '24 hours') day ON true`, ids)
+	if err != nil {
+		return wrap(err, "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var status *string
+		var at *time.Time
+		var final, ok int
+		if err := rows.Scan(&id, &status, &at, &final, &ok); err != nil {
+			return wrap(err, "")
+		}
+		byID[id].Stats = webhooks.NewEndpointStats(at, status, final, ok)
+	}
+	return wrap(rows.Err(), "")
+}

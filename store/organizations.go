@@ -36,3 +36,10 @@ func (db *DB) EnsureOrganization(ctx context.Context, id, name string) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO organizations (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, name)
 	return wrap(err, "")
 }
+
+// Organization returns organization id. Returns ENOTFOUND if it does not exist.
+func (db *DB) Organization(ctx context.Context, id string) (*webhooks.Organization, error) {
+	var o webhooks.Organization
+	err := db.pool.QueryRow(ctx, `SELECT id, name, created_at FROM organizations WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.CreatedAt)
+	return &o, wrap(err, "Organization")
+}

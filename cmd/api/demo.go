@@ -27,7 +27,7 @@ func demo(ctx context.Context, cfg *config.Config, keyFile string) error {
 	}
 	if b, err := os.ReadFile(keyFile); err == nil {
 		key := strings.TrimSpace(string(b))
-		if org, err := db.Authenticate(ctx, webhooks.HashAPIKey(key)); err == nil && org == demoOrganizationID {
+		if org, _, err := db.Authenticate(ctx, webhooks.HashAPIKey(key)); err == nil && org == demoOrganizationID {
 			fmt.Println(key)
 			return nil
 		}

@@ -88,21 +88,22 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	targets := outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	srv := api.New(api.Config{
-		DB:            db,
-		Redis:         rdb,
-		Queue:         queue,
-		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Sender:        outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
-		Dedup:         &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
-		Limiter:       jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
-		OpsRedis:      cfg.AsynqRedis(),
-		Targets:       targets,
-		InternalToken: cfg.InternalAuthToken,
-		CalcomSecret:  cfg.CalcomWebhookSecret,
-		AdminToken:    cfg.AdminToken,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		CORSOrigins:   cfg.CORSAllowedOrigins,
-		Log:           log,
+		DB:             db,
+		Redis:          rdb,
+		Queue:          queue,
+		Publisher:      &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Sender:         outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
+		Dedup:          &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
+		Limiter:        jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
+		OpsRedis:       cfg.AsynqRedis(),
+		Targets:        targets,
+		InternalToken:  cfg.InternalAuthToken,
+		CalcomSecret:   cfg.CalcomWebhookSecret,
+		AdminToken:     cfg.AdminToken,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		CORSOrigins:    cfg.CORSAllowedOrigins,
+		FrameAncestors: cfg.DashboardFrameAncestors,
+		Log:            log,
 	})
 
 	if os.Getenv(holdAfterClaimEnv) == "1" {

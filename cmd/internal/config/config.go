@@ -51,15 +51,16 @@ type Config struct {
 
 	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
-	DedupWindow          time.Duration `envconfig:"DEDUP_WINDOW"`
-	DedupLease           time.Duration `envconfig:"DEDUP_LEASE"`
-	AllowInsecureTargets bool          `envconfig:"ALLOW_INSECURE_TARGETS"`
-	MaxBodyBytes         int           `envconfig:"MAX_BODY_BYTES"`
-	CORSAllowedOrigins   string        `envconfig:"CORS_ALLOWED_ORIGINS"`
-	RateLimitPerSecond   int           `envconfig:"RATE_LIMIT_PER_SECOND"`
-	RateLimitBurst       int           `envconfig:"RATE_LIMIT_BURST"`
-	LogLevel             string        `envconfig:"LOG_LEVEL"`
-	WorkerMetricsAddr    string        `envconfig:"WORKER_METRICS_ADDR"`
+	DedupWindow             time.Duration `envconfig:"DEDUP_WINDOW"`
+	DedupLease              time.Duration `envconfig:"DEDUP_LEASE"`
+	AllowInsecureTargets    bool          `envconfig:"ALLOW_INSECURE_TARGETS"`
+	MaxBodyBytes            int           `envconfig:"MAX_BODY_BYTES"`
+	CORSAllowedOrigins      string        `envconfig:"CORS_ALLOWED_ORIGINS"`
+	DashboardFrameAncestors string        `envconfig:"DASHBOARD_FRAME_ANCESTORS"`
+	RateLimitPerSecond      int           `envconfig:"RATE_LIMIT_PER_SECOND"`
+	RateLimitBurst          int           `envconfig:"RATE_LIMIT_BURST"`
+	LogLevel                string        `envconfig:"LOG_LEVEL"`
+	WorkerMetricsAddr       string        `envconfig:"WORKER_METRICS_ADDR"`
 }
 
 // Defaults of the settings only the processes' wiring knows.
@@ -95,6 +96,7 @@ func Defaults() Config {
 		RateLimitPerSecond:           jobs.DefaultRateLimitPerSecond,
 		RateLimitBurst:               jobs.DefaultRateLimitBurst,
 		LogLevel:                     DefaultLogLevel,
+		DashboardFrameAncestors:      api.DefaultFrameAncestors,
 	}
 }
 
@@ -156,6 +158,8 @@ func (c *Config) validate() error {
 		{c.RateLimitPerSecond >= 1, "RATE_LIMIT_PER_SECOND", "at least 1"},
 		{c.RateLimitBurst >= 1, "RATE_LIMIT_BURST", "at least 1"},
 		{c.DeliveryQueue != "", "DELIVERY_QUEUE", "a queue name"},
+		{c.DashboardFrameAncestors != "" && !strings.ContainsAny(c.DashboardFrameAncestors, ";,\r\n"),
+			"DASHBOARD_FRAME_ANCESTORS", "space-separated CSP sources such as 'self' https://app.empfio.com"},
 	}
 	for _, ck := range checks {
 		if !ck.ok {

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/empfio/webhooks/dashboard"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+)
+
+// DefaultFrameAncestors lets only the dashboard's own origin frame it
+// (DASHBOARD_FRAME_ANCESTORS); the product's origin is added to embed it.
+const DefaultFrameAncestors = "'self'"
+
+// mountDashboard serves the embedded dashboard at /dashboard/ with a strict
+// Content-Security-Policy: scripts, styles, fonts and images come from this
+// origin only (no inline script), it talks to this origin only, and only
+// FrameAncestors may put it in a frame.
+func (s *Server) mountDashboard() {
+	ancestors := s.FrameAncestors
+	if ancestors == "" {
+		ancestors = DefaultFrameAncestors
+	}
+	csp := strings.Join([]string{
+		"default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+		"font-src 'self'", "connect-src 'self'", "manifest-src 'self'", "base-uri 'none'", "form-action 'none'",
+		"frame-ancestors " + ancestors,
+	}, "; ")
+	s.App.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
+	s.App.Use("/dashboard", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentSecurityPolicy, csp)
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+		c.Set(fiber.HeaderCacheControl, "no-cache") // revalidate: a new binary brings new files
+		return c.Next()
+	}, filesystem.New(filesystem.Config{Root: dashboard.FS(), Index: "index.html"}))
+}

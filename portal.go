@@ -1,0 +1,131 @@
+package webhooks
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PortalSession opens the dashboard for one organization without an API key: the
+// product's frontend, which owns the customer's session, asks for one with its
+// API key and opens (or embeds) the link. The token is shown once, in the link;
+// only its SHA-256 is stored. It ends at ExpiresAt, or when the API key that
+// created it is revoked.
+type PortalSession struct {
+	ID                string    `json:"id"`
+	OrganizationID    string    `json:"organization_id"`
+	APIKeyID          string    `json:"-"`
+	ReadOnly          bool      `json:"read_only"`
+	AllowedEventTypes []string  `json:"allowed_event_types"` // empty: every event type
+	ExpiresAt         time.Time `json:"expires_at"`
+	CreatedAt         time.Time `json:"created_at"`
+	Token             string    `json:"-"` // set only when created
+}
+
+// Lifetimes of a portal session.
+const (
+	DefaultPortalTTL = time.Hour
+	MaxPortalTTL     = 24 * time.Hour
+)
+
+// PortalTokenPrefix starts every portal token, so that a token is never taken
+// for an API key (emp_) or the other way round.
+const PortalTokenPrefix = "emps_"
+
+// NewPortalToken returns a fresh portal token and the hash to store.
+func NewPortalToken() (token string, hash []byte) {
+	token = PortalTokenPrefix + randomBase62(apiKeyRandChars)
+	return token, HashAPIKey(token)
+}
+
+// PortalRequest is what the product's frontend asks for.
+type PortalRequest struct {
+	ReadOnly          bool      `json:"read_only"`
+	AllowedEventTypes []string  `json:"allowed_event_types"`
+	TTL               *Duration `json:"ttl"` // nil: DefaultPortalTTL
+}
+
+// Session validates r and returns the session it describes, created at now.
+// Returns EINVALID naming each bad field.
+func (r PortalRequest) Session(orgID, apiKeyID string, now time.Time) (*PortalSession, error) {
+	var errs []FieldError
+	ttl := DefaultPortalTTL
+	if r.TTL != nil {
+		ttl = time.Duration(*r.TTL)
+	}
+	if ttl < time.Minute || ttl > MaxPortalTTL {
+		errs = append(errs, FieldError{"ttl", "must be between 1m and 24h"})
+	}
+	for i, s := range r.AllowedEventTypes {
+		if !ValidSubscription(s) {
+			errs = append(errs, FieldError{fmt.Sprintf("allowed_event_types[%d]", i), fmt.Sprintf("unknown event type %q", s)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, Invalid(errs...)
+	}
+	return &PortalSession{OrganizationID: orgID, APIKeyID: apiKeyID, ReadOnly: r.ReadOnly,
+		AllowedEventTypes: r.AllowedEventTypes, ExpiresAt: now.Add(ttl), CreatedAt: now}, nil
+}
+
+// Principal is who a management request acts for: an API key, or a portal
+// session opened with one.
+type Principal struct {
+	OrganizationID string
+	APIKeyID       string
+	Portal         *PortalSession // nil for an API key
+}
+
+// ReadOnly reports whether the principal may only look.
+func (p *Principal) ReadOnly() bool { return p.Portal != nil && p.Portal.ReadOnly }
+
+// AllowsEventType reports whether the principal may see and subscribe to
+// eventType.
+func (p *Principal) AllowsEventType(eventType string) bool {
+	if p.Portal == nil || len(p.Portal.AllowedEventTypes) == 0 {
+		return true
+	}
+	for _, k := range SubscriptionKeys(eventType) {
+		for _, a := range p.Portal.AllowedEventTypes {
+			if a == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckSubscriptions returns EFORBIDDEN when a subscription of events selects an
+// event type the principal may not subscribe to ("*" selects them all).
+func (p *Principal) CheckSubscriptions(events []string) error {
+	for _, s := range events {
+		for _, t := range Catalog {
+			if t.Name == WebhookPing || !selects(s, t.Name) {
+				continue
+			}
+			if !p.AllowsEventType(t.Name) {
+				return Errorf(EFORBIDDEN, "This dashboard link may not subscribe to %s.", t.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// selects reports whether subscription s selects eventType.
+func selects(s, eventType string) bool {
+	for _, k := range SubscriptionKeys(eventType) {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// randomBase62 returns n uniformly random base62 characters.
+func randomBase62(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteByte(base62[randomIndex()])
+	}
+	return b.String()
+}
