@@ -1,0 +1,242 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+)
+
+// switchable is a receiver that answers 200 until told to fail.
+type switchable struct {
+	*apptest.Receiver
+	failing atomic.Bool
+}
+
+func newSwitchable(t *testing.T) *switchable {
+	s := &switchable{}
+	s.Receiver = apptest.NewReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if s.failing.Load() && r.Header.Get("X-Empfio-Event") != webhooks.WebhookPing {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":"database is down"}`))
+			return
+		}
+		w.Write([]byte(`{"received":true}`))
+	})
+	return s
+}
+
+func publishLead(t *testing.T, a *apptest.App, orgID, leadID string) {
+	t.Helper()
+	r := a.Do(t, "POST", "/api/v1/webhooks/agent-event", apptest.InternalToken,
+		`{"type":"new_lead","organization_id":"`+orgID+`","data":{"id":"`+leadID+`","channel":"whatsapp","name":"Jonas Weber"}}`)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("publish: %d %s", r.Status, r.Body)
+	}
+}
+
+// The flow the public docs promise, in a real browser against the real api and
+// worker: sign in, add a webhook and see its ping, watch deliveries arrive
+// without reloading, follow a failing delivery through its attempts and Retry,
+// rotate the secret, delete with a confirmation.
+func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
+	// Retries far apart (2 over 10 minutes), so that a failed delivery waits
+	// visibly and only Retry makes new attempts.
+	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 2, Window: 10 * time.Minute}})
+	orgID, key := a.Org(t, "Albers Steuerberatung")
+	recv := newSwitchable(t)
+	b := newBrowser(t)
+	start := time.Now()
+
+	// Sign in.
+	b.navigate(a.URL + "/dashboard/")
+	b.typeInto("#api-key", key)
+	b.click(`form button[type=submit]`)
+	b.visible("#webhooks-empty")
+	if got := b.text(".breadcrumb"); !strings.Contains(got, "Settings") || !strings.Contains(got, "Integrations") || !strings.Contains(got, "Webhooks") {
+		t.Fatalf("breadcrumb %q", got)
+	}
+	if strings.Contains(eval[string](b, "location.href"), key) || eval[string](b, "sessionStorage.getItem('empfio.token')") != key {
+		t.Fatal("the key must be in sessionStorage and never in the URL")
+	}
+
+	// Add webhook: a refused URL shows its error next to the field.
+	b.click("#add-webhook")
+	b.typeInto("#url", "not a url")
+	b.click("#ev-lead-created")
+	b.click("#save-webhook")
+	b.visible("#err-url")
+	if got := b.text("#err-url"); !strings.Contains(got, "absolute URL") {
+		t.Fatalf("field error %q", got)
+	}
+	b.shot("add-webhook-field-error")
+	b.typeInto("#url", recv.URL+"/hooks/empfio")
+	b.typeInto("#description", "CRM sync")
+	b.click("#save-webhook")
+	b.visible("#ping-outcome")
+	if got := b.text("#ping-outcome"); !strings.Contains(got, "answered 200") {
+		t.Fatalf("ping outcome %q", got)
+	}
+	secret := b.text("#new-secret")
+	if !strings.HasPrefix(secret, "whsec_") || len(recv.Of(webhooks.WebhookPing)) != 1 {
+		t.Fatalf("secret %q, pings %d", secret, len(recv.Of(webhooks.WebhookPing)))
+	}
+	b.click("#open-webhook")
+	b.visible("#deliveries-empty")
+
+	// A delivery appears without reloading.
+	publishLead(t, a, orgID, "lead-1")
+	b.until(15*time.Second, "the delivery shows as succeeded", `document.querySelector('tr[data-delivery-row][data-status=succeeded]')`)
+
+	// A failing receiver: the delivery waits for its next retry; Retry makes new
+	// attempts at once, until the schedule is spent.
+	recv.failing.Store(true)
+	publishLead(t, a, orgID, "lead-2")
+	b.until(15*time.Second, "the failed delivery shows as retrying", `document.querySelector('tr[data-delivery-row][data-status=retrying]')`)
+	b.click("tr[data-delivery-row][data-status=retrying]")
+	b.visible("[data-next-attempt]")
+	b.visible(`tr[data-attempt="1"]`)
+	for attempt := 2; attempt <= 3; attempt++ {
+		b.click(`.delivery-panel button[data-action=retry]`)
+		n := strconv.Itoa(attempt)
+		b.until(15*time.Second, "attempt "+n+" appears", `document.querySelector('tr[data-attempt="`+n+`"]')`)
+	}
+	b.until(10*time.Second, "the delivery ends failed", `document.querySelector('tr[data-delivery-row][data-status=failed]')`)
+	if got := b.text(`tr[data-attempt="3"]`); !strings.Contains(got, "500") {
+		t.Fatalf("attempt 3: %q", got)
+	}
+	if got := b.text(".delivery-panel"); !strings.Contains(got, `"database is down"`) && !strings.Contains(got, "Body (") {
+		t.Fatalf("the response is not shown: %q", got)
+	}
+	b.shot("delivery-three-attempts")
+
+	// Rotate the secret.
+	b.click("#rotate-secret")
+	b.until(5*time.Second, "the dialog opens", `document.querySelector('dialog[open]')`)
+	b.click(`dialog button[data-value=rotate]`)
+	b.until(10*time.Second, "the rotation is confirmed", `(document.querySelector('#rotate-note')||{}).innerText?.includes('Rotated')`)
+	var hooks struct{ Data []webhooks.Endpoint }
+	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &hooks)
+	rotated := a.Do(t, "GET", "/api/v1/webhooks/"+hooks.Data[0].ID+"/secret", key, nil).Map(t)["secret"]
+	if rotated == secret || b.text("#secret-value") != rotated {
+		t.Fatalf("secret after rotation: page %q, API %v, before %q", b.text("#secret-value"), rotated, secret)
+	}
+
+	// The list shows the endpoint's last delivery and its success rate.
+	b.click("a[data-nav=webhooks]")
+	b.visible("#webhooks-table")
+	if got := b.text("#webhooks-table"); !strings.Contains(got, "50 %") || !strings.Contains(got, "failed") {
+		t.Fatalf("the list does not show the last outcome and the rate: %q", got)
+	}
+	b.shot("webhooks-list")
+	b.click("tr[data-id='" + hooks.Data[0].ID + "']")
+
+	// Delete, confirming with the URL in view.
+	b.click("#delete")
+	b.visible("dialog")
+	if got := b.text("dialog"); !strings.Contains(got, recv.URL+"/hooks/empfio") {
+		t.Fatalf("the confirmation does not name the URL: %q", got)
+	}
+	b.click(`dialog button[data-value=delete]`)
+	b.visible("#webhooks-empty")
+	if r := a.Do(t, "GET", "/api/v1/webhooks/"+hooks.Data[0].ID, key, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("deleted webhook: %d", r.Status)
+	}
+
+	// The list with a webhook, on a laptop and at phone width.
+	a.Webhook(t, key, recv.URL+"/second", "*")
+	b.do("reload", chromedp.Reload())
+	b.visible("#webhooks-table")
+	b.do("phone width", emulatePhone())
+	b.do("reload", chromedp.Reload())
+	b.visible("#webhooks-table")
+	if overflow := eval[bool](b, "document.documentElement.scrollWidth > window.innerWidth + 1"); overflow {
+		t.Error("the list scrolls sideways at 375 px")
+	}
+	b.shot("webhooks-list-phone")
+
+	// Sign out forgets the key.
+	b.click("#sign-out")
+	b.visible("#api-key")
+	if eval[bool](b, "sessionStorage.getItem('empfio.token') !== null") {
+		t.Fatal("sign out kept the key")
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+	t.Logf("end-to-end flow took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// A read-only portal link shows everything and offers no way to change
+// anything; an expired or forged one lands on sign-in with a reason.
+func TestDashboard_PortalLinks(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Portal GmbH")
+	recv := newSwitchable(t)
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	publishLead(t, a, orgID, "lead-1")
+	r := a.Do(t, "POST", "/api/v1/portal-sessions", key, map[string]any{"read_only": true})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("portal session: %d %s", r.Status, r.Body)
+	}
+	url := r.Map(t)["url"].(string)
+	b := newBrowser(t)
+
+	b.navigate(url)
+	b.visible("#webhooks-table")
+	if got := eval[string](b, "location.href"); strings.Contains(got, webhooks.PortalTokenPrefix) {
+		t.Fatalf("the token stayed in the address bar: %s", got)
+	}
+	b.visible("#read-only")
+	for _, sel := range []string{"#add-webhook", "#sign-out:not([hidden])"} {
+		if eval[bool](b, "!!document.querySelector('"+sel+"')") {
+			t.Errorf("a read-only link shows %s", sel)
+		}
+	}
+	b.click("tr[data-id='" + hookID + "']")
+	b.until(15*time.Second, "the delivery shows", `document.querySelector('tr[data-delivery-row][data-status=succeeded]')`)
+	b.click("tr[data-delivery-row]")
+	b.visible(".delivery-panel")
+	for _, sel := range []string{"#send-test", "#delete", "#disable", "#enable", "#webhook-form", "#reveal-secret", "#rotate-secret", "#replay", "button[data-action=retry]"} {
+		if eval[bool](b, "!!document.querySelector('"+sel+"')") {
+			t.Errorf("a read-only link offers %s", sel)
+		}
+	}
+	b.navigate(a.URL + "/dashboard/#/webhooks/new")
+	b.visible("#webhooks-table")
+
+	for name, link := range map[string]string{
+		"forged":  a.URL + "/dashboard/#portal=" + webhooks.PortalTokenPrefix + "forgedforgedforgedforgedforgedforged1234",
+		"expired": expiredLink(t, a, key),
+	} {
+		b2 := newBrowser(t)
+		b2.navigate(link)
+		b2.visible("#api-key")
+		if got := b2.text(".notice"); !strings.Contains(got, "expired") {
+			t.Errorf("%s link: sign-in says %q", name, got)
+		}
+		if errs := b2.consoleErrors(); len(errs) > 0 {
+			t.Errorf("%s link: console errors %v", name, errs)
+		}
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}
+
+func expiredLink(t *testing.T, a *apptest.App, key string) string {
+	r := a.Do(t, "POST", "/api/v1/portal-sessions", key, map[string]any{"ttl": "1m"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("portal session: %d", r.Status)
+	}
+	_, err := a.DB.Pool().Exec(t.Context(), `UPDATE portal_sessions SET expires_at = now() - interval '1 second'`)
+	testenv.Must(t, err)
+	return r.Map(t)["url"].(string)
+}

@@ -1,0 +1,133 @@
+// The dashboard's shell: sign-in, the session, the router and the outage banner.
+// Routes live in the URL's fragment (#/webhooks/…), so the files are static.
+import { api, credential, on } from './api.js';
+import { h, mount } from './dom.js';
+import { signIn } from './signin.js';
+import { webhookList } from './webhooks.js';
+import { webhookForm } from './webhook_form.js';
+import { webhookPage } from './webhook.js';
+import { eventList, eventPage } from './events.js';
+
+const main = document.getElementById('main');
+const banner = document.getElementById('banner');
+
+// session is what GET /session said of the credential.
+export const session = { current: null };
+
+// cleanup runs when the page changes: pollers stop.
+let cleanups = [];
+export function onLeave(fn) { cleanups.push(fn); }
+
+const routes = [
+  [/^#\/webhooks\/new$/, () => webhookForm(main, session.current)],
+  [/^#\/webhooks\/([0-9a-f-]{36})$/, (m) => webhookPage(main, session.current, m[1])],
+  [/^#\/webhooks$/, () => webhookList(main, session.current)],
+  [/^#\/events\/([0-9a-f-]{36})$/, (m) => eventPage(main, session.current, m[1])],
+  [/^#\/events$/, () => eventList(main, session.current)],
+];
+
+async function route() {
+  cleanups.forEach((fn) => fn());
+  cleanups = [];
+  if (!session.current) return;
+  const hash = location.hash || '#/webhooks';
+  for (const [re, view] of routes) {
+    const m = hash.match(re);
+    if (!m) continue;
+    markNav(hash);
+    mount(main, h('p', { class: 'loading' }, 'Loading…'));
+    try {
+      await view(m);
+    } catch (e) {
+      showError(e);
+    }
+    return;
+  }
+  location.replace('#/webhooks');
+}
+
+function showError(e) {
+  if (e.status === 401) return; // the sign-in page is on its way
+  const text = e.status === 404 ? 'This page does not exist, or it belongs to another organization.' : e.message;
+  mount(main, h('div', { class: 'card' }, h('h1', {}, e.status === 404 ? 'Not found' : 'Something went wrong'),
+    h('p', {}, text), h('p', {}, h('a', { href: '#/webhooks' }, 'Back to webhooks'))));
+}
+
+function markNav(hash) {
+  document.querySelectorAll('[data-nav]').forEach((a) => {
+    if (hash.startsWith('#/' + a.dataset.nav)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+}
+
+// start signs in with what the page was opened with: a portal link's token (in
+// the fragment, moved out of the address bar at once), else the credential of
+// this tab's session.
+async function start() {
+  const m = location.hash.match(/^#portal=([A-Za-z0-9_]+)$/);
+  if (m) {
+    credential.set(m[1]);
+    history.replaceState(null, '', location.pathname + '#/webhooks');
+  }
+  if (!credential.get()) return showSignIn();
+  try {
+    await enter();
+  } catch (e) {
+    if (e.status !== 401) showError(e);
+  }
+}
+
+async function enter() {
+  session.current = await api.session();
+  const s = session.current;
+  document.getElementById('org-name').textContent = s.organization.name;
+  document.getElementById('read-only').hidden = !s.read_only;
+  document.getElementById('nav').hidden = false;
+  document.getElementById('account').hidden = false;
+  document.getElementById('sign-out').hidden = s.kind === 'portal';
+  if (!location.hash.startsWith('#/')) location.replace('#/webhooks');
+  await route();
+}
+
+function showSignIn(message) {
+  cleanups.forEach((fn) => fn());
+  cleanups = [];
+  session.current = null;
+  document.getElementById('nav').hidden = true;
+  document.getElementById('account').hidden = true;
+  signIn(main, message, async (token) => {
+    credential.set(token);
+    await enter();
+  });
+}
+
+function signOut() {
+  credential.clear();
+  history.replaceState(null, '', location.pathname);
+  showSignIn('You are signed out.');
+}
+
+// A 401 anywhere ends the session: back to sign-in, saying why.
+on('unauthorized', () => {
+  const token = credential.get() || '';
+  const wasSignedIn = !!session.current;
+  credential.clear();
+  let message = null;
+  if (token.startsWith('emps_')) {
+    message = 'This dashboard link has expired or is no longer valid. Open the dashboard again from Empfio.';
+  } else if (wasSignedIn) {
+    message = 'Your API key is not valid any more (it may have been revoked). Sign in with a current key.';
+  } else if (token) {
+    message = 'That API key is not valid. Check it and try again.';
+  }
+  showSignIn(message);
+});
+on('outage', (message) => { banner.textContent = message; banner.hidden = false; });
+on('recovered', () => { banner.hidden = true; });
+
+document.getElementById('sign-out').addEventListener('click', signOut);
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#portal=')) { start(); return; }
+  route();
+});
+start();

@@ -1,0 +1,288 @@
+// A webhook's page: its state and actions, its delivery log (refreshing itself),
+// its settings and its signing secret.
+import { api } from './api.js';
+import { onLeave } from './app.js';
+import { copyButton, dialog, h, mount, statusBadge, time, toast } from './dom.js';
+import { deliveryPanel } from './delivery.js';
+import { pingOutcome, settingsForm, showFormError } from './webhook_form.js';
+import { breadcrumb, endpointStatus } from './webhooks.js';
+
+// POLL is how often the delivery log refreshes while the page is open.
+const POLL = 2000;
+
+export async function webhookPage(main, session, id) {
+  const [w, catalog] = await Promise.all([api.webhook(id), api.eventTypes()]);
+  const ro = session.read_only;
+  const testArea = h('div', { id: 'test-outcome' });
+  const actions = ro ? [] : [
+    h('button', { type: 'button', class: 'btn', id: 'send-test', onclick: (ev) => sendTest(ev.currentTarget, w, testArea) }, 'Send test event'),
+    w.enabled
+      ? h('button', { type: 'button', class: 'btn', id: 'disable', onclick: () => setEnabled(main, session, w, false) }, 'Disable')
+      : h('button', { type: 'button', class: 'btn btn-primary', id: 'enable', onclick: () => setEnabled(main, session, w, true) }, 'Enable'),
+    h('button', { type: 'button', class: 'btn btn-danger', id: 'delete', onclick: () => remove(w) }, 'Delete'),
+  ];
+  const log = deliveryLog(session, w, catalog.data);
+  mount(main,
+    breadcrumb(h('span', { 'aria-current': 'page', class: 'break' }, w.description || w.url)),
+    h('div', { class: 'page-head' },
+      h('div', {}, h('h1', { class: 'break mono', style: null }, w.url),
+        w.description ? h('p', { class: 'muted' }, w.description) : null,
+        endpointStatus(w)),
+      h('div', { class: 'actions' }, actions)),
+    w.enabled ? null : h('div', { class: 'notice notice-bad', id: 'disabled-notice' },
+      h('strong', {}, 'This endpoint is disabled. '), w.disabled_reason || 'It was disabled by a user.',
+      ' No new deliveries are made to it until it is enabled again.'),
+    testArea,
+    log.element,
+    ro ? null : settingsCard(session, catalog.data, w),
+    ro ? null : secretCard(w));
+  await log.start();
+}
+
+async function sendTest(button, w, area) {
+  button.disabled = true;
+  button.textContent = 'Sending…';
+  try {
+    mount(area, h('div', { class: 'card' }, h('h2', {}, 'Test event'), pingOutcome(await api.testWebhook(w.id))));
+  } catch (e) {
+    toast(e.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Send test event';
+  }
+}
+
+async function setEnabled(main, session, w, enabled) {
+  let replay = null;
+  if (enabled) {
+    const range = h('select', { id: 'replay-range' },
+      h('option', { value: '' }, 'Do not re-send anything'),
+      h('option', { value: '24' }, 'Re-send what failed in the last 24 hours'),
+      h('option', { value: '168' }, 'Re-send what failed in the last 7 days'),
+      h('option', { value: '744' }, 'Re-send what failed in the last 31 days'));
+    const choice = await dialog({
+      title: 'Enable this endpoint?',
+      body: [h('p', {}, 'New events will be delivered to it again. Deliveries that failed while it was disabled can be sent once more, in their original order.'),
+        h('div', { class: 'field' }, h('label', { for: 'replay-range' }, 'Failed deliveries'), range)],
+      buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Enable', class: 'btn-primary', value: 'enable' }],
+    });
+    if (choice !== 'enable') return;
+    replay = range.value ? Number(range.value) : null;
+  }
+  try {
+    await api.updateWebhook(w.id, { enabled });
+    if (replay) {
+      const since = new Date(Date.now() - replay * 3600 * 1000).toISOString();
+      const out = await api.replay(w.id, since);
+      toast(`Enabled; ${out.replayed} failed deliveries are being sent again.`);
+    } else {
+      toast(enabled ? 'Endpoint enabled.' : 'Endpoint disabled.');
+    }
+    await webhookPage(main, session, w.id);
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+async function remove(w) {
+  const choice = await dialog({
+    title: 'Delete this webhook?',
+    body: [h('p', {}, 'Empfio stops sending events to'), h('p', { class: 'mono break' }, h('strong', {}, w.url)),
+      h('p', {}, 'Its delivery log is deleted with it. This cannot be undone.')],
+    buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Delete webhook', class: 'btn-danger-solid', value: 'delete' }],
+  });
+  if (choice !== 'delete') return;
+  try {
+    await api.deleteWebhook(w.id);
+    toast('Webhook deleted.');
+    location.hash = '#/webhooks';
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+function settingsCard(session, catalog, w) {
+  const form = settingsForm(session, catalog, w, async (body, form, button) => {
+    button.disabled = true;
+    try {
+      await api.updateWebhook(w.id, body);
+      toast('Settings saved.');
+      location.hash = '#/webhooks/' + w.id;
+      window.dispatchEvent(new HashChangeEvent('hashchange'));
+    } catch (e) {
+      showFormError(form, e);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  form.classList.remove('card');
+  return h('section', { class: 'card', 'aria-labelledby': 'settings-h' }, h('h2', { id: 'settings-h' }, 'Settings'), form);
+}
+
+function secretCard(w) {
+  const shown = h('code', { id: 'secret-value' }, '••••••••••••••••••••••••••••••••');
+  let secret = null;
+  const reveal = h('button', {
+    type: 'button', class: 'btn btn-small', id: 'reveal-secret', onclick: async () => {
+      try {
+        const s = await api.secret(w.id);
+        secret = s.secret;
+        shown.textContent = secret;
+        reveal.hidden = true;
+        copy.hidden = false;
+      } catch (e) { toast(e.message); }
+    },
+  }, 'Reveal');
+  const copy = copyButton(() => secret);
+  copy.hidden = true;
+  const rotate = h('button', {
+    type: 'button', class: 'btn btn-small', id: 'rotate-secret', onclick: async () => {
+      const choice = await dialog({
+        title: 'Rotate the signing secret?',
+        body: [h('p', {}, 'A new secret signs every delivery from now on. For the next 24 hours the old secret keeps signing too (a second signature in webhook-signature; X-Empfio-Signature uses the new one), so you can switch your receiver without missing anything.')],
+        buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Rotate secret', class: 'btn-primary', value: 'rotate' }],
+      });
+      if (choice !== 'rotate') return;
+      try {
+        const s = await api.rotateSecret(w.id);
+        secret = s.secret;
+        shown.textContent = secret;
+        reveal.hidden = true;
+        copy.hidden = false;
+        note.textContent = s.previous_secret_expires_at
+          ? 'Rotated. The previous secret keeps signing until ' + new Date(s.previous_secret_expires_at).toLocaleString() + '.'
+          : 'Rotated.';
+        toast('Secret rotated.');
+      } catch (e) { toast(e.message); }
+    },
+  }, 'Rotate');
+  const note = h('p', { class: 'small muted', id: 'rotate-note', role: 'status' });
+  return h('section', { class: 'card', 'aria-labelledby': 'secret-h' },
+    h('h2', { id: 'secret-h' }, 'Signing secret'),
+    h('p', { class: 'small' }, 'Verify each delivery: HMAC-SHA256 of the raw body keyed with this secret, hex-encoded, equals the X-Empfio-Signature header.'),
+    h('div', { class: 'secret-box' }, shown, reveal, copy, rotate), note);
+}
+
+// deliveryLog is the endpoint's delivery log: filters, cursor pages, an
+// expandable row per delivery, replay, and a refresh every POLL that keeps the
+// page, the filters and the open rows as they are.
+function deliveryLog(session, w, catalog) {
+  const state = { status: '', event_type: '', cursor: undefined, open: new Set() };
+  const status = h('select', { id: 'filter-status' }, ['', 'pending', 'retrying', 'succeeded', 'failed'].map((s) => h('option', { value: s }, s || 'Any status')));
+  const type = h('select', { id: 'filter-type' }, h('option', { value: '' }, 'Any event'),
+    catalog.map((t) => h('option', { value: t.name }, t.name)));
+  const body = h('tbody', {});
+  const empty = h('p', { class: 'muted', id: 'deliveries-empty', hidden: true }, 'No deliveries yet. Events this endpoint subscribes to appear here the moment they are sent.');
+  const pagerBox = h('div', { class: 'pager' });
+  const rows = new Map(); // delivery id → {row, detail}
+  let timer = null;
+  let stopped = false;
+
+  const load = async () => {
+    const page = await api.deliveries(w.id, { status: state.status, event_type: state.event_type, cursor: state.cursor, limit: 25 });
+    update(page);
+  };
+  const reload = async () => {
+    state.open.clear();
+    rows.clear();
+    body.replaceChildren();
+    await load();
+  };
+  const update = (page) => {
+    const ids = page.data.map((d) => d.id);
+    for (const [id, r] of rows) {
+      if (!ids.includes(id)) { r.row.remove(); r.detail.remove(); rows.delete(id); state.open.delete(id); }
+    }
+    let prev = null;
+    for (const d of page.data) {
+      let r = rows.get(d.id);
+      if (!r) {
+        r = newRow(d);
+        rows.set(d.id, r);
+      }
+      fillRow(r.row, d);
+      // Move a row only when it is out of place: a moved node loses focus.
+      if (prev && prev.detail.nextSibling !== r.row) prev.detail.after(r.row, r.detail);
+      else if (!prev && body.firstChild !== r.row) body.prepend(r.row, r.detail);
+      prev = r;
+      if (state.open.has(d.id) && !['succeeded', 'failed'].includes(d.status) || r.stale) {
+        r.stale = false;
+        deliveryPanel(r.panel, session, d.id, refreshSoon).catch(() => {});
+      }
+    }
+    empty.hidden = page.data.length > 0;
+    pagerBox.replaceChildren(
+      state.cursor ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { state.cursor = undefined; reload(); } }, 'Newest') : '',
+      page.next_cursor ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { state.cursor = page.next_cursor; reload(); } }, 'Older') : '');
+  };
+  const newRow = (d) => {
+    const panel = h('div', {});
+    const detail = h('tr', { class: 'detail-row', hidden: true }, h('td', { colspan: 5 }, panel));
+    const toggle = () => {
+      const open = detail.hidden;
+      detail.hidden = !open;
+      row.setAttribute('aria-expanded', String(open));
+      if (open) {
+        state.open.add(d.id);
+        mount(panel, h('p', { class: 'delivery-panel muted' }, 'Loading…'));
+        deliveryPanel(panel, session, d.id, refreshSoon).catch((e) => mount(panel, h('p', { class: 'delivery-panel field-error' }, e.message)));
+      } else {
+        state.open.delete(d.id);
+      }
+    };
+    const row = h('tr', { class: 'row-link', tabindex: 0, 'aria-expanded': 'false', 'data-delivery-row': d.id, onclick: toggle,
+      onkeydown: (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); toggle(); } } });
+    return { row, detail, panel };
+  };
+  const fillRow = (row, d) => {
+    const key = [d.status, d.attempts, d.last_status_code, d.updated_at].join('|');
+    if (row.dataset.key === key) return;
+    if (row.dataset.key) { const r = rows.get(d.id); if (r && state.open.has(d.id)) r.stale = true; }
+    row.dataset.key = key;
+    row.dataset.status = d.status;
+    row.replaceChildren(
+      h('td', { 'data-label': 'Event', class: 'mono' }, d.event_type),
+      h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
+      h('td', { 'data-label': 'Attempts' }, String(d.attempts)),
+      h('td', { 'data-label': 'Last answer' }, d.last_status_code ? String(d.last_status_code) : d.last_error ? h('span', { class: 'small' }, 'no answer') : '—'),
+      h('td', { 'data-label': 'Created' }, time(d.created_at)));
+  };
+  const refreshSoon = () => { setTimeout(() => load().catch(() => {}), 300); };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      if (!document.hidden) { try { await load(); } catch (e) { /* the banner says why */ } }
+      schedule();
+    }, POLL);
+  };
+  onLeave(() => { stopped = true; clearTimeout(timer); });
+
+  status.addEventListener('change', () => { state.status = status.value; state.cursor = undefined; reload(); });
+  type.addEventListener('change', () => { state.event_type = type.value; state.cursor = undefined; reload(); });
+
+  const since = h('input', { type: 'datetime-local', id: 'replay-since', 'data-field': 'since' });
+  const replay = session.read_only ? null : h('form', {
+    class: 'inline', onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (!since.value) { toast('Choose the time to replay from.'); since.focus(); return; }
+      try {
+        const out = await api.replay(w.id, new Date(since.value).toISOString());
+        toast(out.replayed ? `${out.replayed} failed deliveries are being sent again.` : 'No failed deliveries in that range.');
+        refreshSoon();
+      } catch (e) { toast(e.message); }
+    },
+  }, h('div', { class: 'field' }, h('label', { for: 'replay-since' }, 'Replay failed since'), since),
+  h('button', { type: 'submit', class: 'btn', id: 'replay' }, 'Replay'));
+
+  const element = h('section', { class: 'card', 'aria-labelledby': 'log-h' },
+    h('div', { class: 'page-head' }, h('h2', { id: 'log-h' }, 'Delivery log'), replay),
+    h('div', { class: 'toolbar' },
+      h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), status),
+      h('div', { class: 'field' }, h('label', { for: 'filter-type' }, 'Event type'), type),
+      h('p', { class: 'small muted', 'aria-live': 'off' }, 'Refreshes by itself.')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'deliveries-table' },
+      h('thead', {}, h('tr', {}, ['Event', 'Status', 'Attempts', 'Last answer', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),
+      body)),
+    empty, pagerBox);
+  return { element, start: async () => { await load(); schedule(); } };
+}
