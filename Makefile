@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: run test build services stop-services bench vet lint
+.PHONY: run test build services stop-services bench bench-go vet lint
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -23,7 +23,10 @@ services: ## start (or find) Postgres and Redis only
 stop-services: ## stop the private Postgres and Redis under .data/
 	@scripts/services.sh stop
 
-bench: ## delivery throughput and latency against a local receiver, with asynq's no-op baseline
+bench: ## the whole stack through the public ingest, every figure beside its baselines (ARGS="-n 5000 -workers 2 -cpuprofile ...")
+	@scripts/services.sh && . .data/services.env && go run ./bench $(ARGS)
+
+bench-go: ## the in-process Go benchmarks of the delivery pipeline
 	@scripts/services.sh && . .data/services.env && \
 	go test -run '^$$' -bench 'AsynqNoop|EndToEnd' -benchtime 3000x ./jobs/ && \
 	go test -run '^$$' -bench Latency -benchtime 100x ./jobs/

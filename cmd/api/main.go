@@ -16,6 +16,7 @@ import (
 
 	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/cmd/internal/config"
+	"github.com/empfio/webhooks/cmd/internal/profile"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
@@ -37,6 +38,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	stopProfile, err := profile.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	defer stopProfile()
 	cmd := ""
 	if len(os.Args) > 1 {
 		cmd = os.Args[1]

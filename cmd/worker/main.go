@@ -16,6 +16,7 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/cmd/internal/config"
+	"github.com/empfio/webhooks/cmd/internal/profile"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,6 +30,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	stopProfile, err := profile.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	defer stopProfile()
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// result is one case's figures. Rates are per second, durations in ms.
+type result struct {
+	Case          string             `json:"case"`
+	Events        int                `json:"events"`
+	Expected      int                `json:"expected_deliveries"`
+	Delivered     int                `json:"delivered"`
+	Lost          int                `json:"lost"`
+	Duplicates    int64              `json:"duplicates"`
+	BadSignatures int64              `json:"bad_signatures"`
+	IngestErrors  int64              `json:"ingest_errors"`
+	Figures       map[string]float64 `json:"figures"`
+}
+
+func (r *result) set(name string, v float64) {
+	if r.Figures == nil {
+		r.Figures = map[string]float64{}
+	}
+	r.Figures[name] = v
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// settle waits until every expected delivery arrived (or the timeout) and fills
+// the loss, duplicate and signature counts.
+func settle(ctx context.Context, rcv *receiver, r *result, timeout time.Duration) {
+	waitFor(ctx, timeout, func() bool { return rcv.unique() >= r.Expected })
+	r.Delivered = rcv.unique()
+	r.Lost = max(0, r.Expected-r.Delivered)
+	r.Duplicates = rcv.dups.Load()
+	r.BadSignatures = rcv.badSigs.Load()
+}
+
+// drainTimeout allows a slow machine 100 deliveries a second, and at least a minute.
+func drainTimeout(deliveries int) time.Duration {
+	return max(time.Minute, time.Duration(deliveries/100)*time.Second)
+}
+
+// throughput: n events from clients clients to fanout endpoints each, as fast
+// as possible: deliveries a second from the first send to the last arrival,
+// ingest rate and latency, and ingest → receipt latency.
+func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout int) (*result, error) {
+	b.rcv.reset()
+	org, err := b.stack.organization(b.rcv, name, "t", fanout)
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Case: name, Events: n, Expected: n * fanout}
+	in := b.stack.burst(org, n, clients)
+	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
+	lat, last := endToEnd(in, b.rcv)
+	r.IngestErrors = in.failures.Load()
+	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.first).Seconds())
+	r.set("ingest_events_per_s", float64(n)/in.last.Sub(in.first).Seconds())
+	p50, p99 := percentiles(in.latency)
+	r.set("ingest_p50_ms", ms(p50))
+	r.set("ingest_p99_ms", ms(p99))
+	p50, p99 = percentiles(lat)
+	r.set("e2e_p50_ms", ms(p50))
+	r.set("e2e_p99_ms", ms(p99))
+	return r, nil
+}
+
+// steady: rate events a second for d to one endpoint: ingest → receipt latency.
+func (b *bench) steady(ctx context.Context, name string, rate float64, d time.Duration) (*result, error) {
+	b.rcv.reset()
+	org, err := b.stack.organization(b.rcv, name, "s", 1)
+	if err != nil {
+		return nil, err
+	}
+	in := b.stack.paced(ctx, org, rate, d)
+	r := &result{Case: name, Events: len(in.sent), Expected: len(in.sent)}
+	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
+	r.IngestErrors = in.failures.Load()
+	lat, _ := endToEnd(in, b.rcv)
+	p50, p99 := percentiles(lat)
+	r.set("rate_per_s", rate)
+	r.set("e2e_p50_ms", ms(p50))
+	r.set("e2e_p99_ms", ms(p99))
+	p50, p99 = percentiles(in.latency)
+	r.set("ingest_p50_ms", ms(p50))
+	r.set("ingest_p99_ms", ms(p99))
+	return r, nil
+}
+
+// wide: one event to endpoints endpoints: how long until every one has it.
+func (b *bench) wide(ctx context.Context, endpoints int) (*result, error) {
+	b.rcv.reset()
+	org, err := b.stack.organization(b.rcv, "wide", "w", endpoints)
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Case: fmt.Sprintf("one event to %d endpoints", endpoints), Events: 1, Expected: endpoints}
+	in := b.stack.burst(org, 1, 1)
+	settle(ctx, b.rcv, r, drainTimeout(endpoints))
+	_, last := endToEnd(in, b.rcv)
+	r.IngestErrors = in.failures.Load()
+	r.set("all_received_ms", ms(last.Sub(in.first)))
+	return r, nil
+}
+
+// drain: queued deliveries with no worker running, then the workers start: the
+// drain rate and the workers' peak RSS.
+func (b *bench) drain(ctx context.Context, queued, clients int) (*result, error) {
+	b.rcv.reset()
+	b.stack.stopWorkers()
+	org, err := b.stack.organization(b.rcv, "drain", "d", 1)
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Case: fmt.Sprintf("%d deliveries queued, then workers start", queued), Events: queued, Expected: queued}
+	in := b.stack.burst(org, queued, clients)
+	r.IngestErrors = in.failures.Load()
+	start := time.Now()
+	if err := b.stack.startWorkers(b.opts.workers); err != nil {
+		return nil, err
+	}
+	settle(ctx, b.rcv, r, drainTimeout(queued))
+	_, last := endToEnd(in, b.rcv)
+	r.set("drain_deliveries_per_s", float64(r.Delivered)/last.Sub(start).Seconds())
+	r.set("worker_peak_rss_mb", float64(b.stack.stopWorkers())/(1<<20))
+	return r, b.stack.startWorkers(b.opts.workers)
+}

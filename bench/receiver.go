@@ -1,0 +1,133 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+)
+
+// receiver is the fast local endpoint every case delivers to. It verifies every
+// X-Empfio-Signature, counts each delivery id once (a second arrival is a
+// duplicate), and notes when each event's first delivery to each endpoint came.
+type receiver struct {
+	srv     *http.Server
+	url     string
+	secrets sync.Map // path → secret
+
+	mu       sync.Mutex
+	seen     map[string]bool      // delivery ids
+	received map[string]time.Time // "<endpoint path>|<lead id>" → first arrival
+	dups     atomic.Int64
+	badSigs  atomic.Int64
+	total    atomic.Int64
+	hang     atomic.Bool // endpoints under /hang/ hold requests until released
+	release  chan struct{}
+}
+
+func newReceiver() (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &receiver{url: "http://" + ln.Addr().String(), release: make(chan struct{})}
+	r.reset()
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go r.srv.Serve(ln)
+	return r, nil
+}
+
+// reset forgets what arrived, for the next case.
+func (r *receiver) reset() {
+	r.mu.Lock()
+	r.seen, r.received = map[string]bool{}, map[string]time.Time{}
+	r.mu.Unlock()
+	r.dups.Store(0)
+	r.badSigs.Store(0)
+	r.total.Store(0)
+}
+
+// expect registers the secret of the endpoint at path.
+func (r *receiver) expect(path, secret string) { r.secrets.Store(path, secret) }
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	now := time.Now()
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if strings.HasPrefix(req.URL.Path, "/hang/") && req.Header.Get("X-Empfio-Event") != webhooks.WebhookPing {
+		select { // a receiver that hangs: the sender's timeout ends the request
+		case <-req.Context().Done():
+		case <-r.release:
+		}
+		return
+	}
+	if req.Header.Get("X-Empfio-Event") == webhooks.WebhookPing {
+		w.WriteHeader(http.StatusNoContent) // sent on save, before the secret is known here
+		return
+	}
+	secret, _ := r.secrets.Load(req.URL.Path)
+	if s, ok := secret.(string); !ok || !webhooks.Verify(s, body, req.Header.Get("X-Empfio-Signature")) {
+		r.badSigs.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+	r.total.Add(1)
+	lead := leadID(body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id := req.Header.Get("X-Empfio-Delivery"); r.seen[id] {
+		r.dups.Add(1)
+		return
+	} else {
+		r.seen[id] = true
+	}
+	key := req.URL.Path + "|" + lead
+	if _, ok := r.received[key]; !ok {
+		r.received[key] = now
+	}
+}
+
+// leadID finds data.id ("b<index>") in an envelope without decoding it all.
+func leadID(body []byte) string {
+	s := string(body)
+	i := strings.Index(s, `"data":{"id":"`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(`"data":{"id":"`):]
+	if j := strings.IndexByte(s, '"'); j >= 0 {
+		return s[:j]
+	}
+	return ""
+}
+
+// unique returns how many distinct deliveries arrived.
+func (r *receiver) unique() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
+}
+
+// arrivals returns the first arrival of each (endpoint, lead index).
+func (r *receiver) arrivals() map[int][]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[int][]time.Time{}
+	for k, t := range r.received {
+		_, lead, _ := strings.Cut(k, "|")
+		if i, err := strconv.Atoi(strings.TrimPrefix(lead, "b")); err == nil {
+			out[i] = append(out[i], t)
+		}
+	}
+	return out
+}
