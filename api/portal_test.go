@@ -34,7 +34,7 @@ func TestPortal_ReadOnlyLinkCanLookButNotTouch(t *testing.T) {
 	recv := apptest.NewReceiver(t, apptest.Status(200))
 	hookID, _ := a.Webhook(t, key, recv.URL, "*")
 	token, m := portalToken(t, a, key, map[string]any{"read_only": true})
-	if exp, _ := time.Parse(time.RFC3339, m["expires_at"].(string)); exp.Sub(time.Now()) > time.Hour+time.Minute || exp.Before(time.Now()) {
+	if exp, _ := time.Parse(time.RFC3339, m["expires_at"].(string)); time.Until(exp) > time.Hour+time.Minute || exp.Before(time.Now()) {
 		t.Fatalf("expires_at %v, want about an hour from now", m["expires_at"])
 	}
 

@@ -27,7 +27,6 @@ type receiver struct {
 	dups     atomic.Int64
 	badSigs  atomic.Int64
 	total    atomic.Int64
-	hang     atomic.Bool // endpoints under /hang/ hold requests until released
 	release  chan struct{}
 }
 
