@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"context"
 	"fmt"
 	"time"
@@ -28,6 +29,20 @@ func (r *result) set(name string, v float64) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// cpuPerDelivery notes the CPU each part of the stack spent per delivery since
+// before: the cost of a delivery, whatever the machine's speed.
+func cpuPerDelivery(r *result, before map[string]time.Duration) {
+	if r.Delivered == 0 {
+		return
+	}
+	var total time.Duration
+	for name, d := range cpuSpent(before, cpuByProcess(), "postgres", "redis-server", "api", "worker") {
+		r.set("cpu_ms_per_delivery_"+strings.ReplaceAll(name, "-server", ""), ms(d)/float64(r.Delivered))
+		total += d
+	}
+	r.set("cpu_ms_per_delivery", ms(total)/float64(r.Delivered))
+}
+
 // settle waits until every expected delivery arrived (or the timeout) and fills
 // the loss, duplicate and signature counts.
 func settle(ctx context.Context, rcv *receiver, r *result, timeout time.Duration) {
@@ -53,8 +68,10 @@ func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout 
 		return nil, err
 	}
 	r := &result{Case: name, Events: n, Expected: n * fanout}
+	cpuBefore := cpuByProcess()
 	in := b.stack.burst(org, n, clients)
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
+	cpuPerDelivery(r, cpuBefore)
 	lat, last := endToEnd(in, b.rcv)
 	r.IngestErrors = in.failures.Load()
 	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.first).Seconds())

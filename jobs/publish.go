@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/store"
@@ -30,11 +32,49 @@ func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (int, error
 		return 0, err
 	}
 	publishedTotal.WithLabelValues(ev.Source).Inc()
-	for i, id := range ids {
-		if err := p.Queue.Enqueue(context.WithoutCancel(ctx), id); err != nil {
-			p.Log.Warn("enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", len(ids)-i, "error", err)
-			break // Redis is down: the rest would fail too, one timeout each
-		}
-	}
+	p.enqueue(context.WithoutCancel(ctx), ev, ids)
 	return len(ids), nil
+}
+
+// enqueueParallelism bounds the enqueues of one event's fan-out in flight at
+// once: each is a Redis round trip, and a wide fan-out should not wait for them
+// one by one.
+const enqueueParallelism = 16
+
+// enqueue gives each delivery its task. A failure is logged and left to the
+// sweeper: the deliveries are stored, so nothing is lost.
+func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []string) {
+	if len(ids) == 1 {
+		if err := p.Queue.Enqueue(ctx, ids[0]); err != nil {
+			p.Log.Warn("enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)
+		}
+		return
+	}
+	var failed atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, enqueueParallelism)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		if failed.Load() > 0 {
+			failed.Add(1) // Redis is down: the rest would fail too, one timeout each
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := p.Queue.Enqueue(ctx, id); err != nil {
+				failed.Add(1)
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		p.Log.Warn("enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", n, "error", firstErr)
+	}
 }

@@ -17,9 +17,11 @@ import (
 // Worker defaults.
 const (
 	DefaultConcurrency = 50 // deliveries wait on the network, not the CPU
-	// An idle worker looks for new tasks this often: a new delivery is picked up
-	// within ~100 ms (asynq's default is 1 s).
-	DefaultPollInterval = 100 * time.Millisecond
+	// An idle worker looks for new tasks this often (asynq sleeps between a half
+	// and one and a half of it): a new delivery is picked up within ~15 ms, at the
+	// cost of ~100 cheap Redis calls a second per idle worker (asynq's default is
+	// 1 s).
+	DefaultPollInterval = 10 * time.Millisecond
 	// Due retries are moved to the queue this often (asynq's default is 5 s).
 	DefaultRetryPollInterval = time.Second
 )

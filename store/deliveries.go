@@ -41,37 +41,57 @@ func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
 // endpoint's failure streak and a success ends it; the new streak is returned
 // when the delivery failed for good (nil otherwise), for the HealthPolicy to
 // judge. Recording never disables an endpoint itself: DisableEndpoint does.
+// Concurrent calls share commits (group commit); each returns once its own
+// record is durable.
 func (db *DB) RecordAttempt(ctx context.Context, r webhooks.AttemptRecord) (number int, streak *webhooks.FailureStreak, err error) {
-	a := r.Attempt
-	var failures *int
-	var since *time.Time
-	err = db.pool.QueryRow(ctx, `WITH d AS (
-			UPDATE deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3,
-				last_status_code = $4, last_error = $5, manual = false, updated_at = now(),
-				completed_at = CASE WHEN $2 IN ('succeeded', 'failed') THEN now() END
-			WHERE id = $1 RETURNING attempts, endpoint_id
-		), a AS (
-			INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_body, error)
-			SELECT $1, d.attempts, $6, $7, $4, $8, $5 FROM d
-		), e AS (
-			UPDATE endpoints SET
-				consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
-				failing_since = CASE WHEN $2 = 'succeeded' THEN NULL ELSE coalesce(failing_since, now()) END
-			WHERE id = (SELECT endpoint_id FROM d) AND enabled
-				AND ($2 = 'failed' OR ($2 = 'succeeded' AND consecutive_failures > 0))
-			RETURNING consecutive_failures, failing_since
-		)
-		SELECT d.attempts, e.consecutive_failures, e.failing_since FROM d LEFT JOIN e ON true`,
-		r.DeliveryID, r.Status, r.NextAttemptAt, a.StatusCode, r.LastError,
-		a.StartedAt, a.DurationMS, a.ResponseBody,
-	).Scan(&number, &failures, &since)
+	rec, err := db.recorder.do(ctx, r)
 	if err != nil {
 		return 0, nil, wrap(err, "Delivery")
 	}
-	if failures != nil && *failures > 0 && since != nil {
-		streak = &webhooks.FailureStreak{Failures: *failures, Since: *since}
+	return rec.number, rec.streak, nil
+}
+
+// recorded is what RecordAttempt learns from its statement.
+type recorded struct {
+	number int
+	streak *webhooks.FailureStreak
+}
+
+const recordSQL = `WITH d AS (
+		UPDATE deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3,
+			last_status_code = $4, last_error = $5, manual = false, updated_at = now(),
+			completed_at = CASE WHEN $2 IN ('succeeded', 'failed') THEN now() END
+		WHERE id = $1 RETURNING attempts, endpoint_id
+	), a AS (
+		INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_body, error)
+		SELECT $1, d.attempts, $6, $7, $4, $8, $5 FROM d
+	), e AS (
+		UPDATE endpoints SET
+			consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0 ELSE consecutive_failures + 1 END,
+			failing_since = CASE WHEN $2 = 'succeeded' THEN NULL ELSE coalesce(failing_since, now()) END
+		WHERE id = (SELECT endpoint_id FROM d) AND enabled
+			AND ($2 = 'failed' OR ($2 = 'succeeded' AND consecutive_failures > 0))
+		RETURNING consecutive_failures, failing_since
+	)
+	SELECT d.attempts, e.consecutive_failures, e.failing_since FROM d LEFT JOIN e ON true`
+
+func queueRecord(b *pgx.Batch, r webhooks.AttemptRecord) {
+	a := r.Attempt
+	b.Queue(recordSQL, r.DeliveryID, r.Status, r.NextAttemptAt, a.StatusCode, r.LastError,
+		a.StartedAt, a.DurationMS, a.ResponseBody)
+}
+
+func readRecord(br pgx.BatchResults, _ webhooks.AttemptRecord) (recorded, error) {
+	var out recorded
+	var failures *int
+	var since *time.Time
+	if err := br.QueryRow().Scan(&out.number, &failures, &since); err != nil {
+		return out, err
 	}
-	return number, streak, nil
+	if failures != nil && *failures > 0 && since != nil {
+		out.streak = &webhooks.FailureStreak{Failures: *failures, Since: *since}
+	}
+	return out, nil
 }
 
 // FailDelivery makes a non-final delivery failed without an attempt, saying why

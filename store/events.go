@@ -13,31 +13,41 @@ import (
 // Publish stores ev and one pending delivery for each enabled endpoint of its
 // organization subscribed to its type, atomically (one statement), and returns the
 // ids of those deliveries. ev.Envelope must be rendered. Returns ENOTFOUND if the
-// organization does not exist.
+// organization does not exist. Concurrent calls share commits (group commit); each
+// returns only once its own event is durably committed.
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `WITH ev AS (
-			INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)
-			RETURNING id
-		)
-		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-		SELECT gen_random_uuid(), $2, ev.id, e.id, $3, $7, $7, $7
-		FROM ev, endpoints e
-		WHERE e.organization_id = $2 AND e.enabled AND e.events && $9
-		RETURNING id`,
-		ev.ID, ev.OrganizationID, ev.Type, ev.Source, ev.ExternalID, ev.OccurredAt, ev.ReceivedAt,
-		string(ev.Envelope), webhooks.SubscriptionKeys(ev.Type), ev.DedupKey)
-	if err != nil {
-		return nil, wrap(err, "")
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ids, err := db.publisher.do(ctx, ev)
 	if isForeignKeyViolation(err) {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
 	}
 	return ids, wrap(err, "")
+}
+
+const publishSQL = `WITH ev AS (
+		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)
+		RETURNING id
+	)
+	INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
+	SELECT gen_random_uuid(), $2, ev.id, e.id, $3, $7, $7, $7
+	FROM ev, endpoints e
+	WHERE e.organization_id = $2 AND e.enabled AND e.events && $9
+	RETURNING id`
+
+func queuePublish(b *pgx.Batch, ev *webhooks.Event) {
+	b.Queue(publishSQL, ev.ID, ev.OrganizationID, ev.Type, ev.Source, ev.ExternalID, ev.OccurredAt, ev.ReceivedAt,
+		string(ev.Envelope), webhooks.SubscriptionKeys(ev.Type), ev.DedupKey)
+}
+
+func readPublish(br pgx.BatchResults, _ *webhooks.Event) ([]string, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // EventByDedupKey returns the id of the event orgID accepted under dedupKey since

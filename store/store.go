@@ -23,7 +23,9 @@ const defaultMaxConns = 32
 
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	publisher *committer[*webhooks.Event, []string]        // group commit of Publish
+	recorder  *committer[webhooks.AttemptRecord, recorded] // group commit of RecordAttempt
 }
 
 // Open connects a pool to url; it does not wait for Postgres to answer.
@@ -42,11 +44,18 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{pool: pool}, nil
+	db := &DB{pool: pool}
+	db.publisher = newCommitter(db, queuePublish, readPublish)
+	db.recorder = newCommitter(db, queueRecord, readRecord)
+	return db, nil
 }
 
-// Close closes every connection.
-func (db *DB) Close() { db.pool.Close() }
+// Close answers the writes in flight, then closes every connection.
+func (db *DB) Close() {
+	db.publisher.close()
+	db.recorder.close()
+	db.pool.Close()
+}
 
 // Pool returns the underlying pool, for tests and tools.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
