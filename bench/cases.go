@@ -69,9 +69,16 @@ func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout 
 	}
 	r := &result{Case: name, Events: n, Expected: n * fanout}
 	cpuBefore := cpuByProcess()
+	sumBefore, countBefore := groupSizes(b.stack.metricURLs())
 	in := b.stack.burst(org, n, clients)
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
 	cpuPerDelivery(r, cpuBefore)
+	sum, count := groupSizes(b.stack.metricURLs())
+	for _, kind := range []string{"publish", "job", "record"} {
+		if c := count[kind] - countBefore[kind]; c > 0 {
+			r.set("mean_group_"+kind, (sum[kind]-sumBefore[kind])/c)
+		}
+	}
 	lat, last := endToEnd(in, b.rcv)
 	r.IngestErrors = in.failures.Load()
 	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.first).Seconds())

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,4 +49,32 @@ func cpuSpent(before, after map[string]time.Duration, names ...string) map[strin
 		out[n] = max(0, after[n]-before[n])
 	}
 	return out
+}
+
+// groupSizes scrapes the mean group size of each kind (publish, job, record)
+// from the Prometheus endpoints of the api and the workers: how much the group
+// commit shares. It returns the sums and counts, to subtract between samples.
+func groupSizes(urls []string) (sum, count map[string]float64) {
+	sum, count = map[string]float64{}, map[string]float64{}
+	for _, u := range urls {
+		resp, err := http.Get(u)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			for suffix, into := range map[string]map[string]float64{"_sum": sum, "_count": count} {
+				prefix := "empfio_store_group_size" + suffix + `{kind="`
+				rest, ok := strings.CutPrefix(line, prefix)
+				if !ok {
+					continue
+				}
+				kind, value, _ := strings.Cut(rest, `"} `)
+				v, _ := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				into[kind] += v
+			}
+		}
+	}
+	return sum, count
 }

@@ -192,7 +192,7 @@ func print(rep *report) {
 			if strings.HasSuffix(name, "_per_s") && name != "rate_per_s" {
 				ratioNoop, ratioRaw = fmt.Sprintf("%.2f", v/noop), fmt.Sprintf("%.2f", v/raw)
 			}
-			fmt.Printf("| %s | %s | %.1f | %s | %s | %d | %d |\n", r.Case, name, v, ratioNoop, ratioRaw, r.Lost, r.Duplicates)
+			fmt.Printf("| %s | %s | %s | %s | %s | %d | %d |\n", r.Case, name, figure(v), ratioNoop, ratioRaw, r.Lost, r.Duplicates)
 		}
 	}
 	fmt.Println()
@@ -201,7 +201,8 @@ func print(rep *report) {
 func sortedFigures(m map[string]float64) []string {
 	order := []string{"deliveries_per_s", "drain_deliveries_per_s", "ingest_events_per_s", "rate_per_s", "ingest_p50_ms", "ingest_p99_ms",
 		"e2e_p50_ms", "e2e_p99_ms", "all_received_ms", "worker_peak_rss_mb", "cpu_ms_per_delivery",
-		"cpu_ms_per_delivery_postgres", "cpu_ms_per_delivery_redis", "cpu_ms_per_delivery_api", "cpu_ms_per_delivery_worker"}
+		"cpu_ms_per_delivery_postgres", "cpu_ms_per_delivery_redis", "cpu_ms_per_delivery_api", "cpu_ms_per_delivery_worker",
+		"mean_group_publish", "mean_group_job", "mean_group_record"}
 	var out []string
 	for _, k := range order {
 		if _, ok := m[k]; ok {
@@ -209,4 +210,12 @@ func sortedFigures(m map[string]float64) []string {
 		}
 	}
 	return out
+}
+
+// figure prints a value with as many digits as it deserves.
+func figure(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }

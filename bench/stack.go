@@ -37,6 +37,7 @@ type stack struct {
 	apiURL  string
 	api     *exec.Cmd
 	workers []*exec.Cmd
+	metrics []string // the workers' /metrics URLs
 	client  *http.Client
 }
 
@@ -112,12 +113,10 @@ func (s *stack) profileEnv(name string) []string {
 }
 
 func (s *stack) startAPI(ctx context.Context) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s.api = exec.Command(filepath.Join(s.bin, "api"))
 	s.api.Env = s.env(append([]string{"HTTP_ADDR=" + addr}, s.profileEnv("api")...)...)
 	s.api.Stderr = os.Stderr
@@ -137,8 +136,13 @@ func (s *stack) startAPI(ctx context.Context) error {
 // startWorkers starts n worker processes.
 func (s *stack) startWorkers(n int) error {
 	for i := range n {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
 		w := exec.Command(filepath.Join(s.bin, "worker"))
-		w.Env = s.env(s.profileEnv(fmt.Sprintf("worker%d", len(s.workers)+i))...)
+		w.Env = s.env(append(s.profileEnv(fmt.Sprintf("worker%d", len(s.workers)+i)), "WORKER_METRICS_ADDR="+addr)...)
+		s.metrics = append(s.metrics, "http://"+addr+"/metrics")
 		w.Stderr = os.Stderr
 		if err := w.Start(); err != nil {
 			return err
@@ -157,7 +161,7 @@ func (s *stack) stopWorkers() (peak int64) {
 	for _, w := range s.workers {
 		w.Wait()
 	}
-	s.workers = nil
+	s.workers, s.metrics = nil, nil
 	return peak
 }
 
@@ -251,3 +255,16 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 	}
 	return nil
 }
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// metricURLs are the Prometheus endpoints of every process of the stack.
+func (s *stack) metricURLs() []string { return append([]string{s.apiURL + "/metrics"}, s.metrics...) }

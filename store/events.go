@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -26,28 +27,50 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error)
 	return ids, wrap(err, "")
 }
 
-const publishSQL = `WITH ev AS (
+// publishSQL stores a group of events, given as arrays, with one delivery per
+// enabled endpoint of each event's organization subscribed to its type. An
+// event's subscription keys come space-separated (webhooks.SubscriptionKeys).
+const publishSQL = `WITH input AS (
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+			$7::timestamptz[], $8::text[], $9::text[], $10::text[])
+			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key)
+	), ev AS (
 		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)
-		RETURNING id
+		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
 	)
 	INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-	SELECT gen_random_uuid(), $2, ev.id, e.id, $3, $7, $7, $7
-	FROM ev, endpoints e
-	WHERE e.organization_id = $2 AND e.enabled AND e.events && $9
-	RETURNING id`
+	SELECT gen_random_uuid(), i.organization_id, i.id, e.id, i.type, i.created_at, i.created_at, i.created_at
+	FROM input i JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
+		AND e.events && string_to_array(i.keys, ' ')
+	RETURNING event_id::text, id::text`
 
-func queuePublish(b *pgx.Batch, ev *webhooks.Event) {
-	b.Queue(publishSQL, ev.ID, ev.OrganizationID, ev.Type, ev.Source, ev.ExternalID, ev.OccurredAt, ev.ReceivedAt,
-		string(ev.Envelope), webhooks.SubscriptionKeys(ev.Type), ev.DedupKey)
-}
-
-func readPublish(br pgx.BatchResults, _ *webhooks.Event) ([]string, error) {
-	rows, err := br.Query()
+// publishGroup stores a group of events in one statement and returns the ids of
+// each event's deliveries, in order.
+func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([][]string, error) {
+	n := len(evs)
+	ids, orgs, types, sources, envelopes, keys := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	external, dedup := make([]*string, n), make([]*string, n)
+	occurred, received := make([]time.Time, n), make([]time.Time, n)
+	index := make(map[string]int, n)
+	for i, ev := range evs {
+		ids[i], orgs[i], types[i], sources[i], envelopes[i] = ev.ID, ev.OrganizationID, ev.Type, ev.Source, string(ev.Envelope)
+		keys[i] = strings.Join(webhooks.SubscriptionKeys(ev.Type), " ")
+		external[i], dedup[i], occurred[i], received[i] = ev.ExternalID, ev.DedupKey, ev.OccurredAt, ev.ReceivedAt
+		index[ev.ID] = i
+	}
+	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make([][]string, n)
+	var eventID, deliveryID string
+	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID}, func() error {
+		i := index[eventID]
+		out[i] = append(out[i], deliveryID)
+		return nil
+	})
+	return out, err
 }
 
 // EventByDedupKey returns the id of the event orgID accepted under dedupKey since

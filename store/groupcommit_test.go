@@ -1,0 +1,109 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/google/uuid"
+)
+
+// Concurrent publishes share groups; an event of an unknown organization in a
+// group fails alone, and every other event of the group is stored with its
+// deliveries.
+func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	org, _, err := db.CreateOrganization(ctx, "Group")
+	testenv.Must(t, err)
+	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/x", Events: []string{"*"}}
+	testenv.Must(t, db.CreateEndpoint(ctx, e))
+
+	const n = 200
+	errs := make([]error, n)
+	ids := make([][]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		orgID := org.ID
+		if i%10 == 3 {
+			orgID = uuid.NewString() // unknown: its group must not fail with it
+		}
+		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: []byte(`{"id":"l"}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		testenv.Must(t, ev.RenderEnvelope())
+		wg.Go(func() { ids[i], errs[i] = db.Publish(ctx, ev) })
+	}
+	wg.Wait()
+	stored := 0
+	for i := range n {
+		switch {
+		case i%10 == 3 && webhooks.ErrorCode(errs[i]) != webhooks.ENOTFOUND:
+			t.Errorf("event %d of an unknown organization: %v", i, errs[i])
+		case i%10 != 3 && (errs[i] != nil || len(ids[i]) != 1):
+			t.Errorf("event %d: %v, deliveries %v", i, errs[i], ids[i])
+		case i%10 != 3:
+			stored++
+		}
+	}
+	var events, deliveries int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)`).Scan(&events, &deliveries))
+	if events != stored || deliveries != stored {
+		t.Fatalf("%d events and %d deliveries stored, want %d each", events, deliveries, stored)
+	}
+}
+
+// Concurrent records of mixed outcomes share groups and each gets its attempt
+// number; failures count their endpoint's streak and a success ends it.
+func TestRecordAttempt_ConcurrentRecordsOfEveryOutcome(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	org, _, err := db.CreateOrganization(ctx, "Records")
+	testenv.Must(t, err)
+	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/x", Events: []string{"*"}}
+	testenv.Must(t, db.CreateEndpoint(ctx, e))
+	const n = 120
+	var deliveries []string
+	for range n {
+		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org.ID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: []byte(`{}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		testenv.Must(t, ev.RenderEnvelope())
+		ids, err := db.Publish(ctx, ev)
+		testenv.Must(t, err)
+		deliveries = append(deliveries, ids...)
+	}
+	statuses := []string{webhooks.StatusSucceeded, webhooks.StatusRetrying, webhooks.StatusFailed}
+	numbers := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, id := range deliveries {
+		code := 200
+		rec := webhooks.AttemptRecord{DeliveryID: id, Status: statuses[i%3],
+			Attempt: webhooks.Attempt{StartedAt: time.Now(), DurationMS: 3, StatusCode: &code}}
+		if rec.Status == webhooks.StatusRetrying {
+			next := time.Now().Add(time.Minute)
+			rec.NextAttemptAt = &next
+		}
+		wg.Go(func() { numbers[i], _, errs[i] = db.RecordAttempt(ctx, rec) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || numbers[i] != 1 {
+			t.Errorf("record %d (%s): number %d, %v", i, statuses[i%3], numbers[i], errs[i])
+		}
+	}
+	var attempts, failed, succeeded int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM attempts),
+		(SELECT count(*) FROM deliveries WHERE status = 'failed' AND completed_at IS NOT NULL),
+		(SELECT count(*) FROM deliveries WHERE status = 'succeeded' AND completed_at IS NOT NULL)`).Scan(&attempts, &failed, &succeeded))
+	if attempts != n || failed != n/3 || succeeded != n/3 {
+		t.Fatalf("%d attempts, %d failed, %d succeeded; want %d, %d, %d", attempts, failed, succeeded, n, n/3, n/3)
+	}
+	// A record of a delivery that is gone is ENOTFOUND, alone.
+	if _, _, err := db.RecordAttempt(ctx, webhooks.AttemptRecord{DeliveryID: uuid.NewString(), Status: webhooks.StatusSucceeded,
+		Attempt: webhooks.Attempt{StartedAt: time.Now()}}); webhooks.ErrorCode(err) != webhooks.ENOTFOUND {
+		t.Fatalf("record of a missing delivery: %v", err)
+	}
+}
