@@ -10,17 +10,19 @@ import (
 
 // Application error codes. The api package maps each to one HTTP status.
 const (
-	EBADREQUEST   = "bad_request"  // the request cannot be parsed (400)
-	EUNAUTHORIZED = "unauthorized" // no or bad credentials (401)
-	EFORBIDDEN    = "forbidden"    // valid credentials that do not allow the action (403)
-	ENOTFOUND     = "not_found"    // does not exist, or belongs to another organization (404)
-	ECONFLICT     = "conflict"     // the resource is in a state that forbids the action (409)
-	ETOOLARGE     = "too_large"    // the body is over the limit (413)
-	EUNSUPPORTED  = "unsupported"  // the body is not JSON (415)
-	EINVALID      = "invalid"      // fields fail validation (422)
-	ERATELIMITED  = "rate_limited" // too many requests (429)
-	EINTERNAL     = "internal"     // a bug; details go to logs only (500)
-	EUNAVAILABLE  = "unavailable"  // Postgres or Redis cannot be reached (503)
+	EBADREQUEST   = "bad_request"        // the request cannot be parsed (400)
+	EUNAUTHORIZED = "unauthorized"       // no or bad credentials (401)
+	EFORBIDDEN    = "forbidden"          // valid credentials that do not allow the action (403)
+	ENOTFOUND     = "not_found"          // does not exist, or belongs to another organization (404)
+	EMETHOD       = "method_not_allowed" // the route exists, not with this method (405)
+	ECONFLICT     = "conflict"           // the resource is in a state that forbids the action (409)
+	ETOOLARGE     = "too_large"          // the body is over the limit (413)
+	EHEADERS      = "headers_too_large"  // the request's headers are over the limit (431)
+	EUNSUPPORTED  = "unsupported"        // the body is not JSON (415)
+	EINVALID      = "invalid"            // fields fail validation (422)
+	ERATELIMITED  = "rate_limited"       // too many requests (429)
+	EINTERNAL     = "internal"           // a bug; details go to logs only (500)
+	EUNAVAILABLE  = "unavailable"        // Postgres or Redis cannot be reached (503)
 )
 
 // Error is an application error: a code for programs and a message for people.

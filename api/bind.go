@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"time"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
@@ -43,10 +44,15 @@ func decodeOptionalJSON(c *fiber.Ctx, v any) error {
 	return decodeJSON(c, v)
 }
 
+// requireJSON accepts application/json (and +json types) in UTF-8, the only
+// encoding JSON has (RFC 8259); a charset parameter naming another is refused.
 func requireJSON(c *fiber.Ctx) error {
-	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return webhooks.Errorf(webhooks.EUNSUPPORTED, "Send the body as application/json.")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return webhooks.Errorf(webhooks.EUNSUPPORTED, "Send the body as application/json in UTF-8.")
 	}
 	return nil
 }
@@ -55,7 +61,11 @@ func requireJSON(c *fiber.Ctx) error {
 func jsonError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
+	var timeErr *time.ParseError
 	switch {
+	case errors.As(err, &timeErr):
+		// Its text repeats the input twice: say what is expected instead.
+		return webhooks.Invalid(webhooks.FieldError{Field: "body", Message: "a time is not in RFC 3339 form, such as 2026-03-07T10:30:00Z"})
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {

@@ -1,6 +1,10 @@
 package api
 
 import (
+	"net/url"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/basicauth"
 	"github.com/hibiken/asynqmon"
@@ -10,16 +14,38 @@ import (
 // as password).
 const OpsPath = "/ops/queues"
 
-// mountOps serves asynqmon when ADMIN_TOKEN and a Redis connection are set.
+// mountOps serves asynqmon when ADMIN_TOKEN and a Redis connection are set. It is
+// read-only unless OpsWritable (OPS_QUEUES_WRITABLE=true): running, deleting or
+// pausing tasks by hand can break the delivery log's promises. Writes, when
+// allowed, must come from the page itself: a cross-origin request is refused,
+// so another site cannot use an operator's saved credentials.
 func (s *Server) mountOps() {
 	if s.AdminToken == "" || s.OpsRedis == nil {
 		return
 	}
-	mon := asynqmon.New(asynqmon.Options{RootPath: OpsPath, RedisConnOpt: s.OpsRedis})
+	mon := asynqmon.New(asynqmon.Options{RootPath: OpsPath, RedisConnOpt: s.OpsRedis, ReadOnly: !s.OpsWritable})
 	s.closers = append(s.closers, mon.Close)
 	guard := basicauth.New(basicauth.Config{
 		Realm:      "empfio operations",
 		Authorizer: func(_, password string) bool { return tokenMatches(password, s.AdminToken) },
 	})
-	s.App.Use(OpsPath, guard, adaptor.HTTPHandler(mon))
+	s.App.Use(OpsPath, guard, sameOriginWrites, adaptor.HTTPHandler(mon))
+}
+
+// sameOriginWrites refuses requests that change state when the browser says they
+// come from another origin (Sec-Fetch-Site, else Origin).
+func sameOriginWrites(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	if site := c.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return webhooks.Errorf(webhooks.EFORBIDDEN, "Cross-origin changes to the queues are refused.")
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		if u, err := url.Parse(origin); err != nil || u.Host != c.Hostname() {
+			return webhooks.Errorf(webhooks.EFORBIDDEN, "Cross-origin changes to the queues are refused.")
+		}
+	}
+	return c.Next()
 }

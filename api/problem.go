@@ -15,8 +15,10 @@ var statusOf = map[string]int{
 	webhooks.EUNAUTHORIZED: http.StatusUnauthorized,
 	webhooks.EFORBIDDEN:    http.StatusForbidden,
 	webhooks.ENOTFOUND:     http.StatusNotFound,
+	webhooks.EMETHOD:       http.StatusMethodNotAllowed,
 	webhooks.ECONFLICT:     http.StatusConflict,
 	webhooks.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	webhooks.EHEADERS:      http.StatusRequestHeaderFieldsTooLarge,
 	webhooks.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	webhooks.EINVALID:      http.StatusUnprocessableEntity,
 	webhooks.ERATELIMITED:  http.StatusTooManyRequests,
@@ -53,6 +55,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case code == webhooks.EUNAVAILABLE:
 		s.log.Warn("dependency unavailable", "method", c.Method(), "path", c.Path(), "error", err, "request_id", requestID(c))
 		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
+	case code == webhooks.EMETHOD:
+		c.Set(fiber.HeaderAllow, s.allowed(c.Path()))
 	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	return c.Status(status).JSON(Problem{
@@ -71,7 +75,9 @@ func fromFiber(fe *fiber.Error) error {
 	case fiber.StatusNotFound:
 		return webhooks.Errorf(webhooks.ENOTFOUND, "No such route.")
 	case fiber.StatusMethodNotAllowed:
-		return webhooks.Errorf(webhooks.ENOTFOUND, "No such route for this method.")
+		return webhooks.Errorf(webhooks.EMETHOD, "This route does not take this method; see the Allow header.")
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return webhooks.Errorf(webhooks.EHEADERS, "The request's headers are too large.")
 	case fiber.StatusRequestEntityTooLarge:
 		return webhooks.Errorf(webhooks.ETOOLARGE, "The request body is too large.")
 	case fiber.StatusBadRequest:

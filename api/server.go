@@ -32,7 +32,10 @@ type Config struct {
 	Dedup     *jobs.Dedup
 	Limiter   *jobs.RateLimiter  // nil: no rate limit
 	OpsRedis  asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
-	Targets   outbound.TargetPolicy
+	// OpsWritable lets /ops/queues run, delete and pause tasks
+	// (OPS_QUEUES_WRITABLE); it is read-only otherwise.
+	OpsWritable bool
+	Targets     outbound.TargetPolicy
 
 	InternalToken string // agent-event and POST /events; empty refuses all
 	CalcomSecret  string // empty accepts unsigned Cal.com bodies

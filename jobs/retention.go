@@ -25,13 +25,18 @@ type Retention struct {
 	Log      *slog.Logger
 }
 
-// Run prunes every Interval (DefaultRetentionInterval when zero) until ctx ends.
+// Run prunes, and forgets previous secrets past their grace period, every Interval (DefaultRetentionInterval when zero) until ctx ends.
 func (r *Retention) Run(ctx context.Context) {
 	every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func() {
 		if n, err := r.Prune(ctx); err != nil {
 			r.Log.Warn("retention failed", "error", err)
 		} else if n > 0 {
 			r.Log.Info("retention pruned events", "count", n)
+		}
+		if n, err := r.DB.ForgetExpiredSecrets(ctx); err != nil {
+			r.Log.Warn("forgetting expired secrets failed", "error", err)
+		} else if n > 0 {
+			r.Log.Info("forgot previous secrets past their grace period", "endpoints", n)
 		}
 	})
 }

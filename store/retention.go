@@ -21,3 +21,14 @@ func (db *DB) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (int
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ForgetExpiredSecrets clears the previous secret of every endpoint whose
+// rotation grace period has ended: it signs nothing any more, so it is not kept.
+func (db *DB) ForgetExpiredSecrets(ctx context.Context) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET previous_secret = NULL, previous_secret_expires_at = NULL
+		WHERE previous_secret_expires_at < now()`)
+	if err != nil {
+		return 0, wrap(err, "")
+	}
+	return tag.RowsAffected(), nil
+}

@@ -51,6 +51,7 @@ type Options struct {
 	Concurrency   int           // worker concurrency; default 10
 	PollInterval  time.Duration // how often an idle worker looks for tasks; default 20 ms
 	LogOutput     io.Writer     // where the app logs (warnings and up); default stderr
+	OpsWritable   bool          // /ops/queues may change tasks
 }
 
 // App is a running service.
@@ -88,6 +89,7 @@ func Start(t testing.TB, o Options) *App {
 		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow, Lease: o.DedupLease},
 		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
 		OpsRedis:      asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB},
+		OpsWritable:   o.OpsWritable,
 		Targets:       targets,
 		InternalToken: InternalToken, CalcomSecret: CalcomSecret, AdminToken: AdminToken,
 		MaxBodyBytes: o.MaxBodyBytes, CORSOrigins: "https://app.example.com", Log: log,
