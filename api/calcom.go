@@ -24,16 +24,46 @@ type calcomEnvelope struct {
 	Payload      json.RawMessage `json:"payload"`
 }
 
-// calcomWebhook: POST /webhooks/calcom. The signature is checked on the raw body
-// before anything is parsed (when CALCOM_WEBHOOK_SECRET is set). PING → 200;
-// triggers we do not handle → 200 {"status":"ignored"}; the same (trigger, uid)
-// within the dedup window → 200 {"status":"duplicate"}; else 202 accepted.
+// calcomWebhook: POST /webhooks/calcom, the shared route of single-tenant
+// installs. The signature is checked on the raw body before anything is parsed
+// (when CALCOM_WEBHOOK_SECRET is set); the organization comes from the booking's
+// metadata or the subscriber URL's ?organization_id=. PING → 200; triggers we do
+// not handle → 200 {"status":"ignored"}; the same (trigger, uid) of an
+// organization again → 200 {"status":"duplicate"}; else 202 accepted.
 func (s *Server) calcomWebhook(c *fiber.Ctx) error {
-	body := c.Body()
-	if s.CalcomSecret != "" && !webhooks.Verify(s.CalcomSecret, body, c.Get(HeaderCalSignature)) {
+	if s.CalcomSecret != "" {
+		if err := checkCalSignature(c, s.CalcomSecret); err != nil {
+			return err
+		}
+	}
+	return s.calcomEvent(c, "")
+}
+
+// calcomOrgWebhook: POST /webhooks/calcom/{token}, an organization's own
+// subscriber URL. The token names the organization, and the body must be signed
+// with that organization's secret: nothing can be posted into another one.
+func (s *Server) calcomOrgWebhook(c *fiber.Ctx) error {
+	orgID, secret, err := s.DB.CalcomByToken(c.UserContext(), webhooks.HashAPIKey(c.Params("token")))
+	if err != nil {
+		return rejected(webhooks.SourceCalcom, err)
+	}
+	if err := checkCalSignature(c, secret); err != nil {
+		return err
+	}
+	return s.calcomEvent(c, orgID)
+}
+
+func checkCalSignature(c *fiber.Ctx, secret string) error {
+	if !webhooks.Verify(secret, c.Body(), c.Get(HeaderCalSignature)) {
 		return rejected(webhooks.SourceCalcom, webhooks.Errorf(webhooks.EUNAUTHORIZED,
 			"The %s header is missing or does not match the body.", HeaderCalSignature))
 	}
+	return nil
+}
+
+// calcomEvent handles a verified Cal.com body for orgID ("" : find it in the
+// booking or the query).
+func (s *Server) calcomEvent(c *fiber.Ctx, orgID string) error {
 	var env calcomEnvelope
 	if err := decodeJSON(c, &env); err != nil {
 		return rejected(webhooks.SourceCalcom, err)
@@ -53,9 +83,11 @@ func (s *Server) calcomWebhook(c *fiber.Ctx) error {
 	if err := json.Unmarshal(env.Payload, &b); err != nil || len(env.Payload) == 0 {
 		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload", Message: "must be the booking object of a Cal.com webhook"}))
 	}
-	orgID, err := calcomOrganization(c, &b)
-	if err != nil {
-		return rejected(webhooks.SourceCalcom, err)
+	if orgID == "" {
+		var err error
+		if orgID, err = calcomOrganization(c, &b); err != nil {
+			return rejected(webhooks.SourceCalcom, err)
+		}
 	}
 	if b.UID == "" {
 		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload.uid", Message: "is required"}))
@@ -63,8 +95,9 @@ func (s *Server) calcomWebhook(c *fiber.Ctx) error {
 	return s.publishBooking(c, orgID, eventType, env, &b)
 }
 
-// publishBooking publishes the booking once per (trigger, uid) within the dedup
-// window: Cal.com sends no delivery id.
+// publishBooking publishes the booking once per organization, trigger and uid:
+// Cal.com sends no delivery id. Redis recognises a repeat within the dedup
+// window; Postgres (a unique index) any later replay.
 func (s *Server) publishBooking(c *fiber.Ctx, orgID, eventType string, env calcomEnvelope, b *calcomBooking) error {
 	var occurredAt *time.Time
 	if t, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {

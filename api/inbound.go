@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/empfio/webhooks/store"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/jobs"
@@ -40,7 +43,11 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 		s.afterClaim(ctx)
 	}
 	ev.DedupKey = &key
-	if _, err := s.Publisher.Publish(ctx, ev); err != nil {
+	_, err = s.Publisher.Publish(ctx, ev)
+	if errors.Is(err, store.ErrStoredBefore) {
+		return s.storedBefore(c, claim, key, ev)
+	}
+	if err != nil {
 		if rerr := claim.Release(ctx); rerr != nil {
 			s.log.Warn("release dedup key", "error", rerr)
 		}
@@ -72,6 +79,20 @@ func (s *Server) inFlight(c *fiber.Ctx, key string, ev *webhooks.Event) error {
 	inboundTotal.WithLabelValues(ev.Source, "in_flight").Inc()
 	c.Set(fiber.HeaderRetryAfter, retryAfterInFlight)
 	return webhooks.Errorf(webhooks.ECONFLICT, "The same event is being accepted by another request; retry in a second.")
+}
+
+// storedBefore answers a Cal.com booking stored before, past the dedup window: a
+// duplicate of that event.
+func (s *Server) storedBefore(c *fiber.Ctx, claim *jobs.Claim, key string, ev *webhooks.Event) error {
+	id, _, err := s.DB.EventByDedupKey(c.UserContext(), ev.OrganizationID, key, time.Time{})
+	if err != nil {
+		claim.Release(c.UserContext())
+		return err
+	}
+	if err := claim.Commit(c.UserContext(), id); err != nil {
+		s.log.Warn("mark dedup key seen", "event_id", id, "error", err)
+	}
+	return s.duplicate(c, ev, id)
 }
 
 func (s *Server) duplicate(c *fiber.Ctx, ev *webhooks.Event, eventID string) error {

@@ -51,9 +51,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status := statusOf[code]
 	switch {
 	case code == webhooks.EINTERNAL:
-		s.log.Error("internal error", "method", c.Method(), "path", c.Path(), "error", err, "request_id", requestID(c))
+		s.log.Error("internal error", "method", c.Method(), "path", loggedPath(c), "error", err, "request_id", requestID(c))
 	case code == webhooks.EUNAVAILABLE:
-		s.log.Warn("dependency unavailable", "method", c.Method(), "path", c.Path(), "error", err, "request_id", requestID(c))
+		s.log.Warn("dependency unavailable", "method", c.Method(), "path", loggedPath(c), "error", err, "request_id", requestID(c))
 		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	case code == webhooks.EMETHOD:
 		c.Set(fiber.HeaderAllow, s.allowed(c.Path()))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/empfio/webhooks/jobs"
@@ -107,6 +108,7 @@ func (s *Server) routes() {
 	// Inbound events.
 	a.Post(v1+"/webhooks/agent-event", s.internalAuth, s.agentEvent)
 	a.Post(v1+"/webhooks/calcom", s.calcomWebhook)
+	a.Post(v1+"/webhooks/calcom/:token", s.calcomOrgWebhook)
 	a.Post(v1+"/events", s.internalAuth, s.publishEvent)
 
 	// Administration.
@@ -122,6 +124,8 @@ func (s *Server) routes() {
 	org(fiber.MethodGet, "/session", s.sessionInfo)
 	org(fiber.MethodPost, "/portal-sessions", keyOnly, s.createPortalSession)
 	org(fiber.MethodGet, "/event-types", s.eventTypes)
+	org(fiber.MethodGet, "/integrations/calcom", s.calcomIntegration)
+	org(fiber.MethodPost, "/integrations/calcom", s.connectCalcom)
 	org(fiber.MethodGet, "/webhooks", s.listWebhooks)
 	org(fiber.MethodPost, "/webhooks", s.createWebhook)
 	org(fiber.MethodGet, "/webhooks/:id", s.getWebhook)
@@ -143,7 +147,7 @@ func (s *Server) routes() {
 
 // isInbound reports whether path is one of the inbound webhooks.
 func isInbound(path string) bool {
-	return path == "/api/v1/webhooks/agent-event" || path == "/api/v1/webhooks/calcom"
+	return path == "/api/v1/webhooks/agent-event" || strings.HasPrefix(path, "/api/v1/webhooks/calcom")
 }
 
 // accessLog logs one line per request with its outcome.
@@ -159,9 +163,19 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if isInbound(c.Path()) {
 		level = slog.LevelInfo // every inbound event is logged with its outcome
 	}
-	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", loggedPath(c), "status", c.Response().StatusCode(),
 		"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
 	return nil
+}
+
+// loggedPath is the route pattern of a request, so that what its parameters
+// carry (the token of a Cal.com subscriber URL) is never logged; the path itself
+// when no route matched.
+func loggedPath(c *fiber.Ctx) string {
+	if r := c.Route(); r != nil && strings.Contains(r.Path, ":") {
+		return r.Path
+	}
+	return c.Path()
 }
 
 func requestID(c *fiber.Ctx) string {

@@ -14,18 +14,27 @@ import (
 // Publish stores ev and one pending delivery for each enabled endpoint of its
 // organization subscribed to its type, atomically (one statement), and returns the
 // ids of those deliveries. ev.Envelope must be rendered. Returns ENOTFOUND if the
-// organization does not exist. Concurrent calls share commits (group commit); each
-// returns only once its own event is durably committed.
+// organization does not exist, ErrStoredBefore for a Cal.com booking stored
+// before. Concurrent calls share commits (group commit); each returns only once
+// its own event is durably committed.
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error) {
-	ids, err := db.publisher.do(ctx, ev)
+	p, err := db.publisher.do(ctx, ev)
 	if isForeignKeyViolation(err) {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
 	}
-	return ids, wrap(err, "")
+	if err == nil && !p.stored {
+		return nil, ErrStoredBefore
+	}
+	return p.deliveries, wrap(err, "")
 }
+
+// ErrStoredBefore is returned by Publish for a Cal.com event whose dedup key an
+// event of its organization was stored under before: Cal.com bookings are
+// stored once for as long as they are retained.
+var ErrStoredBefore = errors.New("store: the event was stored before")
 
 // publishSQL stores a group of events, given as arrays, with one delivery per
 // enabled endpoint of each event's organization subscribed to its type. An
@@ -37,16 +46,26 @@ const publishSQL = `WITH input AS (
 	), ev AS (
 		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
 		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
+		ON CONFLICT (organization_id, dedup_key) WHERE source = 'calcom' DO NOTHING
+		RETURNING id
+	), d AS (
+		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
+		SELECT gen_random_uuid(), i.organization_id, i.id, e.id, i.type, i.created_at, i.created_at, i.created_at
+		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
+			AND e.events && string_to_array(i.keys, ' ')
+		RETURNING event_id, id
 	)
-	INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-	SELECT gen_random_uuid(), i.organization_id, i.id, e.id, i.type, i.created_at, i.created_at, i.created_at
-	FROM input i JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
-		AND e.events && string_to_array(i.keys, ' ')
-	RETURNING event_id::text, id::text`
+	SELECT ev.id::text, d.id::text FROM ev LEFT JOIN d ON d.event_id = ev.id`
 
-// publishGroup stores a group of events in one statement and returns the ids of
-// each event's deliveries, in order.
-func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([][]string, error) {
+// published is what publishing one event did.
+type published struct {
+	deliveries []string
+	stored     bool // false: a Cal.com event stored before under the same key
+}
+
+// publishGroup stores a group of events in one statement and returns what each
+// one did, in order.
+func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]published, error) {
 	n := len(evs)
 	ids, orgs, types, sources, envelopes, keys := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n)
@@ -63,11 +82,15 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([][]stri
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]string, n)
-	var eventID, deliveryID string
+	out := make([]published, n)
+	var eventID string
+	var deliveryID *string
 	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID}, func() error {
 		i := index[eventID]
-		out[i] = append(out[i], deliveryID)
+		out[i].stored = true
+		if deliveryID != nil {
+			out[i].deliveries = append(out[i].deliveries, *deliveryID)
+		}
 		return nil
 	})
 	return out, err

@@ -24,7 +24,7 @@ const defaultMaxConns = 32
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
-	publisher *committer[*webhooks.Event, []string]        // groups of Publish
+	publisher *committer[*webhooks.Event, published]       // groups of Publish
 	jobs      *committer[string, *webhooks.Job]            // groups of Job
 	recorder  *committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
 }

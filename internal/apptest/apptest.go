@@ -50,7 +50,8 @@ type Options struct {
 	Health        webhooks.HealthPolicy
 	Concurrency   int           // worker concurrency; default 10
 	PollInterval  time.Duration // how often an idle worker looks for tasks; default 20 ms
-	LogOutput     io.Writer     // where the app logs (warnings and up); default stderr
+	LogOutput     io.Writer     // where the app logs; default stderr
+	LogInfo       bool          // log info lines too; default warnings and up
 	OpsWritable   bool          // /ops/queues may change tasks
 }
 
@@ -77,7 +78,7 @@ func Start(t testing.TB, o Options) *App {
 	db, dsn := testenv.DB(t)
 	rdb, redisURL := testenv.Redis(t)
 	o = o.withDefaults()
-	log := slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
@@ -110,6 +111,13 @@ func Start(t testing.TB, o Options) *App {
 	return a
 }
 
+func (o Options) logLevel() slog.Level {
+	if o.LogInfo {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
+
 func (o Options) withDefaults() Options {
 	if o.Schedule.Window == 0 {
 		o.Schedule = webhooks.RetrySchedule{MaxRetries: 3, Window: 7 * time.Second}
@@ -135,6 +143,7 @@ func (o Options) withDefaults() Options {
 	if o.LogOutput == nil {
 		o.LogOutput = os.Stderr
 	}
+
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
 	}
