@@ -8,11 +8,12 @@ import "time"
 // once, in the URL, and stored as its SHA-256; the secret is what the user
 // pastes into Cal.com's "Secret" field.
 type CalcomIntegration struct {
-	OrganizationID string    `json:"organization_id"`
-	SubscriberURL  string    `json:"subscriber_url,omitempty"` // set only when created
-	Secret         string    `json:"secret,omitempty"`         // set only when created
-	CreatedAt      time.Time `json:"created_at"`
-	Token          string    `json:"-"`
+	OrganizationID string     `json:"organization_id"`
+	Connected      bool       `json:"connected"`
+	SubscriberURL  string     `json:"subscriber_url,omitempty"` // set only when created
+	Secret         string     `json:"secret,omitempty"`         // set only when created
+	CreatedAt      *time.Time `json:"created_at"`               // nil when not connected
+	Token          string     `json:"-"`
 }
 
 // CalcomTokenPrefix starts the token of every Cal.com subscriber URL.
@@ -22,5 +23,5 @@ const CalcomTokenPrefix = "cal_"
 // hash to store) and a secret.
 func NewCalcomIntegration(orgID string) (*CalcomIntegration, []byte) {
 	token := CalcomTokenPrefix + randomBase62(apiKeyRandChars)
-	return &CalcomIntegration{OrganizationID: orgID, Token: token, Secret: "calsec_" + randomBase62(apiKeyRandChars)}, HashAPIKey(token)
+	return &CalcomIntegration{OrganizationID: orgID, Connected: true, Token: token, Secret: "calsec_" + randomBase62(apiKeyRandChars)}, HashAPIKey(token)
 }

@@ -15,6 +15,7 @@ const (
 	EFORBIDDEN    = "forbidden"          // valid credentials that do not allow the action (403)
 	ENOTFOUND     = "not_found"          // does not exist, or belongs to another organization (404)
 	EMETHOD       = "method_not_allowed" // the route exists, not with this method (405)
+	ETIMEOUT      = "request_timeout"    // the request did not arrive in time (408)
 	ECONFLICT     = "conflict"           // the resource is in a state that forbids the action (409)
 	ETOOLARGE     = "too_large"          // the body is over the limit (413)
 	EHEADERS      = "headers_too_large"  // the request's headers are over the limit (431)

@@ -92,7 +92,7 @@ func TestCalcom_OrganizationURLIsBoundToItsOrganization(t *testing.T) {
 	if !strings.Contains(logs.String(), "/api/v1/webhooks/calcom/:token") || strings.Contains(logs.String(), strings.TrimPrefix(pathA, "/api/v1/webhooks/calcom/")) {
 		t.Fatalf("the requests are not logged by their route, or a token was logged:\n%s", logs.String())
 	}
-	if r := a.Do(t, "GET", "/api/v1/integrations/calcom", keyB, nil); r.Status != 200 || r.Map(t)["secret"] != nil {
+	if r := a.Do(t, "GET", "/api/v1/integrations/calcom", keyB, nil); r.Status != 200 || r.Map(t)["secret"] != nil || r.Map(t)["connected"] != true {
 		t.Fatalf("reading the integration: %d %s", r.Status, r.Body)
 	}
 	_ = orgB

@@ -17,7 +17,7 @@ func (s *Server) connectCalcom(c *fiber.Ctx) error {
 }
 
 // calcomIntegration: GET /integrations/calcom → whether and since when the
-// organization has its own subscriber URL (404 if not).
+// organization has its own subscriber URL ({"connected": false} if not).
 func (s *Server) calcomIntegration(c *fiber.Ctx) error {
 	in, err := s.DB.CalcomIntegration(c.UserContext(), orgOf(c))
 	if err != nil {

@@ -16,6 +16,7 @@ var statusOf = map[string]int{
 	webhooks.EFORBIDDEN:    http.StatusForbidden,
 	webhooks.ENOTFOUND:     http.StatusNotFound,
 	webhooks.EMETHOD:       http.StatusMethodNotAllowed,
+	webhooks.ETIMEOUT:      http.StatusRequestTimeout,
 	webhooks.ECONFLICT:     http.StatusConflict,
 	webhooks.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	webhooks.EHEADERS:      http.StatusRequestHeaderFieldsTooLarge,
@@ -76,6 +77,10 @@ func fromFiber(fe *fiber.Error) error {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "No such route.")
 	case fiber.StatusMethodNotAllowed:
 		return webhooks.Errorf(webhooks.EMETHOD, "This route does not take this method; see the Allow header.")
+	case fiber.StatusRequestTimeout:
+		// Also what fasthttp answers on a connection that sent nothing within
+		// the read timeout; HTTP clients know to close on a 408.
+		return webhooks.Errorf(webhooks.ETIMEOUT, "The request did not arrive in time.")
 	case fiber.StatusRequestHeaderFieldsTooLarge:
 		return webhooks.Errorf(webhooks.EHEADERS, "The request's headers are too large.")
 	case fiber.StatusRequestEntityTooLarge:

@@ -240,3 +240,36 @@ func expiredLink(t *testing.T, a *apptest.App, key string) string {
 	testenv.Must(t, err)
 	return r.Map(t)["url"].(string)
 }
+
+// The Cal.com page gives the organization its own subscriber URL and secret,
+// with the steps to paste them into Cal.com; a booking signed with that secret
+// and posted there is accepted.
+func TestDashboard_ConnectCalcom(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	_, key := a.Org(t, "Kalender GmbH")
+	b := newBrowser(t)
+	b.navigate(a.URL + "/dashboard/")
+	b.typeInto("#api-key", key)
+	b.click(`form button[type=submit]`)
+	b.visible("#webhooks-empty")
+	b.click("a[data-nav=integrations]")
+	b.visible("#connect-calcom")
+	if got := b.text("#calcom-status"); !strings.Contains(got, "Not connected") {
+		t.Fatalf("status before connecting: %q", got)
+	}
+	b.click("#connect-calcom")
+	b.visible("#calcom-url")
+	url, secret := b.text("#calcom-url"), b.text("#calcom-secret")
+	if !strings.HasPrefix(url, a.URL+"/api/v1/webhooks/calcom/cal_") || !strings.Contains(b.text("#calcom-result"), "Settings → Developer → Webhooks") {
+		t.Fatalf("credentials %q, steps %q", url, b.text("#calcom-result"))
+	}
+	body := []byte(`{"triggerEvent":"PING","createdAt":"2026-03-07T10:30:00Z","payload":{}}`)
+	r := apptest.Request(t, "POST", url, body, map[string]string{"Content-Type": "application/json", "X-Cal-Signature-256": webhooks.Sign(secret, body)})
+	if r.Status != http.StatusOK {
+		t.Fatalf("a ping to the new URL: %d %s", r.Status, r.Body)
+	}
+	b.shot("calcom-connect")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}

@@ -12,3 +12,4 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched
 go mod download
 scripts/lint.sh
 go test -race -count=1 -timeout 15m ./... "$@"
+FUZZTIME="${FUZZTIME:-2s}" scripts/fuzz.sh # every fuzz target, briefly: seeds plus a little exploration

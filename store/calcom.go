@@ -21,12 +21,16 @@ func (db *DB) PutCalcomIntegration(ctx context.Context, orgID string) (*webhooks
 	return in, wrap(err, "")
 }
 
-// CalcomIntegration returns orgID's integration, without its token or secret.
-// Returns ENOTFOUND when it has none.
+// CalcomIntegration returns orgID's integration, without its token or secret;
+// Connected is false when it has none.
 func (db *DB) CalcomIntegration(ctx context.Context, orgID string) (*webhooks.CalcomIntegration, error) {
 	in := &webhooks.CalcomIntegration{OrganizationID: orgID}
 	err := db.pool.QueryRow(ctx, `SELECT created_at FROM calcom_integrations WHERE organization_id = $1`, orgID).Scan(&in.CreatedAt)
-	return in, wrap(err, "Cal.com integration")
+	if errors.Is(err, pgx.ErrNoRows) {
+		return in, nil
+	}
+	in.Connected = err == nil
+	return in, wrap(err, "")
 }
 
 // CalcomByToken returns the organization and secret of the subscriber URL token

@@ -83,6 +83,8 @@ export const api = {
   delivery: (id) => request('GET', `/deliveries/${enc(id)}`),
   retry: (id) => request('POST', `/deliveries/${enc(id)}/retry`),
   events: (params) => request('GET', '/events' + query(params)),
+  calcom: () => request('GET', '/integrations/calcom'),
+  connectCalcom: () => request('POST', '/integrations/calcom'),
   event: (id) => request('GET', `/events/${enc(id)}`),
 };
 

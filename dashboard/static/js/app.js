@@ -7,6 +7,7 @@ import { webhookList } from './webhooks.js';
 import { webhookForm } from './webhook_form.js';
 import { webhookPage } from './webhook.js';
 import { eventList, eventPage } from './events.js';
+import { calcomPage } from './calcom.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -24,6 +25,7 @@ const routes = [
   [/^#\/webhooks$/, () => webhookList(main, session.current)],
   [/^#\/events\/([0-9a-f-]{36})$/, (m) => eventPage(main, session.current, m[1])],
   [/^#\/events$/, () => eventList(main, session.current)],
+  [/^#\/integrations\/calcom$/, () => calcomPage(main, session.current)],
 ];
 
 async function route() {
