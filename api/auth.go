@@ -25,23 +25,31 @@ func tokenMatches(got, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-func unauthorized(c *fiber.Ctx, msg string) error {
+// unauthorized answers a failed authentication: 401, or 429 once its address
+// has failed too often (see authGuard).
+func (s *Server) unauthorized(c *fiber.Ctx, msg string) error {
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="empfio"`)
-	return webhooks.Errorf(webhooks.EUNAUTHORIZED, "%s", msg)
+	return s.guard.failed(c, webhooks.Errorf(webhooks.EUNAUTHORIZED, "%s", msg))
 }
 
 // internalAuth admits Empfio's own services by INTERNAL_AUTH_TOKEN.
 func (s *Server) internalAuth(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
 	if !tokenMatches(bearer(c), s.InternalToken) {
-		return unauthorized(c, "A valid internal bearer token is required.")
+		return s.unauthorized(c, "A valid internal bearer token is required.")
 	}
 	return c.Next()
 }
 
 // adminAuth admits operators by ADMIN_TOKEN.
 func (s *Server) adminAuth(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
 	if !tokenMatches(bearer(c), s.AdminToken) {
-		return unauthorized(c, "A valid admin bearer token is required.")
+		return s.unauthorized(c, "A valid admin bearer token is required.")
 	}
 	return c.Next()
 }
@@ -50,6 +58,9 @@ func (s *Server) adminAuth(c *fiber.Ctx) error {
 // scopes the request to its organization, and applies the rate limit of the
 // credential. A read-only portal session may only read.
 func (s *Server) orgAuth(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
 	token := bearer(c)
 	hash := webhooks.HashAPIKey(token)
 	var p webhooks.Principal
@@ -63,10 +74,10 @@ func (s *Server) orgAuth(c *fiber.Ctx) error {
 	case strings.HasPrefix(token, "emp_"):
 		p.OrganizationID, p.APIKeyID, err = s.DB.Authenticate(c.UserContext(), hash)
 	default:
-		return unauthorized(c, "An API key (Authorization: Bearer emp_…) is required.")
+		return s.unauthorized(c, "An API key (Authorization: Bearer emp_…) is required.")
 	}
 	if webhooks.ErrorCode(err) == webhooks.EUNAUTHORIZED {
-		return unauthorized(c, webhooks.ErrorMessage(err))
+		return s.unauthorized(c, webhooks.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}

@@ -31,8 +31,11 @@ type calcomEnvelope struct {
 // not handle → 200 {"status":"ignored"}; the same (trigger, uid) of an
 // organization again → 200 {"status":"duplicate"}; else 202 accepted.
 func (s *Server) calcomWebhook(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
 	if s.CalcomSecret != "" {
-		if err := checkCalSignature(c, s.CalcomSecret); err != nil {
+		if err := s.checkCalSignature(c, s.CalcomSecret); err != nil {
 			return err
 		}
 	}
@@ -43,20 +46,25 @@ func (s *Server) calcomWebhook(c *fiber.Ctx) error {
 // subscriber URL. The token names the organization, and the body must be signed
 // with that organization's secret: nothing can be posted into another one.
 func (s *Server) calcomOrgWebhook(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
 	orgID, secret, err := s.DB.CalcomByToken(c.UserContext(), webhooks.HashAPIKey(c.Params("token")))
-	if err != nil {
+	if webhooks.ErrorCode(err) == webhooks.EUNAUTHORIZED {
+		return rejected(webhooks.SourceCalcom, s.guard.failed(c, err))
+	} else if err != nil {
 		return rejected(webhooks.SourceCalcom, err)
 	}
-	if err := checkCalSignature(c, secret); err != nil {
+	if err := s.checkCalSignature(c, secret); err != nil {
 		return err
 	}
 	return s.calcomEvent(c, orgID)
 }
 
-func checkCalSignature(c *fiber.Ctx, secret string) error {
+func (s *Server) checkCalSignature(c *fiber.Ctx, secret string) error {
 	if !webhooks.Verify(secret, c.Body(), c.Get(HeaderCalSignature)) {
-		return rejected(webhooks.SourceCalcom, webhooks.Errorf(webhooks.EUNAUTHORIZED,
-			"The %s header is missing or does not match the body.", HeaderCalSignature))
+		return rejected(webhooks.SourceCalcom, s.guard.failed(c, webhooks.Errorf(webhooks.EUNAUTHORIZED,
+			"The %s header is missing or does not match the body.", HeaderCalSignature)))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -93,5 +94,42 @@ func TestOps_QueuesAreReadOnlyAndRefuseCrossOriginWrites(t *testing.T) {
 	}
 	if r := w.DoWith(t, "GET", "/ops/queues/api/queues", nil, cross); r.Status != http.StatusOK {
 		t.Fatalf("a cross-origin read: %d", r.Status)
+	}
+}
+
+// Guessing credentials from one address is cut off: after the allowed failures
+// every authentication from it answers 429 with Retry-After — a valid key too, so
+// the answers tell a guesser nothing — while other addresses are unaffected.
+func TestAuth_FailedAuthenticationsAreRateLimitedPerAddress(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{AuthFailures: 5})
+	_, key := a.Org(t, "Guarded")
+	statuses := map[int]int{}
+	for i := range 12 {
+		creds := []string{"emp_guess" + strings.Repeat("x", i), "wrong-admin", "emps_guess"}
+		r := a.Do(t, "GET", "/api/v1/webhooks", creds[i%3], nil)
+		statuses[r.Status]++
+		if r.Status == http.StatusTooManyRequests && r.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if statuses[401] != 5 || statuses[429] != 7 {
+		t.Fatalf("answers %v, want 5×401 then 429", statuses)
+	}
+	for _, r := range []*apptest.Response{
+		a.Do(t, "GET", "/api/v1/webhooks", key, nil),
+		a.Do(t, "POST", agentPath, apptest.InternalToken, `{}`),
+		a.Do(t, "POST", "/api/v1/organizations", apptest.AdminToken, map[string]string{"name": "x"}),
+	} {
+		problem(t, r, http.StatusTooManyRequests)
+	}
+	// The same key from another address (127.0.0.2, still loopback) is let in.
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	req, _ := http.NewRequest("GET", a.URL+"/api/v1/webhooks", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := other.Do(req)
+	testenv.Must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("from another address: %d", resp.StatusCode)
 	}
 }

@@ -31,8 +31,10 @@ type Config struct {
 	Publisher *jobs.Publisher
 	Sender    *outbound.Sender
 	Dedup     *jobs.Dedup
-	Limiter   *jobs.RateLimiter  // nil: no rate limit
-	OpsRedis  asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
+	Limiter   *jobs.RateLimiter // nil: no rate limit
+	// AuthFailures limits failed authentications per client address; nil: no limit.
+	AuthFailures *jobs.RateLimiter
+	OpsRedis     asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
 	// OpsWritable lets /ops/queues run, delete and pause tasks
 	// (OPS_QUEUES_WRITABLE); it is read-only otherwise.
 	OpsWritable bool
@@ -58,6 +60,7 @@ type Server struct {
 	closers []func() error // connections the server opened itself (asynqmon's)
 
 	afterClaim func(context.Context) // see AfterDedupClaim
+	guard      *authGuard
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish within timeout,
@@ -75,7 +78,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{Config: cfg, log: cfg.Log}
+	s := &Server{Config: cfg, log: cfg.Log, guard: &authGuard{failures: cfg.AuthFailures}}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "empfio-webhooks",
 		BodyLimit:             cfg.MaxBodyBytes,

@@ -17,6 +17,12 @@ const (
 	DefaultRateLimitBurst     = 100
 )
 
+// DefaultAuthFailuresPerMinute is how many failed authentications a client
+// address may make a minute (AUTH_FAILURES_PER_MINUTE), all credentials
+// together, before it is refused for a while: far above any honest mistake, far
+// below a useful brute force.
+const DefaultAuthFailuresPerMinute = 30
+
 // RateLimiter limits requests per key with Redis-backed GCRA (a token bucket shared
 // by every API process).
 type RateLimiter struct {
@@ -29,6 +35,14 @@ func NewRateLimiter(rdb redis.UniversalClient, perSecond, burst int) *RateLimite
 	return &RateLimiter{
 		limiter: redis_rate.NewLimiter(rdb),
 		limit:   redis_rate.Limit{Rate: perSecond, Burst: burst, Period: time.Second},
+	}
+}
+
+// NewRateLimiterPer allows n requests per period per key, with bursts of burst.
+func NewRateLimiterPer(rdb redis.UniversalClient, n, burst int, period time.Duration) *RateLimiter {
+	return &RateLimiter{
+		limiter: redis_rate.NewLimiter(rdb),
+		limit:   redis_rate.Limit{Rate: n, Burst: burst, Period: period},
 	}
 }
 

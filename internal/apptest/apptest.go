@@ -53,6 +53,7 @@ type Options struct {
 	LogOutput     io.Writer     // where the app logs; default stderr
 	LogInfo       bool          // log info lines too; default warnings and up
 	OpsWritable   bool          // /ops/queues may change tasks
+	AuthFailures  int           // failed authentications a minute per address; 0: no limit
 }
 
 // App is a running service.
@@ -91,6 +92,7 @@ func Start(t testing.TB, o Options) *App {
 		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
 		OpsRedis:      asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB},
 		OpsWritable:   o.OpsWritable,
+		AuthFailures:  authFailures(rdb, o.AuthFailures),
 		Targets:       targets,
 		InternalToken: InternalToken, CalcomSecret: CalcomSecret, AdminToken: AdminToken,
 		MaxBodyBytes: o.MaxBodyBytes, CORSOrigins: "https://app.example.com", Log: log,
@@ -109,6 +111,13 @@ func Start(t testing.TB, o Options) *App {
 		a.StartWorker(t, o.Timeout)
 	}
 	return a
+}
+
+func authFailures(rdb *redis.Client, perMinute int) *jobs.RateLimiter {
+	if perMinute == 0 {
+		return nil
+	}
+	return jobs.NewRateLimiterPer(rdb, perMinute, perMinute, time.Minute)
 }
 
 func (o Options) logLevel() slog.Level {

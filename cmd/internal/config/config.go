@@ -59,6 +59,7 @@ type Config struct {
 	DashboardFrameAncestors string        `envconfig:"DASHBOARD_FRAME_ANCESTORS"`
 	RateLimitPerSecond      int           `envconfig:"RATE_LIMIT_PER_SECOND"`
 	RateLimitBurst          int           `envconfig:"RATE_LIMIT_BURST"`
+	AuthFailuresPerMinute   int           `envconfig:"AUTH_FAILURES_PER_MINUTE"`
 	LogLevel                string        `envconfig:"LOG_LEVEL"`
 	WorkerMetricsAddr       string        `envconfig:"WORKER_METRICS_ADDR"`
 }
@@ -95,6 +96,7 @@ func Defaults() Config {
 		MaxBodyBytes:                 api.DefaultMaxBodyBytes,
 		RateLimitPerSecond:           jobs.DefaultRateLimitPerSecond,
 		RateLimitBurst:               jobs.DefaultRateLimitBurst,
+		AuthFailuresPerMinute:        jobs.DefaultAuthFailuresPerMinute,
 		LogLevel:                     DefaultLogLevel,
 		DashboardFrameAncestors:      api.DefaultFrameAncestors,
 	}
@@ -157,6 +159,7 @@ func (c *Config) validate() error {
 		{c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "at least 1024"},
 		{c.RateLimitPerSecond >= 1, "RATE_LIMIT_PER_SECOND", "at least 1"},
 		{c.RateLimitBurst >= 1, "RATE_LIMIT_BURST", "at least 1"},
+		{c.AuthFailuresPerMinute >= 1, "AUTH_FAILURES_PER_MINUTE", "at least 1"},
 		{c.DeliveryQueue != "", "DELIVERY_QUEUE", "a queue name"},
 		{c.DashboardFrameAncestors != "" && !strings.ContainsAny(c.DashboardFrameAncestors, ";,\r\n"),
 			"DASHBOARD_FRAME_ANCESTORS", "space-separated CSP sources such as 'self' https://app.empfio.com"},
