@@ -1,9 +1,9 @@
 package api_test
 
 import (
-	"net"
 	"context"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
