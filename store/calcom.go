@@ -14,7 +14,7 @@ func (db *DB) PutCalcomIntegration(ctx context.Context, orgID string) (*webhooks
 	in, hash := webhooks.NewCalcomIntegration(orgID)
 	err := db.pool.QueryRow(ctx, `INSERT INTO calcom_integrations (organization_id, token_hash, secret) VALUES ($1, $2, $3)
 		ON CONFLICT (organization_id) DO UPDATE SET token_hash = $2, secret = $3, created_at = now()
-		RETURNING created_at`, orgID, hash, in.Secret).Scan(&in.CreatedAt)
+		RETURNING created_at`, orgID, hash, db.keys.seal(in.Secret)).Scan(&in.CreatedAt)
 	if isForeignKeyViolation(err) {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
 	}
@@ -40,5 +40,9 @@ func (db *DB) CalcomByToken(ctx context.Context, hash []byte) (orgID, secret str
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", "", webhooks.Errorf(webhooks.EUNAUTHORIZED, "This Cal.com subscriber URL is not valid (any more).")
 	}
-	return orgID, secret, wrap(err, "")
+	if err != nil {
+		return "", "", wrap(err, "")
+	}
+	secret, err = db.keys.open(secret)
+	return orgID, secret, err
 }

@@ -13,7 +13,7 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at`
 
-func scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
+func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
 	var maxRetries *int
 	var windowSeconds *int64
@@ -26,7 +26,23 @@ func scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}
-	return &e, nil
+	return &e, db.openSecrets(&e)
+}
+
+// openSecrets decrypts an endpoint's secrets as read from its row.
+func (db *DB) openSecrets(e *webhooks.Endpoint) error {
+	var err error
+	if e.Secret, err = db.keys.open(e.Secret); err != nil {
+		return err
+	}
+	if e.PreviousSecret != nil {
+		prev, err := db.keys.open(*e.PreviousSecret)
+		if err != nil {
+			return err
+		}
+		e.PreviousSecret = &prev
+	}
+	return nil
 }
 
 func policyColumns(p *webhooks.RetryPolicy) (*int, *int64) {
@@ -46,7 +62,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
 		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, updated_at`,
-		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, e.Secret, maxRetries, window,
+		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window,
 	).Scan(&e.CreatedAt, &e.UpdatedAt)
 	if isForeignKeyViolation(err) {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
@@ -57,7 +73,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 // Endpoint returns endpoint id of orgID. Returns ENOTFOUND if it does not exist or
 // belongs to another organization.
 func (db *DB) Endpoint(ctx context.Context, orgID, id string) (*webhooks.Endpoint, error) {
-	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+	e, err := db.scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE id = $1 AND organization_id = $2`, id, orgID))
 	return e, wrap(err, "Webhook")
 }
@@ -76,7 +92,7 @@ func (db *DB) Endpoints(ctx context.Context, orgID string, after *webhooks.Curso
 	if err != nil {
 		return nil, nil, wrap(err, "")
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*webhooks.Endpoint, error) { return scanEndpoint(r) })
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*webhooks.Endpoint, error) { return db.scanEndpoint(r) })
 	if err != nil {
 		return nil, nil, wrap(err, "")
 	}
@@ -101,7 +117,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 		return nil, wrap(err, "")
 	}
 	defer tx.Rollback(ctx)
-	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+	e, err := db.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE id = $1 AND organization_id = $2 FOR UPDATE`, id, orgID))
 	if err != nil {
 		return nil, wrap(err, "Webhook")
@@ -138,11 +154,11 @@ func (db *DB) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 
 // RotateSecret gives endpoint id a fresh secret; the old one keeps signing for grace.
 func (db *DB) RotateSecret(ctx context.Context, orgID, id string, grace time.Duration) (*webhooks.Endpoint, error) {
-	e, err := scanEndpoint(db.pool.QueryRow(ctx, `UPDATE endpoints SET
+	e, err := db.scanEndpoint(db.pool.QueryRow(ctx, `UPDATE endpoints SET
 		previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $3),
 		secret = $4, updated_at = now()
 		WHERE id = $1 AND organization_id = $2 RETURNING `+endpointColumns,
-		id, orgID, grace.Seconds(), webhooks.NewSecret()))
+		id, orgID, grace.Seconds(), db.keys.seal(webhooks.NewSecret())))
 	return e, wrap(err, "Webhook")
 }
 

@@ -38,7 +38,7 @@ func (db *DB) loadJobs(ctx context.Context, ids []string) ([]*webhooks.Job, erro
 	if err != nil {
 		return nil, err
 	}
-	found, err := pgx.CollectRows(rows, scanJob)
+	found, err := pgx.CollectRows(rows, db.scanJob)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (db *DB) loadJobs(ctx context.Context, ids []string) ([]*webhooks.Job, erro
 	return out, nil
 }
 
-func scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
+func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	var j webhooks.Job
 	var envelope string
 	var maxRetries *int
@@ -70,7 +70,7 @@ func scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}
 	j.Envelope = []byte(envelope)
-	return &j, nil
+	return &j, db.openSecrets(e)
 }
 
 // RecordAttempt stores the attempt and updates the delivery, and returns the

@@ -27,6 +27,7 @@ type DB struct {
 	publisher *committer[*webhooks.Event, published]       // groups of Publish
 	jobs      *committer[string, *webhooks.Job]            // groups of Job
 	recorder  *committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
+	keys      *Keyring                                     // nil: secrets stored in clear
 }
 
 // Open connects a pool to url; it does not wait for Postgres to answer.

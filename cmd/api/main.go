@@ -4,6 +4,8 @@
 //	api migrate    apply pending migrations and exit
 //	api demo FILE  create the demo organization (idempotent) and print its API key,
 //	               kept in FILE so that later runs print the same key
+//	api secrets rotate-key
+//	               re-encrypt every stored secret with SECRET_ENCRYPTION_KEY's first key
 package main
 
 import (
@@ -53,6 +55,12 @@ func main() {
 		err = serve(ctx, cfg)
 	case "migrate":
 		err = migrate(ctx, cfg)
+	case "secrets":
+		if len(os.Args) != 3 || os.Args[2] != "rotate-key" {
+			err = fmt.Errorf("usage: api secrets rotate-key")
+			break
+		}
+		err = rotateKey(ctx, cfg)
 	case "demo":
 		if len(os.Args) != 3 {
 			err = fmt.Errorf("usage: api demo KEY_FILE")
@@ -66,6 +74,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
+}
+
+// rotateKey re-encrypts every stored secret with the first key of
+// SECRET_ENCRYPTION_KEY; the older keys may leave the variable afterwards.
+func rotateKey(ctx context.Context, cfg *config.Config) error {
+	if cfg.SecretEncryptionKey == "" {
+		return fmt.Errorf("SECRET_ENCRYPTION_KEY is unset: nothing to rotate to")
+	}
+	db, err := cfg.Store(ctx) // encrypts with the current key on opening
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Println("every stored secret is encrypted with the current key")
+	return nil
 }
 
 func migrate(ctx context.Context, cfg *config.Config) error {

@@ -35,6 +35,7 @@ type Config struct {
 	InternalAuthToken   string `envconfig:"INTERNAL_AUTH_TOKEN"`
 	CalcomWebhookSecret string `envconfig:"CALCOM_WEBHOOK_SECRET"`
 	AdminToken          string `envconfig:"ADMIN_TOKEN"`
+	SecretEncryptionKey string `envconfig:"SECRET_ENCRYPTION_KEY"`
 
 	WorkerConcurrency   int           `envconfig:"WORKER_CONCURRENCY"`
 	DeliveryTimeout     time.Duration `envconfig:"DELIVERY_TIMEOUT"`
@@ -172,6 +173,9 @@ func (c *Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if _, err := c.keyring(); err != nil {
+		return fmt.Errorf("SECRET_ENCRYPTION_KEY is not valid: %v (generate a key with: openssl rand -base64 32)", err)
+	}
 	return nil
 }
 
@@ -212,8 +216,18 @@ func (c *Config) AsynqRedis() asynq.RedisConnOpt {
 	return opt
 }
 
+// keyring parses SECRET_ENCRYPTION_KEY; nil when it is unset.
+func (c *Config) keyring() (*store.Keyring, error) {
+	if c.SecretEncryptionKey == "" {
+		return nil, nil
+	}
+	return store.ParseKeyring(c.SecretEncryptionKey)
+}
+
 // Store connects to DATABASE_URL and applies pending migrations (under an
-// advisory lock, so processes starting together do not race).
+// advisory lock, so processes starting together do not race). With
+// SECRET_ENCRYPTION_KEY set, secrets are encrypted at rest, and any stored in
+// clear (or under an older key) are encrypted now.
 func (c *Config) Store(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, c.DatabaseURL)
 	if err != nil {
@@ -222,6 +236,13 @@ func (c *Config) Store(ctx context.Context) (*store.DB, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if k, _ := c.keyring(); k != nil { // checked by Load
+		db.UseKeyring(k)
+		if _, err := db.EncryptSecrets(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("encrypt stored secrets: %w", err)
+		}
 	}
 	return db, nil
 }
