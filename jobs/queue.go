@@ -72,10 +72,18 @@ func (q *Queue) Enqueue(ctx context.Context, id string) error {
 // enqueue is Enqueue that also reports whether a task was created (false: the
 // delivery already had one).
 func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error) {
+	return q.enqueueAt(ctx, id, time.Time{})
+}
+
+// enqueueAt is enqueue of a task due at at (zero or past: now).
+func (q *Queue) enqueueAt(ctx context.Context, id string, at time.Time) (created bool, err error) {
 	b, _ := json.Marshal(payload{DeliveryID: id})
-	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b),
-		asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
-		asynq.Timeout(q.timeout+taskTimeoutMargin))
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
+		asynq.Timeout(q.timeout + taskTimeoutMargin)}
+	if time.Until(at) > 0 {
+		opts = append(opts, asynq.ProcessAt(at))
+	}
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b), opts...)
 	switch {
 	case err == nil:
 		return true, nil

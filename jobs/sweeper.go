@@ -3,7 +3,10 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
@@ -34,16 +37,35 @@ const (
 //
 // Any number of workers may run a Sweeper: a Postgres advisory lock lets one sweep
 // at a time.
+//
+// It also watches Redis for losing its data (FLUSHALL, or a restart without
+// persistence): a marker key it keeps disappears. Then it does not wait for the
+// grace period: every delivery that is not final gets its task back at once,
+// due when it was due, within WatchInterval of the loss.
 type Sweeper struct {
-	DB       *store.DB
-	Queue    *Queue
-	Interval time.Duration
-	Grace    time.Duration
-	Log      *slog.Logger
+	DB            *store.DB
+	Queue         *Queue
+	Redis         redis.UniversalClient // for the watch; nil: no watch
+	Interval      time.Duration
+	Grace         time.Duration
+	WatchInterval time.Duration
+	Log           *slog.Logger
 }
 
-// Run sweeps every Interval (DefaultSweepInterval when zero) until ctx ends.
+// DefaultWatchInterval is how often the sweeper checks that Redis kept its data.
+const DefaultWatchInterval = 2 * time.Second
+
+// redisMarker is the key whose absence tells that Redis lost its data.
+const redisMarker = "empfio:sweeper:marker"
+
+// Run sweeps every Interval (DefaultSweepInterval when zero), and watches Redis,
+// until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) {
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	if s.Redis != nil {
+		watching.Go(func() { every(ctx, orDefault(s.WatchInterval, DefaultWatchInterval), func() { s.watch(ctx) }) })
+	}
 	every(ctx, orDefault(s.Interval, DefaultSweepInterval), func() {
 		if n, err := s.Sweep(ctx); err != nil {
 			s.Log.Warn("sweep failed", "error", err)
@@ -51,6 +73,50 @@ func (s *Sweeper) Run(ctx context.Context) {
 			s.Log.Info("swept overdue deliveries", "count", n)
 		}
 	})
+}
+
+// watch recovers every delivery when the marker is gone (the first time, too: a
+// Redis the service never wrote to may be a replacement).
+func (s *Sweeper) watch(ctx context.Context) {
+	lost, err := s.Redis.SetNX(ctx, redisMarker, time.Now().UTC().Format(time.RFC3339), 0).Result()
+	if err != nil || !lost {
+		return // Redis is down (the sweep and the workers' errors say so), or intact
+	}
+	s.Log.Warn("Redis has lost its data (flushed, or restarted without persistence): giving every open delivery its task back")
+	n, err := s.RecoverAll(ctx)
+	if err != nil {
+		s.Log.Warn("recovery after Redis lost its data failed; the sweep will finish it", "error", err)
+		s.Redis.Del(context.WithoutCancel(ctx), redisMarker) // try again at the next watch
+		return
+	}
+	s.Log.Info("recovered deliveries after Redis lost its data", "requeued", n)
+}
+
+// RecoverAll gives every delivery that is not final a task, due when the
+// delivery is, unless it has one; it returns how many it created.
+func (s *Sweeper) RecoverAll(ctx context.Context) (int, error) {
+	created, after := 0, ""
+	for {
+		page, err := s.DB.NotFinal(ctx, after, sweepBatch)
+		if err != nil || len(page) == 0 {
+			return created, err
+		}
+		for _, d := range page {
+			var at time.Time
+			if d.NextAttemptAt != nil {
+				at = *d.NextAttemptAt
+			}
+			ok, err := s.Queue.enqueueAt(ctx, d.ID, at)
+			if err != nil {
+				return created, err
+			}
+			if ok {
+				created++
+				sweptTotal.WithLabelValues("requeued").Inc()
+			}
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // Sweep runs one pass and returns how many deliveries it looked at. A delivery

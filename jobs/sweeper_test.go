@@ -175,3 +175,43 @@ func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 		t.Fatalf("receiver got %d requests; want the same delivery id %s twice", len(got), d.ID)
 	}
 }
+
+// When Redis loses its data (FLUSHALL here), the sweeper notices within its
+// watch interval and gives every open delivery its task back, due when it was
+// due — without waiting for the sweep's grace period (a minute here).
+func TestSweeper_RedisLossIsRecoveredAtOnce(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: time.Minute, SweepInterval: time.Hour})
+	orgID, key := a.Org(t, "Flush")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Sweeper.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testenv.Eventually(t, 5*time.Second, "the sweeper sets its marker", func() bool {
+		return a.Redis.Exists(context.Background(), "empfio:sweeper:marker").Val() == 1
+	})
+
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	d := deliveriesOf(t, a, hookID)[0]
+	// A retrying delivery due in a minute, as if its first attempt had failed.
+	_, err := a.DB.Pool().Exec(context.Background(), `INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at)
+		SELECT gen_random_uuid(), organization_id, event_id, endpoint_id, event_type, 'retrying', 1, now() + interval '1 minute' FROM deliveries WHERE id = $1`, d.ID)
+	testenv.Must(t, err)
+	testenv.Must(t, a.Redis.FlushDB(context.Background()).Err())
+	lost := time.Now()
+
+	var later string
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT id::text FROM deliveries WHERE status = 'retrying'`).Scan(&later))
+	testenv.Eventually(t, 5*time.Second, "both deliveries have their tasks back", func() bool {
+		return a.Redis.Exists(context.Background(), "asynq:{"+a.Queue.Name()+"}:t:"+d.ID, "asynq:{"+a.Queue.Name()+"}:t:"+later).Val() == 2
+	})
+	t.Logf("tasks back %s after the flush", time.Since(lost).Round(time.Millisecond))
+	// asynq's Inspector forgets a flushed queue; its scheduled set tells when.
+	due, err := a.Redis.ZScore(context.Background(), "asynq:{"+a.Queue.Name()+"}:scheduled", later).Result()
+	if err != nil || time.Unix(int64(due), 0).Before(time.Now().Add(30*time.Second)) {
+		t.Fatalf("the retrying delivery's task is due at %v (%v); want its own time, a minute away", time.Unix(int64(due), 0), err)
+	}
+	a.StartWorker(t, 2*time.Second)
+	testenv.Eventually(t, 10*time.Second, "the due delivery arrives", func() bool { return len(recv.Of("lead.created")) == 1 })
+}

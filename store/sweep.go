@@ -41,3 +41,24 @@ func (db *DB) ClaimOverdue(ctx context.Context, grace time.Duration, limit int) 
 	}
 	return ids, wrap(tx.Commit(ctx), "")
 }
+
+// Due is a delivery that is not final, and when it is due.
+type Due struct {
+	ID            string
+	NextAttemptAt *time.Time
+}
+
+// NotFinal returns, in id order, at most limit deliveries that are not final with
+// an id above after ("" for the first page).
+func (db *DB) NotFinal(ctx context.Context, after string, limit int) ([]Due, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id::text, next_attempt_at FROM deliveries
+		WHERE status IN ('pending', 'retrying') AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Due])
+	return list, wrap(err, "")
+}

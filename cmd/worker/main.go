@@ -71,7 +71,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
-	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout),
+	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout), Redis: rdb,
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
 	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
 	// The sweeper and retention stop before the asynq server, so that no requeue
