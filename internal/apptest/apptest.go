@@ -54,6 +54,7 @@ type Options struct {
 	LogInfo       bool          // log info lines too; default warnings and up
 	OpsWritable   bool          // /ops/queues may change tasks
 	AuthFailures  int           // failed authentications a minute per address; 0: no limit
+	RedisCluster  bool          // a three-node Redis Cluster of the test's own instead of a database
 }
 
 // App is a running service.
@@ -61,8 +62,8 @@ type App struct {
 	URL       string
 	DB        *store.DB
 	DSN       string
-	Redis     *redis.Client
-	RedisURL  string
+	Redis     redis.UniversalClient
+	RedisURL  string // empty on a Redis Cluster
 	Queue     *jobs.Queue
 	Server    *api.Server
 	Deliverer *jobs.Deliverer
@@ -77,8 +78,17 @@ type App struct {
 func Start(t testing.TB, o Options) *App {
 	t.Helper()
 	db, dsn := testenv.DB(t)
-	rdb, redisURL := testenv.Redis(t)
 	o = o.withDefaults()
+	var rdb redis.UniversalClient
+	var redisURL string
+	var opsRedis asynq.RedisConnOpt
+	if o.RedisCluster {
+		cluster, addrs := testenv.RedisCluster(t)
+		rdb, opsRedis = cluster, asynq.RedisClusterClientOpt{Addrs: addrs}
+	} else {
+		single, u := testenv.Redis(t)
+		rdb, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
+	}
 	log := slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
@@ -90,7 +100,7 @@ func Start(t testing.TB, o Options) *App {
 		Sender:        sender,
 		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow, Lease: o.DedupLease},
 		Limiter:       jobs.NewRateLimiter(rdb, o.RateLimit, o.RateLimit),
-		OpsRedis:      asynq.RedisClientOpt{Addr: rdb.Options().Addr, DB: rdb.Options().DB},
+		OpsRedis:      opsRedis,
 		OpsWritable:   o.OpsWritable,
 		AuthFailures:  authFailures(rdb, o.AuthFailures),
 		Targets:       targets,
@@ -114,7 +124,7 @@ func Start(t testing.TB, o Options) *App {
 	return a
 }
 
-func authFailures(rdb *redis.Client, perMinute int) *jobs.RateLimiter {
+func authFailures(rdb redis.UniversalClient, perMinute int) *jobs.RateLimiter {
 	if perMinute == 0 {
 		return nil
 	}
