@@ -43,13 +43,14 @@ const (
 // grace period: every delivery that is not final gets its task back at once,
 // due when it was due, within WatchInterval of the loss.
 type Sweeper struct {
-	DB            *store.DB
-	Queue         *Queue
-	Redis         redis.UniversalClient // for the watch; nil: no watch
-	Interval      time.Duration
-	Grace         time.Duration
-	WatchInterval time.Duration
-	Log           *slog.Logger
+	DB             *store.DB
+	Queue          *Queue
+	Redis          redis.UniversalClient // for the watch; nil: no watch
+	Interval       time.Duration
+	Grace          time.Duration
+	WatchInterval  time.Duration
+	OrphanInterval time.Duration // see RequeueOrphans
+	Log            *slog.Logger
 }
 
 // DefaultWatchInterval is how often the sweeper checks that Redis kept its data.
@@ -65,6 +66,15 @@ func (s *Sweeper) Run(ctx context.Context) {
 	defer watching.Wait()
 	if s.Redis != nil {
 		watching.Go(func() { every(ctx, orDefault(s.WatchInterval, DefaultWatchInterval), func() { s.watch(ctx) }) })
+		watching.Go(func() {
+			every(ctx, orDefault(s.OrphanInterval, DefaultOrphanInterval), func() {
+				if n, err := s.RequeueOrphans(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					s.Log.Warn("requeueing orphaned tasks failed", "error", err)
+				} else if n > 0 {
+					s.Log.Warn("requeued the tasks of a worker that died", "tasks", n)
+				}
+			})
+		})
 	}
 	every(ctx, orDefault(s.Interval, DefaultSweepInterval), func() {
 		if n, err := s.Sweep(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // sweepUntilFound sweeps until the sweeper looks at something (once the grace has passed).
@@ -123,8 +124,8 @@ func TestSweeper_OneSweeperAtATime(t *testing.T) {
 
 // TestWorker_KilledMidDeliveryStillDelivers kills a real worker process with
 // SIGKILL while the receiver holds its request, then lets an in-process worker
-// take over: asynq's recoverer hands the orphaned task back (about a minute, by
-// asynq's fixed 30 s lease and 30 s cut-off), and the receiver sees the same
+// take over: the sweeper requeues the orphaned task once its lease expires
+// (asynq's 30 s, plus the 5 s orphan check), and the receiver sees the same
 // delivery id again.
 func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 	if testing.Short() {
@@ -167,9 +168,11 @@ func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	killed := time.Now()
 
 	a.StartWorker(t, 2*time.Second)
 	d := waitStatus(t, a, hookID, webhooks.StatusSucceeded, 3*time.Minute)
+	t.Logf("the orphaned delivery arrived %s after the kill", time.Since(killed).Round(time.Second))
 	got := recv.Of("lead.created")
 	if len(got) != 2 || got[0].Header.Get("X-Empfio-Delivery") != d.ID || got[1].Header.Get("X-Empfio-Delivery") != d.ID {
 		t.Fatalf("receiver got %d requests; want the same delivery id %s twice", len(got), d.ID)
@@ -214,4 +217,32 @@ func TestSweeper_RedisLossIsRecoveredAtOnce(t *testing.T) {
 	}
 	a.StartWorker(t, 2*time.Second)
 	testenv.Eventually(t, 10*time.Second, "the due delivery arrives", func() bool { return len(recv.Of("lead.created")) == 1 })
+}
+
+// An active task whose lease has expired (its worker is gone) goes back to
+// pending; one whose lease is live stays active.
+func TestSweeper_RequeuesOnlyOrphanedTasks(t *testing.T) {
+	a, _, _, d := pendingDelivery(t)
+	ctx := context.Background()
+	q := "asynq:{" + a.Queue.Name() + "}:"
+	// What a worker's dequeue leaves: the task active, with a lease.
+	testenv.Must(t, a.Redis.LRem(ctx, q+"pending", 0, d.ID).Err())
+	testenv.Must(t, a.Redis.LPush(ctx, q+"active", d.ID).Err())
+	testenv.Must(t, a.Redis.HSet(ctx, q+"t:"+d.ID, "state", "active").Err())
+	lease := time.Now().Add(30 * time.Second)
+	testenv.Must(t, a.Redis.ZAdd(ctx, q+"lease", redis.Z{Score: float64(lease.Unix()), Member: d.ID}).Err())
+
+	if n, err := a.Sweeper.RequeueOrphans(ctx, time.Now()); n != 0 || err != nil {
+		t.Fatalf("a live lease: moved %d, %v", n, err)
+	}
+	if n, err := a.Sweeper.RequeueOrphans(ctx, lease.Add(time.Second)); n != 1 || err != nil {
+		t.Fatalf("an expired lease: moved %d, %v", n, err)
+	}
+	info, err := asynq.NewInspectorFromRedisClient(a.Redis).GetTaskInfo(a.Queue.Name(), d.ID)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("the orphan is %v (%v), want pending", info, err)
+	}
+	if n, _ := a.Sweeper.RequeueOrphans(ctx, lease.Add(time.Second)); n != 0 {
+		t.Fatal("an orphan was moved twice")
+	}
 }
