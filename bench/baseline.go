@@ -12,6 +12,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/stack"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -53,7 +54,7 @@ func asynqNoop(ctx context.Context, redisURL string, db, n, clients, concurrency
 		})
 	}
 	wg.Wait()
-	if err := waitFor(ctx, 5*time.Minute, func() bool { return done.Load() >= int64(n) }); err != nil {
+	if err := stack.WaitFor(ctx, 5*time.Minute, func() bool { return done.Load() >= int64(n) }); err != nil {
 		return 0, fmt.Errorf("asynq no-op: %d of %d ran: %w", done.Load(), n, err)
 	}
 	rate := float64(n) / time.Since(start).Seconds()
@@ -63,11 +64,11 @@ func asynqNoop(ctx context.Context, redisURL string, db, n, clients, concurrency
 
 // rawHTTP is the second baseline: a plain Go client POSTing n signed bodies of
 // a delivery's size to the same receiver from clients goroutines.
-func rawHTTP(rcv *receiver, n, clients int) (float64, error) {
+func rawHTTP(rcv *stack.Receiver, n, clients int) (float64, error) {
 	const path = "/raw"
 	secret := webhooks.NewSecret()
-	rcv.expect(path, secret)
-	rcv.reset()
+	rcv.Expect(path, secret)
+	rcv.Reset()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	next := atomic.Int64{}
 	var failed atomic.Int64
@@ -77,7 +78,7 @@ func rawHTTP(rcv *receiver, n, clients int) (float64, error) {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
 				body := fmt.Appendf(nil, `{"id":"raw-%d","event":"lead.created","timestamp":"2026-03-07T10:30:00Z","organization_id":"550e8400-e29b-41d4-a716-446655440000","data":{"id":"b%d","name":"Jonas Weber","email":"jonas.weber@example.com","phone":null,"channel":"whatsapp","status":"new","created_at":"2026-03-07T10:30:00Z","channel_id":null,"company":null,"conversation_id":null,"metadata":null}}`, i, i)
-				req, _ := http.NewRequest("POST", rcv.url+path, bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", rcv.URL+path, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-Empfio-Delivery", "raw-"+strconv.FormatInt(i, 10))
 				req.Header.Set("X-Empfio-Signature", webhooks.Sign(secret, body))

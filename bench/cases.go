@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/empfio/webhooks/internal/stack"
 )
 
 // result is one case's figures. Rates are per second, durations in ms.
@@ -45,12 +47,12 @@ func cpuPerDelivery(r *result, before map[string]time.Duration) {
 
 // settle waits until every expected delivery arrived (or the timeout) and fills
 // the loss, duplicate and signature counts.
-func settle(ctx context.Context, rcv *receiver, r *result, timeout time.Duration) {
-	waitFor(ctx, timeout, func() bool { return rcv.unique() >= r.Expected })
-	r.Delivered = rcv.unique()
+func settle(ctx context.Context, rcv *stack.Receiver, r *result, timeout time.Duration) {
+	stack.WaitFor(ctx, timeout, func() bool { return rcv.Unique() >= r.Expected })
+	r.Delivered = rcv.Unique()
 	r.Lost = max(0, r.Expected-r.Delivered)
-	r.Duplicates = rcv.dups.Load()
-	r.BadSignatures = rcv.badSigs.Load()
+	r.Duplicates = rcv.Duplicates()
+	r.BadSignatures = rcv.BadSignatures()
 }
 
 // drainTimeout allows a slow machine 100 deliveries a second, and at least a minute.
@@ -62,31 +64,31 @@ func drainTimeout(deliveries int) time.Duration {
 // as possible: deliveries a second from the first send to the last arrival,
 // ingest rate and latency, and ingest → receipt latency.
 func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout int) (*result, error) {
-	b.rcv.reset()
-	org, err := b.stack.organization(b.rcv, name, "t", fanout)
+	b.rcv.Reset()
+	org, err := b.stack.Organization(b.rcv, name, "t", fanout)
 	if err != nil {
 		return nil, err
 	}
 	r := &result{Case: name, Events: n, Expected: n * fanout}
 	cpuBefore := cpuByProcess()
-	sumBefore, countBefore := groupSizes(b.stack.metricURLs())
-	in := b.stack.burst(org, n, clients)
+	sumBefore, countBefore := groupSizes(b.stack.MetricURLs())
+	in := b.stack.Burst(org, n, clients)
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
 	cpuPerDelivery(r, cpuBefore)
-	sum, count := groupSizes(b.stack.metricURLs())
+	sum, count := groupSizes(b.stack.MetricURLs())
 	for _, kind := range []string{"publish", "job", "record"} {
 		if c := count[kind] - countBefore[kind]; c > 0 {
 			r.set("mean_group_"+kind, (sum[kind]-sumBefore[kind])/c)
 		}
 	}
-	lat, last := endToEnd(in, b.rcv)
-	r.IngestErrors = in.failures.Load()
-	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.first).Seconds())
-	r.set("ingest_events_per_s", float64(n)/in.last.Sub(in.first).Seconds())
-	p50, p99 := percentiles(in.latency)
+	lat, last := stack.EndToEnd(in, b.rcv)
+	r.IngestErrors = in.Failures.Load()
+	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.First).Seconds())
+	r.set("ingest_events_per_s", float64(n)/in.Last.Sub(in.First).Seconds())
+	p50, p99 := stack.Percentiles(in.Latency)
 	r.set("ingest_p50_ms", ms(p50))
 	r.set("ingest_p99_ms", ms(p99))
-	p50, p99 = percentiles(lat)
+	p50, p99 = stack.Percentiles(lat)
 	r.set("e2e_p50_ms", ms(p50))
 	r.set("e2e_p99_ms", ms(p99))
 	return r, nil
@@ -94,21 +96,21 @@ func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout 
 
 // steady: rate events a second for d to one endpoint: ingest → receipt latency.
 func (b *bench) steady(ctx context.Context, name string, rate float64, d time.Duration) (*result, error) {
-	b.rcv.reset()
-	org, err := b.stack.organization(b.rcv, name, "s", 1)
+	b.rcv.Reset()
+	org, err := b.stack.Organization(b.rcv, name, "s", 1)
 	if err != nil {
 		return nil, err
 	}
-	in := b.stack.paced(ctx, org, rate, d)
-	r := &result{Case: name, Events: len(in.sent), Expected: len(in.sent)}
+	in := b.stack.Paced(ctx, org, rate, d)
+	r := &result{Case: name, Events: len(in.Sent), Expected: len(in.Sent)}
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
-	r.IngestErrors = in.failures.Load()
-	lat, _ := endToEnd(in, b.rcv)
-	p50, p99 := percentiles(lat)
+	r.IngestErrors = in.Failures.Load()
+	lat, _ := stack.EndToEnd(in, b.rcv)
+	p50, p99 := stack.Percentiles(lat)
 	r.set("rate_per_s", rate)
 	r.set("e2e_p50_ms", ms(p50))
 	r.set("e2e_p99_ms", ms(p99))
-	p50, p99 = percentiles(in.latency)
+	p50, p99 = stack.Percentiles(in.Latency)
 	r.set("ingest_p50_ms", ms(p50))
 	r.set("ingest_p99_ms", ms(p99))
 	return r, nil
@@ -116,39 +118,39 @@ func (b *bench) steady(ctx context.Context, name string, rate float64, d time.Du
 
 // wide: one event to endpoints endpoints: how long until every one has it.
 func (b *bench) wide(ctx context.Context, endpoints int) (*result, error) {
-	b.rcv.reset()
-	org, err := b.stack.organization(b.rcv, "wide", "w", endpoints)
+	b.rcv.Reset()
+	org, err := b.stack.Organization(b.rcv, "wide", "w", endpoints)
 	if err != nil {
 		return nil, err
 	}
 	r := &result{Case: fmt.Sprintf("one event to %d endpoints", endpoints), Events: 1, Expected: endpoints}
-	in := b.stack.burst(org, 1, 1)
+	in := b.stack.Burst(org, 1, 1)
 	settle(ctx, b.rcv, r, drainTimeout(endpoints))
-	_, last := endToEnd(in, b.rcv)
-	r.IngestErrors = in.failures.Load()
-	r.set("all_received_ms", ms(last.Sub(in.first)))
+	_, last := stack.EndToEnd(in, b.rcv)
+	r.IngestErrors = in.Failures.Load()
+	r.set("all_received_ms", ms(last.Sub(in.First)))
 	return r, nil
 }
 
 // drain: queued deliveries with no worker running, then the workers start: the
 // drain rate and the workers' peak RSS.
 func (b *bench) drain(ctx context.Context, queued, clients int) (*result, error) {
-	b.rcv.reset()
-	b.stack.stopWorkers()
-	org, err := b.stack.organization(b.rcv, "drain", "d", 1)
+	b.rcv.Reset()
+	b.stack.StopWorkers()
+	org, err := b.stack.Organization(b.rcv, "drain", "d", 1)
 	if err != nil {
 		return nil, err
 	}
 	r := &result{Case: fmt.Sprintf("%d deliveries queued, then workers start", queued), Events: queued, Expected: queued}
-	in := b.stack.burst(org, queued, clients)
-	r.IngestErrors = in.failures.Load()
+	in := b.stack.Burst(org, queued, clients)
+	r.IngestErrors = in.Failures.Load()
 	start := time.Now()
-	if err := b.stack.startWorkers(b.opts.workers); err != nil {
+	if err := b.stack.StartWorkers(b.opts.workers); err != nil {
 		return nil, err
 	}
 	settle(ctx, b.rcv, r, drainTimeout(queued))
-	_, last := endToEnd(in, b.rcv)
+	_, last := stack.EndToEnd(in, b.rcv)
 	r.set("drain_deliveries_per_s", float64(r.Delivered)/last.Sub(start).Seconds())
-	r.set("worker_peak_rss_mb", float64(b.stack.stopWorkers())/(1<<20))
-	return r, b.stack.startWorkers(b.opts.workers)
+	r.set("worker_peak_rss_mb", float64(b.stack.StopWorkers())/(1<<20))
+	return r, b.stack.StartWorkers(b.opts.workers)
 }

@@ -13,12 +13,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/empfio/webhooks/internal/stack"
 )
 
 type options struct {
@@ -74,8 +78,8 @@ func envOr(k, def string) string {
 
 type bench struct {
 	opts  options
-	stack *stack
-	rcv   *receiver
+	stack *stack.Stack
+	rcv   *stack.Receiver
 }
 
 // report is what a run prints and writes as JSON.
@@ -100,7 +104,7 @@ func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	rcv, err := newReceiver()
+	rcv, err := stack.NewReceiver()
 	if err != nil {
 		return err
 	}
@@ -116,15 +120,21 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	s, err := newStack(ctx, o)
+	redisURL, err := url.Parse(o.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	redisURL.Path = "/" + strconv.Itoa(o.redisDB)
+	s, err := stack.New(ctx, stack.Config{DatabaseURL: o.databaseURL, RedisURL: redisURL.String(), Concurrency: o.concurrency,
+		Out: o.out, CPUProfile: o.cpuprofile, Trace: o.trace})
 	if err != nil {
 		return err
 	}
-	defer s.close(context.WithoutCancel(ctx))
-	if err := s.startAPI(ctx); err != nil {
+	defer s.Close(context.WithoutCancel(ctx))
+	if err := s.StartAPI(ctx); err != nil {
 		return err
 	}
-	if err := s.startWorkers(o.workers); err != nil {
+	if err := s.StartWorkers(o.workers); err != nil {
 		return err
 	}
 	b := &bench{opts: o, stack: s, rcv: rcv}

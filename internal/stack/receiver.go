@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"io"
@@ -13,12 +13,12 @@ import (
 	webhooks "github.com/empfio/webhooks"
 )
 
-// receiver is the fast local endpoint every case delivers to. It verifies every
+// Receiver is the fast local endpoint every case delivers to. It verifies every
 // X-Empfio-Signature, counts each delivery id once (a second arrival is a
 // duplicate), and notes when each event's first delivery to each endpoint came.
-type receiver struct {
+type Receiver struct {
 	srv     *http.Server
-	url     string
+	URL     string
 	secrets sync.Map // path → secret
 
 	mu       sync.Mutex
@@ -30,20 +30,20 @@ type receiver struct {
 	release  chan struct{}
 }
 
-func newReceiver() (*receiver, error) {
+func NewReceiver() (*Receiver, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{url: "http://" + ln.Addr().String(), release: make(chan struct{})}
-	r.reset()
+	r := &Receiver{URL: "http://" + ln.Addr().String(), release: make(chan struct{})}
+	r.Reset()
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go r.srv.Serve(ln)
 	return r, nil
 }
 
-// reset forgets what arrived, for the next case.
-func (r *receiver) reset() {
+// Reset forgets what arrived, for the next case.
+func (r *Receiver) Reset() {
 	r.mu.Lock()
 	r.seen, r.received = map[string]bool{}, map[string]time.Time{}
 	r.mu.Unlock()
@@ -52,10 +52,10 @@ func (r *receiver) reset() {
 	r.total.Store(0)
 }
 
-// expect registers the secret of the endpoint at path.
-func (r *receiver) expect(path, secret string) { r.secrets.Store(path, secret) }
+// Expect registers the secret of the endpoint at path.
+func (r *Receiver) Expect(path, secret string) { r.secrets.Store(path, secret) }
 
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	now := time.Now()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -110,15 +110,21 @@ func leadID(body []byte) string {
 	return ""
 }
 
-// unique returns how many distinct deliveries arrived.
-func (r *receiver) unique() int {
+// Duplicates returns how many deliveries arrived more than once.
+func (r *Receiver) Duplicates() int64 { return r.dups.Load() }
+
+// BadSignatures returns how many arrivals failed signature verification.
+func (r *Receiver) BadSignatures() int64 { return r.badSigs.Load() }
+
+// Unique returns how many distinct deliveries arrived.
+func (r *Receiver) Unique() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.seen)
 }
 
-// arrivals returns the first arrival of each (endpoint, lead index).
-func (r *receiver) arrivals() map[int][]time.Time {
+// Arrivals returns the first arrival of each (endpoint, lead index).
+func (r *Receiver) Arrivals() map[int][]time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[int][]time.Time{}
