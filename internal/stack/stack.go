@@ -248,6 +248,7 @@ func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (st
 	return org.Organization.ID, nil
 }
 
+// WaitFor polls cond every 20 ms until it holds, timeout passes or ctx ends.
 func WaitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
