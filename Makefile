@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: run test build services stop-services bench bench-go vet lint
+.PHONY: run test test-faults build services stop-services bench bench-go vet lint
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -30,6 +30,9 @@ bench-go: ## the in-process Go benchmarks of the delivery pipeline
 	@scripts/services.sh && . .data/services.env && \
 	go test -run '^$$' -bench 'AsynqNoop|EndToEnd' -benchtime 3000x ./jobs/ && \
 	go test -run '^$$' -bench Latency -benchtime 100x ./jobs/
+
+test-faults: ## the fault suite alone: workers killed, Redis flushed and restarted, Postgres restarted (part of make test)
+	@scripts/services.sh && . .data/services.env && go test -tags faults -count=1 -timeout 20m -v ./faults
 
 lint: ## gofmt, go vet, staticcheck, govulncheck (part of make test)
 	@scripts/lint.sh

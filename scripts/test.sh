@@ -13,3 +13,5 @@ go mod download
 scripts/lint.sh
 go test -race -count=1 -timeout 15m ./... "$@"
 FUZZTIME="${FUZZTIME:-2s}" scripts/fuzz.sh # every fuzz target, briefly: seeds plus a little exploration
+# The fault suite: real processes on a Postgres and Redis of its own, killed and restarted.
+go test -tags faults -count=1 -timeout 20m ./faults

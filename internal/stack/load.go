@@ -16,6 +16,7 @@ import (
 type Ingest struct {
 	Sent     []time.Time     // by event index: when its POST started
 	Latency  []time.Duration // by event index: how long the api took to answer
+	Status   []int           // by event index: the api's status code (0: no answer)
 	Failures atomic.Int64    // answers other than 202
 	First    time.Time
 	Last     time.Time // when the last answer came
@@ -40,6 +41,7 @@ func (s *Stack) Post(in *Ingest, orgID string, i int) {
 		in.Failures.Add(1)
 		return
 	}
+	in.Status[i] = resp.StatusCode
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
@@ -50,7 +52,7 @@ func (s *Stack) Post(in *Ingest, orgID string, i int) {
 // Burst sends n events from clients concurrent clients as fast as the api
 // answers.
 func (s *Stack) Burst(orgID string, n, clients int) *Ingest {
-	in := &Ingest{Sent: make([]time.Time, n), Latency: make([]time.Duration, n), First: time.Now()}
+	in := &Ingest{Sent: make([]time.Time, n), Latency: make([]time.Duration, n), Status: make([]int, n), First: time.Now()}
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
 	for range clients {
@@ -73,7 +75,7 @@ func (s *Stack) Burst(orgID string, n, clients int) *Ingest {
 // answer never delays the next send.
 func (s *Stack) Paced(ctx context.Context, orgID string, rate float64, d time.Duration) *Ingest {
 	n := int(rate * d.Seconds())
-	in := &Ingest{Sent: make([]time.Time, n), Latency: make([]time.Duration, n), First: time.Now()}
+	in := &Ingest{Sent: make([]time.Time, n), Latency: make([]time.Duration, n), Status: make([]int, n), First: time.Now()}
 	interval := time.Duration(float64(time.Second) / rate)
 	var wg sync.WaitGroup
 	start := time.Now()

@@ -1,0 +1,197 @@
+//go:build faults
+
+// Package faults is the fault suite (make test-faults): the real api and two
+// workers on a Postgres and a Redis of its own, under a steady load of agent
+// events to three endpoints, while a fault is injected half way — a worker
+// killed with SIGKILL or stopped with SIGTERM, Redis flushed or restarted,
+// Postgres restarted. Each test then requires that every accepted event reached
+// all three endpoints (nothing lost), that no answer was a 5xx other than a 503,
+// and reports duplicates and how long recovery took.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/empfio/webhooks/internal/stack"
+)
+
+// Load of every scenario: rate events a second for duration, to fanout endpoints.
+const (
+	rate     = 250
+	duration = 20 * time.Second
+	fanout   = 3
+)
+
+// run is one scenario's whole system.
+type run struct {
+	t   *testing.T
+	pg  *pgServer
+	rd  *redisServer
+	st  *stack.Stack
+	rcv *stack.Receiver
+	org string
+}
+
+func setup(t *testing.T) *run {
+	t.Helper()
+	r := &run{t: t, pg: startPostgres(t), rd: startRedis(t)}
+	ctx := context.Background()
+	st, err := stack.New(ctx, stack.Config{DatabaseURL: r.pg.url(), RedisURL: r.rd.url(), Concurrency: 20, Out: t.TempDir(),
+		Env: []string{"SWEEP_INTERVAL=2s", "SWEEP_GRACE=5s", "LOG_LEVEL=error"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.st = st
+	t.Cleanup(func() { st.Close(context.Background()) })
+	if err := st.StartAPI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.StartWorkers(2); err != nil {
+		t.Fatal(err)
+	}
+	if r.rcv, err = stack.NewReceiver(); err != nil {
+		t.Fatal(err)
+	}
+	if r.org, err = st.Organization(r.rcv, "faults", "f", fanout); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// outcome is what a scenario measured.
+type outcome struct {
+	events, accepted, lost int
+	duplicates             int64
+	fiveXX, unavailable    int
+	slowFailures           int // non-202 answers that took more than 5 s
+	recovery               time.Duration
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%d events, %d accepted, %d deliveries lost, %d duplicates, %d 5xx (not 503), %d 503s, %d failures slower than 5 s, the last delivery of an event sent before the fault arrived %s after it",
+		o.events, o.accepted, o.lost, o.duplicates, o.fiveXX, o.unavailable, o.slowFailures, o.recovery.Round(100*time.Millisecond))
+}
+
+var (
+	summaryMu sync.Mutex
+	summary   []string
+)
+
+// TestMain prints every scenario's figures together at the end.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sort.Strings(summary)
+	fmt.Println("\nfault suite:\n  " + strings.Join(summary, "\n  "))
+	os.Exit(code)
+}
+
+// drive sends the load, injects fault half way, waits until every accepted event
+// reached every endpoint (or the deadline), and checks the promises.
+func (r *run) drive(name string, fault func()) outcome {
+	r.t.Helper()
+	ctx := context.Background()
+	injected := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(duration / 2)
+		injected <- time.Now()
+		fault()
+	}()
+	in := r.st.Paced(ctx, r.org, rate, duration)
+	faultAt := <-injected
+	o := outcome{events: len(in.Sent)}
+	var accepted []int
+	for i, s := range in.Status {
+		switch {
+		case s == 202:
+			accepted = append(accepted, i)
+		case s == 503:
+			o.unavailable++
+		case s >= 500:
+			o.fiveXX++
+		}
+		if s != 202 && in.Latency[i] > 5*time.Second {
+			o.slowFailures++
+		}
+	}
+	o.accepted = len(accepted)
+	complete := func() bool {
+		arr := r.rcv.Arrivals()
+		for _, i := range accepted {
+			if len(arr[i]) < fanout {
+				return false
+			}
+		}
+		return true
+	}
+	stack.WaitFor(ctx, 3*time.Minute, complete)
+	arr := r.rcv.Arrivals()
+	for _, i := range accepted {
+		o.lost += max(0, fanout-len(arr[i]))
+		if in.Sent[i].After(faultAt) {
+			continue
+		}
+		// An event sent before the fault: how long after the fault did its last
+		// delivery arrive? Normally milliseconds; a lost task shows here.
+		for _, at := range arr[i] {
+			o.recovery = max(o.recovery, at.Sub(faultAt))
+		}
+	}
+	o.duplicates = r.rcv.Duplicates()
+	summaryMu.Lock()
+	summary = append(summary, name+": "+o.String())
+	summaryMu.Unlock()
+	r.t.Log(o)
+	if o.lost > 0 || o.fiveXX > 0 || r.rcv.BadSignatures() > 0 {
+		r.t.Errorf("%s: %d deliveries lost, %d answers 5xx other than 503, %d bad signatures", name, o.lost, o.fiveXX, r.rcv.BadSignatures())
+	}
+	return o
+}
+
+func TestFaults_WorkerKilled(t *testing.T) {
+	r := setup(t)
+	r.drive("worker killed (SIGKILL)", func() { r.st.Workers[0].Process.Signal(syscall.SIGKILL) })
+}
+
+func TestFaults_WorkerStoppedGracefully(t *testing.T) {
+	r := setup(t)
+	r.drive("worker stopped (SIGTERM)", func() { r.st.Workers[0].Process.Signal(syscall.SIGTERM) })
+	c := r.rd.client()
+	defer c.Close()
+	if n := c.LLen(context.Background(), "asynq:{webhooks}:active").Val(); n != 0 {
+		t.Errorf("%d tasks left active after a graceful stop", n)
+	}
+}
+
+func TestFaults_RedisFlushed(t *testing.T) {
+	r := setup(t)
+	r.drive("Redis flushed", func() {
+		c := r.rd.client()
+		defer c.Close()
+		c.FlushAll(context.Background())
+	})
+}
+
+func TestFaults_RedisRestarted(t *testing.T) {
+	r := setup(t)
+	r.drive("Redis restarted (2 s down, no persistence)", func() {
+		r.rd.kill()
+		time.Sleep(2 * time.Second) // the outage
+		r.rd.start()
+	})
+}
+
+func TestFaults_PostgresRestarted(t *testing.T) {
+	r := setup(t)
+	o := r.drive("Postgres restarted (immediate)", func() { r.pg.ctl("restart", "-m", "immediate", "-w") })
+	if o.slowFailures > 0 {
+		t.Errorf("%d requests hung past 5 s while Postgres restarted", o.slowFailures)
+	}
+}
