@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/stack"
+	"github.com/empfio/webhooks/internal/testenv"
 )
 
 // Load of every scenario: rate events a second for duration, to fanout endpoints.
@@ -32,25 +34,37 @@ const (
 
 // run is one scenario's whole system.
 type run struct {
-	t   *testing.T
-	pg  *pgServer
-	rd  *redisServer
-	st  *stack.Stack
-	rcv *stack.Receiver
-	org string
+	t    *testing.T
+	pg   *pgServer
+	rd   *redisServer // nil on a Redis Cluster
+	st   *stack.Stack
+	rcv  *stack.Receiver
+	org  string
+	logs *apptest.LogBuffer // everything the processes logged, at debug
 }
 
-func setup(t *testing.T) *run {
+// setup starts the system; with cluster, on a three-node Redis Cluster.
+func setup(t *testing.T, cluster bool) *run {
 	t.Helper()
-	r := &run{t: t, pg: startPostgres(t), rd: startRedis(t)}
+	r := &run{t: t, pg: startPostgres(t), logs: &apptest.LogBuffer{}}
+	env := []string{"SWEEP_INTERVAL=2s", "SWEEP_GRACE=5s", "LOG_LEVEL=debug"}
+	redisURL := ""
+	if cluster {
+		_, addrs := testenv.RedisCluster(t)
+		env = append(env, "REDIS_CLUSTER_ADDRS="+strings.Join(addrs, ","))
+	} else {
+		r.rd = startRedis(t)
+		redisURL = r.rd.url()
+	}
 	ctx := context.Background()
-	st, err := stack.New(ctx, stack.Config{DatabaseURL: r.pg.url(), RedisURL: r.rd.url(), Concurrency: 20, Out: t.TempDir(),
-		Env: []string{"SWEEP_INTERVAL=2s", "SWEEP_GRACE=5s", "LOG_LEVEL=error"}})
+	st, err := stack.New(ctx, stack.Config{DatabaseURL: r.pg.url(), RedisURL: redisURL, Concurrency: 20, Out: t.TempDir(),
+		Env: env, Logs: r.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.st = st
 	t.Cleanup(func() { st.Close(context.Background()) })
+	t.Cleanup(r.checkLogs)
 	if err := st.StartAPI(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +74,9 @@ func setup(t *testing.T) *run {
 	if r.rcv, err = stack.NewReceiver(); err != nil {
 		t.Fatal(err)
 	}
-	if r.org, err = st.Organization(r.rcv, "faults", "f", fanout); err != nil {
+	// Endpoints that take 20 ms to answer: some deliveries are always in flight
+	// when the fault strikes.
+	if r.org, err = st.Organization(r.rcv, "faults", "slow", fanout); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -155,13 +171,33 @@ func (r *run) drive(name string, fault func()) outcome {
 	return o
 }
 
+// checkLogs fails the test if any token, key or secret of the run appears in
+// what its processes logged — at debug, every request included.
+func (r *run) checkLogs() {
+	logs := r.logs.String()
+	if !strings.Contains(logs, "webhooks/agent-event") {
+		r.t.Errorf("the processes' logs hold no request line: is LOG_LEVEL=debug in effect? (%d bytes)", len(logs))
+	}
+	for _, c := range r.st.Credentials {
+		if c != "" && strings.Contains(logs, c) {
+			r.t.Errorf("a credential (%.8s…) was logged", c)
+		}
+	}
+}
+
 func TestFaults_WorkerKilled(t *testing.T) {
-	r := setup(t)
+	r := setup(t, false)
 	r.drive("worker killed (SIGKILL)", func() { r.st.Workers[0].Process.Signal(syscall.SIGKILL) })
 }
 
+// The same fault on a three-node Redis Cluster (REDIS_CLUSTER_ADDRS).
+func TestFaults_WorkerKilledOnRedisCluster(t *testing.T) {
+	r := setup(t, true)
+	r.drive("worker killed (SIGKILL), Redis Cluster", func() { r.st.Workers[0].Process.Signal(syscall.SIGKILL) })
+}
+
 func TestFaults_WorkerStoppedGracefully(t *testing.T) {
-	r := setup(t)
+	r := setup(t, false)
 	r.drive("worker stopped (SIGTERM)", func() { r.st.Workers[0].Process.Signal(syscall.SIGTERM) })
 	c := r.rd.client()
 	defer c.Close()
@@ -171,7 +207,7 @@ func TestFaults_WorkerStoppedGracefully(t *testing.T) {
 }
 
 func TestFaults_RedisFlushed(t *testing.T) {
-	r := setup(t)
+	r := setup(t, false)
 	r.drive("Redis flushed", func() {
 		c := r.rd.client()
 		defer c.Close()
@@ -180,7 +216,7 @@ func TestFaults_RedisFlushed(t *testing.T) {
 }
 
 func TestFaults_RedisRestarted(t *testing.T) {
-	r := setup(t)
+	r := setup(t, false)
 	r.drive("Redis restarted (2 s down, no persistence)", func() {
 		r.rd.kill()
 		time.Sleep(2 * time.Second) // the outage
@@ -189,7 +225,7 @@ func TestFaults_RedisRestarted(t *testing.T) {
 }
 
 func TestFaults_PostgresRestarted(t *testing.T) {
-	r := setup(t)
+	r := setup(t, false)
 	o := r.drive("Postgres restarted (immediate)", func() { r.pg.ctl("restart", "-m", "immediate", "-w") })
 	if o.slowFailures > 0 {
 		t.Errorf("%d requests hung past 5 s while Postgres restarted", o.slowFailures)

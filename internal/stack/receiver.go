@@ -13,6 +13,9 @@ import (
 	webhooks "github.com/empfio/webhooks"
 )
 
+// slowAnswer is how long endpoints under /slow/ take to answer.
+const slowAnswer = 20 * time.Millisecond
+
 // Receiver is the fast local endpoint every case delivers to. It verifies every
 // X-Empfio-Signature, counts each delivery id once (a second arrival is a
 // duplicate), and notes when each event's first delivery to each endpoint came.
@@ -61,6 +64,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return
+	}
+	if strings.HasPrefix(req.URL.Path, "/slow/") {
+		time.Sleep(slowAnswer) // keeps deliveries in flight, for the fault suite's kills
 	}
 	if strings.HasPrefix(req.URL.Path, "/hang/") && req.Header.Get("X-Empfio-Event") != webhooks.WebhookPing {
 		select { // a receiver that hangs: the sender's timeout ends the request

@@ -28,13 +28,14 @@ const (
 
 // Config describes a Stack.
 type Config struct {
-	DatabaseURL string   // a server to create the run's database on
-	RedisURL    string   // the Redis (database) of the run; emptied by nobody here
-	Concurrency int      // WORKER_CONCURRENCY
-	Out         string   // where binaries, profiles and traces go
-	CPUProfile  bool     // a CPU profile of each process in Out
-	Trace       bool     // an execution trace of each process in Out
-	Env         []string // more environment for every process
+	DatabaseURL string    // a server to create the run's database on
+	RedisURL    string    // the Redis (database) of the run; emptied by nobody here
+	Concurrency int       // WORKER_CONCURRENCY
+	Out         string    // where binaries, profiles and traces go
+	CPUProfile  bool      // a CPU profile of each process in Out
+	Trace       bool      // an execution trace of each process in Out
+	Env         []string  // more environment for every process
+	Logs        io.Writer // where the processes log; nil: stderr
 }
 
 // Stack is the whole service on this machine: the api and N worker processes,
@@ -50,12 +51,16 @@ type Stack struct {
 	Workers []*exec.Cmd
 	metrics []string // the workers' /metrics URLs
 	client  *http.Client
+	// Credentials are every token, key and secret the stack was given or
+	// made, for checks that none of them is ever logged.
+	Credentials []string
 }
 
 // New builds the binaries and creates the run's database; Close drops it.
 func New(ctx context.Context, cfg Config) (*Stack, error) {
 	s := &Stack{cfg: cfg, bin: filepath.Join(cfg.Out, "bin"), client: &http.Client{Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}}
+		Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}},
+		Credentials: []string{AdminToken, InternalToken}}
 	if err := s.build(); err != nil {
 		return nil, err
 	}
@@ -107,6 +112,13 @@ func (s *Stack) env(extra ...string) []string {
 	}, extra...)...)
 }
 
+func (s *Stack) logs() io.Writer {
+	if s.cfg.Logs != nil {
+		return s.cfg.Logs
+	}
+	return os.Stderr
+}
+
 // profileEnv asks a process for a CPU profile and a trace when the options do.
 func (s *Stack) profileEnv(name string) []string {
 	var env []string
@@ -126,7 +138,7 @@ func (s *Stack) StartAPI(ctx context.Context) error {
 	}
 	s.API = exec.Command(filepath.Join(s.bin, "api"))
 	s.API.Env = s.env(append([]string{"HTTP_ADDR=" + addr}, s.profileEnv("api")...)...)
-	s.API.Stderr = os.Stderr
+	s.API.Stderr = s.logs()
 	if err := s.API.Start(); err != nil {
 		return err
 	}
@@ -150,7 +162,7 @@ func (s *Stack) StartWorkers(n int) error {
 		w := exec.Command(filepath.Join(s.bin, "worker"))
 		w.Env = s.env(append(s.profileEnv(fmt.Sprintf("worker%d", len(s.Workers)+i)), "WORKER_METRICS_ADDR="+addr)...)
 		s.metrics = append(s.metrics, "http://"+addr+"/metrics")
-		w.Stderr = os.Stderr
+		w.Stderr = s.logs()
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -237,6 +249,7 @@ func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (st
 	if err := s.Call("POST", "/api/v1/organizations", AdminToken, map[string]string{"name": name}, &org); err != nil {
 		return "", err
 	}
+	s.Credentials = append(s.Credentials, org.APIKey.Key)
 	for i := range fanout {
 		path := fmt.Sprintf("/%s/%s/%d", prefix, org.Organization.ID[:8], i)
 		var hook struct{ Secret string }
@@ -244,6 +257,7 @@ func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (st
 			return "", err
 		}
 		rcv.Expect(path, hook.Secret)
+		s.Credentials = append(s.Credentials, hook.Secret)
 	}
 	return org.Organization.ID, nil
 }
