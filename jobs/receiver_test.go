@@ -2,8 +2,10 @@ package jobs_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -144,4 +146,53 @@ func TestDelivery_QueryStringsAreNeverLogged(t *testing.T) {
 	if errText == "" || !strings.Contains(errText, "EOF") {
 		t.Errorf("attempt error %q does not say what happened", errText)
 	}
+}
+
+// A receiver whose TLS handshake never completes (it accepts and stays silent)
+// costs one attempt, ended by the timeout, recorded once; the worker goes on.
+func TestDelivery_TLSHandshakeThatNeverCompletesIsRecordedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	testenv.Must(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, write nothing
+			mu.Unlock()
+		}
+	}()
+	a := apptest.Start(t, apptest.Options{Worker: true, Timeout: time.Second,
+		Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second}})
+	orgID, key := a.Org(t, "Silent")
+	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": "https://" + ln.Addr().String() + "/hooks", "events": []string{"*"}})
+	if r.Status != 201 || r.Map(t)["ping"].(map[string]any)["ok"] != false {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	hookID := r.Map(t)["id"].(string)
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	d := waitStatus(t, a, hookID, webhooks.StatusFailed, 15*time.Second)
+	var errText string
+	var ms int
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT error, duration_ms FROM attempts WHERE delivery_id = $1`, d.ID).Scan(&errText, &ms))
+	if d.Attempts != 1 || !strings.Contains(errText, "timeout") || ms > 5000 {
+		t.Fatalf("%d attempts, error %q after %d ms; want one timeout of about 1 s", d.Attempts, errText, ms)
+	}
+	// The worker is unharmed: the next delivery, to a live receiver, arrives.
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, recv.URL, "lead.created")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l2", "channel": "web"})
+	testenv.Eventually(t, 10*time.Second, "a healthy endpoint still gets its delivery", func() bool { return len(recv.Of("lead.created")) == 1 })
 }
