@@ -18,6 +18,8 @@ const (
 	BookingRescheduled    = "booking.rescheduled"    //
 	BookingCancelled      = "booking.cancelled"      // published
 	WebhookPing           = "webhook.ping"           // sent to one endpoint only
+	WebhookDisabled       = "webhook.disabled"       // operational: about an endpoint
+	DeliveryFailed        = "delivery.failed"        // operational: about a delivery
 )
 
 // EventType describes one entry of the catalog served by GET /event-types.
@@ -39,6 +41,8 @@ var Catalog = []EventType{
 	{BookingRescheduled, "A Cal.com booking was moved; the data describe the new booking.", false, json.RawMessage(`{"id":"2f1e0d9c-8b7a-5c6d-9e0f-1a2b3c4d5e6f","lead_id":null,"start_time":"2026-04-23T12:00:00Z","end_time":"2026-04-23T12:30:00Z","service":"Erstberatung","calcom_booking_id":3862410,"calcom_booking_uid":"Hk3vPz8QwT2nLr6YbF9xMa","event_type_id":1192734,"status":"confirmed","meeting_url":null,"location":"integrations:daily","attendee":{"name":"Jonas Weber","email":"jonas.weber@example.com","phone":"+4915123456789","time_zone":"Europe/Berlin"},"organizer":{"name":"Miriam Albers","email":"kanzlei@albers-steuerberatung.example"},"notes":null,"previous_start_time":"2026-04-21T08:00:00Z","previous_end_time":"2026-04-21T08:30:00Z","previous_calcom_booking_id":3859127,"previous_calcom_booking_uid":"u7Xq2KcVnR9wHt4LmYp3sD","rescheduled_by":"jonas.weber@example.com","reschedule_reason":null}`)},
 	{BookingCancelled, "A Cal.com booking was cancelled.", true, json.RawMessage(`{"id":"2f1e0d9c-8b7a-5c6d-9e0f-1a2b3c4d5e6f","lead_id":null,"start_time":"2026-04-23T12:00:00Z","end_time":"2026-04-23T12:30:00Z","cancelled_at":"2026-04-22T06:48:31Z","calcom_booking_id":3862410,"calcom_booking_uid":"Hk3vPz8QwT2nLr6YbF9xMa","status":"cancelled","cancellation_reason":null,"cancelled_by":"jonas.weber@example.com","reschedule_requested":false}`)},
 	{WebhookPing, "A test message sent when an endpoint is saved or tested; never fanned out.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","message":"This is a test delivery from Empfio Webhooks."}`)},
+	{WebhookDisabled, "One of the organization's endpoints was disabled: it answered 410 Gone, kept failing, or a user turned it off. Never sent to that endpoint.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","url":"https://crm.example.com/hooks/empfio","reason":"the endpoint answered 410 Gone","disabled_at":"2026-03-07T11:02:13Z"}`)},
+	{DeliveryFailed, "A delivery failed for good: its retries are spent. Never sent to the endpoint it was for, and never about another delivery.failed.", false, json.RawMessage(`{"delivery_id":"0f8e7d6c-5b4a-4938-a7b6-c5d4e3f2a1b0","webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","event_id":"9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","event_type":"lead.created","attempts":4,"last_status_code":503,"last_error":"HTTP 503","failed_at":"2026-03-07T11:00:41Z"}`)},
 }
 
 // IsEventType reports whether name is a type of the catalog.

@@ -30,7 +30,7 @@ func TestCatalog_PublishedEventsKeepTheirNames(t *testing.T) {
 func TestValidSubscription(t *testing.T) {
 	for s, want := range map[string]bool{
 		"*": true, "lead.created": true, "lead.*": true, "booking.*": true,
-		"lead.deleted": false, "nope.*": false, "": false, "webhook.ping": false, "webhook.*": false, "lead": false,
+		"lead.deleted": false, "nope.*": false, "": false, "webhook.ping": false, "webhook.*": true, "delivery.failed": true, "lead": false,
 	} {
 		if got := webhooks.ValidSubscription(s); got != want {
 			t.Errorf("ValidSubscription(%q) = %v, want %v", s, got, want)

@@ -7,9 +7,10 @@ import (
 
 // Event sources.
 const (
-	SourceAgent  = "agent"
-	SourceCalcom = "calcom"
-	SourceAPI    = "api"
+	SourceAgent   = "agent"
+	SourceCalcom  = "calcom"
+	SourceAPI     = "api"
+	SourceService = "service" // operational events: the service's own news
 )
 
 // Event is something that happened in an organization. Its envelope is rendered
@@ -26,6 +27,7 @@ type Event struct {
 	Envelope       json.RawMessage `json:"-"`
 	DedupKey       *string         `json:"-"`                    // the inbound dedup key it was accepted under
 	Deliveries     []*Delivery     `json:"deliveries,omitempty"` // where it went, when read alone
+	Exclude        string          `json:"-"`                    // an endpoint it is never delivered to
 }
 
 // Envelope is the body of every delivery:

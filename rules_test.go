@@ -77,3 +77,20 @@ func TestNames_AreBounded(t *testing.T) {
 		t.Errorf("a key without a name: %v", err)
 	}
 }
+
+func TestOperationalEvents_NeverAboutThemselves(t *testing.T) {
+	now := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
+	job := &webhooks.Job{Delivery: webhooks.Delivery{ID: "d1", OrganizationID: "o1", EventType: webhooks.DeliveryFailed},
+		Endpoint: webhooks.Endpoint{ID: "e1", OrganizationID: "o1"}}
+	if ev := webhooks.DeliveryFailedEvent(job, webhooks.AttemptRecord{}, 1, now); ev != nil {
+		t.Fatal("a failed delivery of a delivery.failed made another")
+	}
+	job.Delivery.EventType = webhooks.LeadCreated
+	ev := webhooks.DeliveryFailedEvent(job, webhooks.AttemptRecord{}, 4, now)
+	if ev == nil || ev.Exclude != "e1" || ev.Type != webhooks.DeliveryFailed || ev.OrganizationID != "o1" {
+		t.Fatalf("delivery.failed event %+v", ev)
+	}
+	if ev := webhooks.WebhookDisabledEvent(&job.Endpoint, "gone", now); ev.Exclude != "e1" || ev.Type != webhooks.WebhookDisabled {
+		t.Fatalf("webhook.disabled event %+v", ev)
+	}
+}

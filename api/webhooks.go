@@ -139,7 +139,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	e, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), id, &u, func(e *webhooks.Endpoint) error {
+	e, wasEnabled, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), id, &u, func(e *webhooks.Endpoint) error {
 		if err := e.Validate(); err != nil {
 			return err
 		}
@@ -147,6 +147,12 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	})
 	if err != nil {
 		return err
+	}
+	if wasEnabled && !e.Enabled {
+		ev := webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now())
+		if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
+			s.log.Warn("publishing webhook.disabled failed", "endpoint_id", e.ID, "error", err)
+		}
 	}
 	return c.JSON(e)
 }

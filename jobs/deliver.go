@@ -34,7 +34,10 @@ type Deliverer struct {
 	Sender   *outbound.Sender
 	Schedule webhooks.RetrySchedule // the default; an endpoint's retry_policy overrides it
 	Health   webhooks.HealthPolicy
-	Log      *slog.Logger
+	// Publisher publishes the operational events (delivery.failed,
+	// webhook.disabled); nil publishes none.
+	Publisher *Publisher
+	Log       *slog.Logger
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
@@ -71,6 +74,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	observeAttempt(rec.Status, res)
 	d.logAttempt(job, res, rec, number)
 	d.judgeHealth(ctx, job, rec, streak)
+	if rec.Status == webhooks.StatusFailed {
+		d.publishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
+	}
 	if rec.Status == webhooks.StatusRetrying {
 		return &retryError{delay: delay, reason: *rec.LastError}
 	}
@@ -133,6 +139,18 @@ func (d *Deliverer) judgeHealth(ctx context.Context, job *webhooks.Job, rec webh
 		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)
 	case disabled:
 		d.Log.Warn("endpoint disabled", "endpoint_id", job.Endpoint.ID, "organization_id", job.Delivery.OrganizationID, "reason", reason)
+		d.publishOperational(ctx, webhooks.WebhookDisabledEvent(&job.Endpoint, reason, time.Now()))
+	}
+}
+
+// publishOperational publishes an operational event (nil: none). A failure is
+// logged, not retried: the delivery's own outcome is already recorded.
+func (d *Deliverer) publishOperational(ctx context.Context, ev *webhooks.Event) {
+	if ev == nil || d.Publisher == nil {
+		return
+	}
+	if _, err := d.Publisher.Publish(context.WithoutCancel(ctx), ev); err != nil {
+		d.Log.Warn("publishing an operational event failed", "event_type", ev.Type, "organization_id", ev.OrganizationID, "error", err)
 	}
 }
 

@@ -110,21 +110,23 @@ func page[T any](list []T, limit int, cursor func(T) webhooks.Cursor) ([]T, *web
 }
 
 // UpdateEndpoint applies u to endpoint id of orgID after validate accepts the
-// result, and returns it. Re-enabling clears the endpoint's failure streak.
-func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (*webhooks.Endpoint, error) {
+// result, and returns it with whether it was enabled before. Re-enabling clears
+// the endpoint's failure streak.
+func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (e *webhooks.Endpoint, wasEnabled bool, err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, wrap(err, "")
+		return nil, false, wrap(err, "")
 	}
 	defer tx.Rollback(ctx)
-	e, err := db.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
+	e, err = db.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE id = $1 AND organization_id = $2 FOR UPDATE`, id, orgID))
 	if err != nil {
-		return nil, wrap(err, "Webhook")
+		return nil, false, wrap(err, "Webhook")
 	}
+	wasEnabled = e.Enabled
 	u.Apply(e)
 	if err := validate(e); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	err = tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
@@ -134,9 +136,9 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window).Scan(&e.UpdatedAt)
 	if err != nil {
-		return nil, wrap(err, "")
+		return nil, false, wrap(err, "")
 	}
-	return e, wrap(tx.Commit(ctx), "")
+	return e, wasEnabled, wrap(tx.Commit(ctx), "")
 }
 
 // DeleteEndpoint removes endpoint id of orgID with its deliveries. Returns ENOTFOUND

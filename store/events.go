@@ -37,12 +37,13 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error)
 var ErrStoredBefore = errors.New("store: the event was stored before")
 
 // publishSQL stores a group of events, given as arrays, with one delivery per
-// enabled endpoint of each event's organization subscribed to its type. An
-// event's subscription keys come space-separated (webhooks.SubscriptionKeys).
+// enabled endpoint of each event's organization subscribed to its type, but the
+// one it excludes (an operational event's own endpoint). An event's subscription
+// keys come space-separated (webhooks.SubscriptionKeys).
 const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-			$7::timestamptz[], $8::text[], $9::text[], $10::text[])
-			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key)
+			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[])
+			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude)
 	), ev AS (
 		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
 		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
@@ -52,7 +53,7 @@ const publishSQL = `WITH input AS (
 		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
 		SELECT gen_random_uuid(), i.organization_id, i.id, e.id, i.type, i.created_at, i.created_at, i.created_at
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
-			AND e.events && string_to_array(i.keys, ' ')
+			AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
 		RETURNING event_id, id
 	)
 	SELECT ev.id::text, d.id::text FROM ev LEFT JOIN d ON d.event_id = ev.id`
@@ -67,18 +68,18 @@ type published struct {
 // one did, in order.
 func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]published, error) {
 	n := len(evs)
-	ids, orgs, types, sources, envelopes, keys := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n)
+	ids, orgs, types, sources, envelopes, keys, exclude := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	external, dedup := make([]*string, n), make([]*string, n)
 	occurred, received := make([]time.Time, n), make([]time.Time, n)
 	index := make(map[string]int, n)
 	for i, ev := range evs {
 		ids[i], orgs[i], types[i], sources[i], envelopes[i] = ev.ID, ev.OrganizationID, ev.Type, ev.Source, string(ev.Envelope)
-		keys[i] = strings.Join(webhooks.SubscriptionKeys(ev.Type), " ")
+		keys[i], exclude[i] = strings.Join(webhooks.SubscriptionKeys(ev.Type), " "), ev.Exclude
 		external[i], dedup[i], occurred[i], received[i] = ev.ExternalID, ev.DedupKey, ev.OccurredAt, ev.ReceivedAt
 		index[ev.ID] = i
 	}
-	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup)
+	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude)
 	if err != nil {
 		return nil, err
 	}

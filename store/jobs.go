@@ -65,7 +65,7 @@ func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.EndpointID = e.ID
+	d.EndpointID, e.OrganizationID = e.ID, d.OrganizationID
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}

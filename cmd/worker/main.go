@@ -53,12 +53,14 @@ func run(ctx context.Context, cfg *config.Config) error {
 	defer rdb.Close()
 
 	schedule := webhooks.RetrySchedule{MaxRetries: cfg.DeliveryMaxRetries, Window: cfg.DeliveryRetryWindow}
+	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	deliverer := &jobs.Deliverer{
-		DB:       db,
-		Sender:   outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
-		Schedule: schedule,
-		Health:   webhooks.HealthPolicy{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
-		Log:      log,
+		DB:        db,
+		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
+		Schedule:  schedule,
+		Health:    webhooks.HealthPolicy{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
+		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Log:       log,
 	}
 	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{
 		Queue:             cfg.DeliveryQueue,
@@ -71,7 +73,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
-	sweeper := &jobs.Sweeper{DB: db, Queue: jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout), Redis: rdb,
+	sweeper := &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb,
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
 	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
 	// The sweeper and retention stop before the asynq server, so that no requeue

@@ -114,7 +114,8 @@ func Start(t testing.TB, o Options) *App {
 	go a.Server.App.Listener(ln)
 	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
 	a.URL = "http://" + ln.Addr().String()
-	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health, Log: log}
+	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health,
+		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log}, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
 	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval

@@ -1,0 +1,46 @@
+package webhooks
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Operational events are the service's own news about an organization's
+// endpoints and deliveries (webhook.disabled, delivery.failed), published to the
+// organization like any other event — to a Slack relay or a pager, say. Two rules
+// keep them from feeding on themselves: one is never sent to the endpoint it is
+// about (Event.Exclude), and a delivery of an operational event that fails causes
+// no delivery.failed.
+
+// IsOperational reports whether eventType is one of the service's own events.
+func IsOperational(eventType string) bool {
+	return eventType == WebhookDisabled || eventType == DeliveryFailed
+}
+
+// DeliveryFailedEvent is the delivery.failed event of a delivery of job that
+// failed for good with rec as its attempt number number; nil for a delivery of an
+// operational event.
+func DeliveryFailedEvent(job *Job, rec AttemptRecord, number int, now time.Time) *Event {
+	if IsOperational(job.Delivery.EventType) {
+		return nil
+	}
+	return operationalEvent(job.Delivery.OrganizationID, DeliveryFailed, job.Endpoint.ID, now, map[string]any{
+		"delivery_id": job.Delivery.ID, "webhook_id": job.Endpoint.ID, "event_id": job.Delivery.EventID,
+		"event_type": job.Delivery.EventType, "attempts": number, "last_status_code": rec.Attempt.StatusCode,
+		"last_error": rec.LastError, "failed_at": FormatTime(now),
+	})
+}
+
+// WebhookDisabledEvent is the webhook.disabled event of endpoint e, disabled at
+// now for reason.
+func WebhookDisabledEvent(e *Endpoint, reason string, now time.Time) *Event {
+	return operationalEvent(e.OrganizationID, WebhookDisabled, e.ID, now, map[string]any{
+		"webhook_id": e.ID, "url": e.URL, "reason": reason, "disabled_at": FormatTime(now),
+	})
+}
+
+func operationalEvent(orgID, eventType, about string, now time.Time, data map[string]any) *Event {
+	return &Event{ID: uuid.NewString(), OrganizationID: orgID, Type: eventType, Source: SourceService, OccurredAt: now.UTC(),
+		ReceivedAt: now.UTC(), Data: mustMarshal(data), Exclude: about}
+}
