@@ -17,6 +17,7 @@ type Endpoint struct {
 	Enabled        bool           `json:"enabled"`
 	DisabledReason *string        `json:"disabled_reason"`
 	RetryPolicy    *RetryPolicy   `json:"retry_policy"` // nil: the service default
+	RateLimit      *RateLimit     `json:"rate_limit"`   // nil: unlimited
 	LastPingOKAt   *time.Time     `json:"last_ping_ok_at"`
 	Stats          *EndpointStats `json:"stats,omitempty"` // in reads, not writes
 	CreatedAt      time.Time      `json:"created_at"`
@@ -69,6 +70,9 @@ func (e *Endpoint) Validate() error {
 	if e.RetryPolicy != nil {
 		errs = append(errs, e.RetryPolicy.validate()...)
 	}
+	if e.RateLimit != nil && (e.RateLimit.PerSecond < 1 || e.RateLimit.PerSecond > MaxRateLimit) {
+		errs = append(errs, FieldError{"rate_limit.per_second", fmt.Sprintf("must be between 1 and %d", MaxRateLimit)})
+	}
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
@@ -108,7 +112,16 @@ type EndpointUpdate struct {
 	Description *string      `json:"description"`
 	Enabled     *bool        `json:"enabled"`
 	RetryPolicy *RetryPolicy `json:"retry_policy"`
+	RateLimit   *RateLimit   `json:"rate_limit"`
 }
+
+// RateLimit caps the deliveries a second to one endpoint, across all workers.
+type RateLimit struct {
+	PerSecond int `json:"per_second"`
+}
+
+// MaxRateLimit bounds an endpoint's rate limit.
+const MaxRateLimit = 10000
 
 // Apply changes e by u.
 func (u *EndpointUpdate) Apply(e *Endpoint) {
@@ -129,6 +142,9 @@ func (u *EndpointUpdate) Apply(e *Endpoint) {
 	}
 	if u.RetryPolicy != nil {
 		e.RetryPolicy = u.RetryPolicy
+	}
+	if u.RateLimit != nil {
+		e.RateLimit = u.RateLimit
 	}
 }
 

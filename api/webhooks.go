@@ -15,6 +15,7 @@ type createWebhookRequest struct {
 	Events      []string              `json:"events"`
 	Description string                `json:"description"`
 	RetryPolicy *webhooks.RetryPolicy `json:"retry_policy"`
+	RateLimit   *webhooks.RateLimit   `json:"rate_limit"`
 }
 
 // PingResult is the outcome of a webhook.ping.
@@ -47,7 +48,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	e := &webhooks.Endpoint{OrganizationID: orgOf(c), URL: req.URL, Events: req.Events,
-		Description: req.Description, RetryPolicy: req.RetryPolicy}
+		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit}
 	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}

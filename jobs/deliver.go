@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
@@ -37,7 +39,12 @@ type Deliverer struct {
 	// Publisher publishes the operational events (delivery.failed,
 	// webhook.disabled); nil publishes none.
 	Publisher *Publisher
-	Log       *slog.Logger
+	// Throttle caps each endpoint's deliveries in flight and its rate; nil: none.
+	Throttle *Throttle
+	// Redis counts the tries of tasks that fail before a delivery decision;
+	// nil: asynq's retry count does.
+	Redis redis.UniversalClient
+	Log   *slog.Logger
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
@@ -50,13 +57,23 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
 	} else if err != nil {
-		return err
+		return d.infra(ctx, p.DeliveryID, err)
 	}
 	if webhooks.IsFinalStatus(job.Delivery.Status) {
 		return nil // a repeated task of a delivery already done
 	}
 	if !job.Endpoint.Enabled {
 		return d.DB.FailDelivery(ctx, job.Delivery.ID, "endpoint is disabled")
+	}
+	if d.Throttle != nil {
+		wait, ok, err := d.Throttle.Acquire(ctx, &job.Endpoint, job.Delivery.ID)
+		if err != nil {
+			return d.infra(ctx, job.Delivery.ID, err)
+		}
+		if !ok {
+			return &throttledError{delay: wait}
+		}
+		defer d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
 	}
 
 	res := d.Sender.Send(ctx, outbound.Message{
@@ -69,7 +86,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
 	number, streak, err := d.record(ctx, job, rec)
 	if err != nil {
-		return err // asynq retries the task: the attempt is made again (at-least-once)
+		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
 	}
 	observeAttempt(rec.Status, res)
 	d.logAttempt(job, res, rec, number)
@@ -185,22 +202,62 @@ type retryError struct {
 func (e *retryError) Error() string { return "delivery attempt failed: " + e.reason }
 
 // Backoff of tasks that failed before reaching a delivery decision (Postgres
-// unreachable, a worker crashed mid-task): infraRetryBase doubling per retry, at
-// most infraRetryMax.
+// unreachable, an attempt that could not be recorded): infraRetryBase doubling
+// per try, at most infraRetryMax, for at most infraRetryLimit tries — 30 cover
+// hours of outage. After them the task is archived, and the sweeper marks the
+// delivery failed.
 const (
-	infraRetryBase = 5 * time.Second
-	infraRetryMax  = 10 * time.Minute
+	infraRetryBase  = 5 * time.Second
+	infraRetryMax   = 10 * time.Minute
+	infraRetryLimit = 30
 )
 
-// retryDelay is the asynq RetryDelayFunc: the delay the handler chose from the
-// delivery's schedule, or the infrastructure backoff for any other error.
+// infraError retries a task that failed before its delivery was decided.
+type infraError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *infraError) Error() string { return e.err.Error() }
+func (e *infraError) Unwrap() error { return e.err }
+
+// infra counts a failure of delivery id's task before a delivery decision, in
+// Redis (asynq's own count includes the times a delivery was put back for its
+// endpoint's sake), and returns the error that retries it after the backoff, or
+// gives up past infraRetryLimit.
+func (d *Deliverer) infra(ctx context.Context, id string, err error) error {
+	n := 0
+	if d.Redis != nil {
+		key := "empfio:infra:{" + id + "}"
+		if c, rerr := d.Redis.Incr(context.WithoutCancel(ctx), key).Result(); rerr == nil {
+			n = int(c)
+			d.Redis.Expire(context.WithoutCancel(ctx), key, 24*time.Hour)
+		}
+	}
+	if n == 0 {
+		retried, _ := asynq.GetRetryCount(ctx)
+		n = retried + 1
+	}
+	if n > infraRetryLimit {
+		return fmt.Errorf("%v: giving up after %d tries: %w", err, n-1, asynq.SkipRetry)
+	}
+	return &infraError{err: err, delay: min(infraRetryBase<<min(n-1, 10), infraRetryMax)}
+}
+
+// retryDelay is the asynq RetryDelayFunc: the delay the handler chose (a
+// scheduled retry, a put-back, an infrastructure backoff), or the backoff by
+// asynq's count for anything else (a panic).
 func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var re *retryError
-	if errors.As(err, &re) {
+	var te *throttledError
+	var ie *infraError
+	switch {
+	case errors.As(err, &re):
 		return re.delay
+	case errors.As(err, &te):
+		return te.delay
+	case errors.As(err, &ie):
+		return ie.delay
 	}
-	if n > 10 {
-		return infraRetryMax
-	}
-	return min(infraRetryBase<<n, infraRetryMax)
+	return min(infraRetryBase<<min(n, 10), infraRetryMax)
 }

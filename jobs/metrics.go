@@ -20,6 +20,10 @@ var (
 		Name: "empfio_sweeper_deliveries_total",
 		Help: "Overdue deliveries the sweeper looked at, by what it did (requeued, failed, alive).",
 	}, []string{"action"})
+	throttledTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_deliveries_put_back_total",
+		Help: "Deliveries put back for their endpoint's sake, by reason (in_flight, rate_limit).",
+	}, []string{"reason"})
 	publishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_events_published_total",
 		Help: "Events stored, by source.",

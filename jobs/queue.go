@@ -21,13 +21,12 @@ const TypeDeliver = "webhook:deliver"
 // DefaultQueue is the asynq queue deliveries go through.
 const DefaultQueue = "webhooks"
 
-// taskMaxRetry bounds asynq's own retries of a task. The delivery handler decides
-// when a delivery is final from the attempts recorded in Postgres (and returns nil
-// then), so asynq's count only matters when a task keeps failing without reaching
-// that decision: Postgres down, or workers crashing. It is above the largest
-// schedule (20 retries) by 30, and 30 retries of the infrastructure backoff (see
-// retryDelay) cover hours of outage.
-const taskMaxRetry = 50
+// taskMaxRetry is asynq's own bound on a task's retries, set out of the way: the
+// delivery handler decides when a delivery is final from the attempts recorded in
+// Postgres, bounds the tries that fail before a decision itself (infraRetryLimit),
+// and may put a delivery back any number of times while its endpoint is busy —
+// none of which may exhaust asynq's count.
+const taskMaxRetry = 1 << 20
 
 // taskTimeoutMargin is added to the HTTP timeout for the task's own deadline, to
 // leave room for loading and recording the attempt.

@@ -79,7 +79,8 @@ func infraErrorLog(log *slog.Logger) asynq.ErrorHandler {
 	var suppressed atomic.Int64
 	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 		var re *retryError
-		if errors.As(err, &re) {
+		var te *throttledError
+		if errors.As(err, &re) || errors.As(err, &te) {
 			return
 		}
 		suppressed.Add(1)

@@ -27,12 +27,11 @@ const (
 //
 // For each delivery overdue by more than Grace it asks asynq for the task:
 //   - none (lost): a new task, due now;
-//   - archived: asynq gave up on the task without the handler deciding — its
-//     recoverer archives a task whose worker died on the task's last asynq retry,
-//     and calls no handler (asynq issue #1015). asynq's retry budget
-//     (taskMaxRetry) is far above any delivery schedule, so this means the
-//     delivery crashed or could not be recorded dozens of times: it is marked
-//     failed in Postgres, with one log line, instead of staying pending forever;
+//   - archived: the task was given up without a delivery decision — the
+//     handler failed infraRetryLimit times before deciding (Postgres unreachable,
+//     an attempt that could not be recorded), or asynq's recoverer archived it
+//     (asynq issue #1015): it is marked failed in Postgres, with one log line,
+//     instead of staying pending forever;
 //   - anything else: alive, left alone.
 //
 // Any number of workers may run a Sweeper: a Postgres advisory lock lets one sweep

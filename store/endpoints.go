@@ -11,22 +11,32 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
-	last_ping_ok_at, created_at, updated_at`
+	last_ping_ok_at, created_at, updated_at, rate_limit_per_second`
 
 func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
-	var maxRetries *int
+	var maxRetries, perSecond *int
 	var windowSeconds *int64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
-		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt)
+		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond)
 	if err != nil {
 		return nil, err
 	}
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}
+	if perSecond != nil {
+		e.RateLimit = &webhooks.RateLimit{PerSecond: *perSecond}
+	}
 	return &e, db.openSecrets(&e)
+}
+
+func rateColumn(r *webhooks.RateLimit) *int {
+	if r == nil {
+		return nil
+	}
+	return &r.PerSecond
 }
 
 // openSecrets decrypts an endpoint's secrets as read from its row.
@@ -60,9 +70,9 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	e.Enabled = true
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
-		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, updated_at`,
-		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window,
+		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at, updated_at`,
+		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window, rateColumn(e.RateLimit),
 	).Scan(&e.CreatedAt, &e.UpdatedAt)
 	if isForeignKeyViolation(err) {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
@@ -130,11 +140,11 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	err = tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
-		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, updated_at = now(),
+		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, updated_at = now(),
 		consecutive_failures = CASE WHEN $5 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 		failing_since = CASE WHEN $5 AND NOT enabled THEN NULL ELSE failing_since END
 		WHERE id = $1 RETURNING updated_at`,
-		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window).Scan(&e.UpdatedAt)
+		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit)).Scan(&e.UpdatedAt)
 	if err != nil {
 		return nil, false, wrap(err, "")
 	}

@@ -28,7 +28,8 @@ func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
 
 const jobsSQL = `SELECT d.id, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
 		ev.envelope,
-		e.id, e.url, e.enabled, e.max_retries, e.retry_window_seconds, e.secret, e.previous_secret, e.previous_secret_expires_at
+		e.id, e.url, e.enabled, e.max_retries, e.retry_window_seconds, e.secret, e.previous_secret, e.previous_secret_expires_at,
+		e.rate_limit_per_second
 	FROM deliveries d JOIN events ev ON ev.id = d.event_id JOIN endpoints e ON e.id = d.endpoint_id
 	WHERE d.id = ANY($1::uuid[])`
 
@@ -56,18 +57,22 @@ func (db *DB) loadJobs(ctx context.Context, ids []string) ([]*webhooks.Job, erro
 func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	var j webhooks.Job
 	var envelope string
-	var maxRetries *int
+	var maxRetries, perSecond *int
 	var windowSeconds *int64
 	d, e := &j.Delivery, &j.Endpoint
 	err := row.Scan(&d.ID, &d.OrganizationID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &j.Manual,
 		&envelope,
-		&e.ID, &e.URL, &e.Enabled, &maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt)
+		&e.ID, &e.URL, &e.Enabled, &maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
+		&perSecond)
 	if err != nil {
 		return nil, err
 	}
 	d.EndpointID, e.OrganizationID = e.ID, d.OrganizationID
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
+	}
+	if perSecond != nil {
+		e.RateLimit = &webhooks.RateLimit{PerSecond: *perSecond}
 	}
 	j.Envelope = []byte(envelope)
 	return &j, db.openSecrets(e)

@@ -60,6 +60,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Schedule:  schedule,
 		Health:    webhooks.HealthPolicy{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Throttle:  jobs.NewThrottle(rdb, cfg.EndpointMaxInFlight, cfg.DeliveryTimeout+jobs.ThrottleLeaseMargin),
+		Redis:     rdb,
 		Log:       log,
 	}
 	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{

@@ -55,6 +55,7 @@ type Options struct {
 	OpsWritable   bool          // /ops/queues may change tasks
 	AuthFailures  int           // failed authentications a minute per address; 0: no limit
 	RedisCluster  bool          // a three-node Redis Cluster of the test's own instead of a database
+	MaxInFlight   int           // deliveries in flight per endpoint; default jobs.DefaultMaxInFlight
 }
 
 // App is a running service.
@@ -115,7 +116,9 @@ func Start(t testing.TB, o Options) *App {
 	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
 	a.URL = "http://" + ln.Addr().String()
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health,
-		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log}, Log: log}
+		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
+		Redis:     rdb, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
 	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval

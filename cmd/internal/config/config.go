@@ -49,6 +49,7 @@ type Config struct {
 
 	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
 	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES"`
+	EndpointMaxInFlight          int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
 
 	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
@@ -91,6 +92,7 @@ func Defaults() Config {
 		SweepGrace:                   jobs.DefaultSweepGrace,
 		EndpointDisableAfter:         webhooks.DefaultDisableAfter,
 		EndpointDisableAfterFailures: webhooks.DefaultDisableAfterFailures,
+		EndpointMaxInFlight:          jobs.DefaultMaxInFlight,
 		RetentionPeriod:              jobs.DefaultRetentionPeriod,
 		DedupWindow:                  jobs.DefaultDedupWindow,
 		DedupLease:                   jobs.DefaultDedupLease,
@@ -154,6 +156,7 @@ func (c *Config) validate() error {
 		{c.SweepGrace > 0, "SWEEP_GRACE", "a positive duration"},
 		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
 		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
+		{c.EndpointMaxInFlight >= 1, "ENDPOINT_MAX_IN_FLIGHT", "at least 1"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
 		{c.DedupLease >= 100*time.Millisecond && c.DedupLease < c.DedupWindow, "DEDUP_LEASE", "at least 100ms and less than DEDUP_WINDOW"},
 		{c.RetentionPeriod >= time.Hour, "RETENTION_PERIOD", "at least 1h"},
