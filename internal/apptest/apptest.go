@@ -55,7 +55,7 @@ type Options struct {
 	OpsWritable   bool          // /ops/queues may change tasks
 	AuthFailures  int           // failed authentications a minute per address; 0: no limit
 	RedisCluster  bool          // a three-node Redis Cluster of the test's own instead of a database
-	MaxInFlight   int           // deliveries in flight per endpoint; default jobs.DefaultMaxInFlight
+	MaxInFlight   int           // deliveries in flight per endpoint; 0: no cap
 }
 
 // App is a running service.

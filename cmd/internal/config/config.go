@@ -156,7 +156,7 @@ func (c *Config) validate() error {
 		{c.SweepGrace > 0, "SWEEP_GRACE", "a positive duration"},
 		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
 		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
-		{c.EndpointMaxInFlight >= 1, "ENDPOINT_MAX_IN_FLIGHT", "at least 1"},
+		{c.EndpointMaxInFlight >= 0, "ENDPOINT_MAX_IN_FLIGHT", "0 (no cap) or more"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
 		{c.DedupLease >= 100*time.Millisecond && c.DedupLease < c.DedupWindow, "DEDUP_LEASE", "at least 100ms and less than DEDUP_WINDOW"},
 		{c.RetentionPeriod >= time.Hour, "RETENTION_PERIOD", "at least 1h"},
