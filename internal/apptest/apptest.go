@@ -90,7 +90,7 @@ func Start(t testing.TB, o Options) *App {
 		single, u := testenv.Redis(t)
 		rdb, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
 	}
-	log := slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}))
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels()))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
@@ -286,6 +286,7 @@ func (a *App) Org(t testing.TB, name string) (orgID, key string) {
 		APIKey       webhooks.APIKey       `json:"api_key"`
 	}
 	r.JSON(t, &out)
+	Remember(out.APIKey.Key)
 	return out.Organization.ID, out.APIKey.Key
 }
 
@@ -297,5 +298,6 @@ func (a *App) Webhook(t testing.TB, key, url string, events ...string) (id, secr
 		t.Fatalf("create webhook: %d %s", r.Status, r.Body)
 	}
 	m := r.Map(t)
+	Remember(m["secret"].(string))
 	return m["id"].(string), m["secret"].(string)
 }
