@@ -94,29 +94,51 @@ func (q *Queue) enqueueAt(ctx context.Context, id string, at time.Time) (created
 }
 
 // RunNow makes delivery id attempted as soon as a worker is free: a waiting task
-// (scheduled, retry or archived) is moved forward, a missing one is created, and a
-// task being processed right now is left alone.
+// (scheduled, retry or archived) is moved forward, a missing one is created. A
+// task still active — a worker is finishing the attempt before, which may have
+// already recorded its outcome — is waited for, up to runNowWait, and then
+// replaced; after that the sweeper gives the delivery its task.
 func (q *Queue) RunNow(ctx context.Context, id string) error {
-	info, err := q.inspector.GetTaskInfo(q.name, id)
-	switch {
-	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-		return q.Enqueue(ctx, id)
-	case err != nil:
-		return webhooks.Unavailable("Redis", err)
-	}
-	switch info.State {
-	case asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived:
-		if err := q.inspector.RunTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	deadline := time.Now().Add(runNowWait)
+	for {
+		info, err := q.inspector.GetTaskInfo(q.name, id)
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+			return q.Enqueue(ctx, id)
+		case err != nil:
 			return webhooks.Unavailable("Redis", err)
 		}
-	case asynq.TaskStateCompleted:
-		if err := q.inspector.DeleteTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-			return webhooks.Unavailable("Redis", err)
+		switch info.State {
+		case asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived:
+			if err := q.inspector.RunTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				return webhooks.Unavailable("Redis", err)
+			}
+			return nil
+		case asynq.TaskStateCompleted:
+			if err := q.inspector.DeleteTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				return webhooks.Unavailable("Redis", err)
+			}
+			return q.Enqueue(ctx, id)
+		case asynq.TaskStateActive:
+			if time.Now().After(deadline) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(runNowPoll):
+			}
+		default: // pending: it runs soon
+			return nil
 		}
-		return q.Enqueue(ctx, id)
 	}
-	return nil
 }
+
+// How long, and how often, RunNow waits for a task that is still active.
+const (
+	runNowWait = 3 * time.Second
+	runNowPoll = 25 * time.Millisecond
+)
 
 // taskState returns the state of delivery id's task, or 0 when it has none.
 func (q *Queue) taskState(id string) (asynq.TaskState, error) {
