@@ -36,7 +36,7 @@ func TestThrottle_AHangingReceiverCannotStarveTheOthers(t *testing.T) {
 	for range 9 {
 		a.Webhook(t, key, healthy.URL, "lead.created")
 	}
-	for i := range 30 {
+	for i := range 60 { // at 3 a second, at least 20 s of backlog
 		publish(t, a, orgID, "booking.requested", map[string]any{"lead_id": "l", "start_time": "2026-03-10T09:00:00Z", "n": i})
 	}
 	for i := range 5 {
@@ -57,11 +57,13 @@ func TestThrottle_AHangingReceiverCannotStarveTheOthers(t *testing.T) {
 	if p := peak.Load(); p > limit {
 		t.Fatalf("the hanging receiver saw %d requests at once, cap %d", p, limit)
 	}
-	t.Logf("healthy done with %d of 30 hanging deliveries still waiting; the hanging receiver's peak: %d at once", backlog, peak.Load())
+	t.Logf("healthy done with %d of 60 hanging deliveries still waiting; the hanging receiver's peak: %d at once", backlog, peak.Load())
 }
 
 // An endpoint's rate_limit holds across the workers: arrivals are spaced so that
-// no second has more than the limit (one of slack for the network).
+// no second has more than the limit. The limit holds when a delivery is let go;
+// its POST may then take a little longer than its neighbour's, so two of slack
+// (up to 400 ms of such jitter on a loaded machine) are allowed at the receiver.
 func TestThrottle_EndpointRateLimitIsNeverExceeded(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true, Concurrency: 10})
 	orgID, key := a.Org(t, "Rated")
@@ -91,7 +93,7 @@ func TestThrottle_EndpointRateLimitIsNeverExceeded(t *testing.T) {
 		}
 		worst = max(worst, n)
 	}
-	if worst > 6 {
+	if worst > 7 {
 		t.Fatalf("%d arrivals within one second, limit 5/s", worst)
 	}
 	if span := at[len(at)-1].Sub(at[0]); span < 2500*time.Millisecond {
