@@ -79,6 +79,9 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	b.shot("add-webhook-field-error")
 	b.typeInto("#url", recv.URL+"/hooks/empfio")
 	b.typeInto("#description", "CRM sync")
+	b.click("details.field:has(#rl-on) summary")
+	b.click("#rl-on")
+	b.typeInto("#rl-per-second", "50")
 	b.click("#save-webhook")
 	b.visible("#ping-outcome")
 	if got := b.text("#ping-outcome"); !strings.Contains(got, "answered 200") {
@@ -90,6 +93,9 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	}
 	b.click("#open-webhook")
 	b.visible("#deliveries-empty")
+	if v := eval[string](b, `document.querySelector('#rl-per-second').value`); v != "50" {
+		t.Fatalf("the rate limit set on creation reads %q in the settings", v)
+	}
 
 	// A delivery appears without reloading.
 	publishLead(t, a, orgID, "lead-1")

@@ -42,6 +42,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   });
   const picker = eventPicker(session, catalog, webhook ? webhook.events : []);
   const policy = retryPolicyFields(webhook && webhook.retry_policy);
+  const rate = rateLimitFields(webhook && webhook.rate_limit);
   const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-webhook' }, 'Save');
   const general = h('div', { class: 'notice notice-bad', role: 'alert', hidden: true, id: 'form-error' });
   const form = h('form', {
@@ -53,6 +54,8 @@ export function settingsForm(session, catalog, webhook, submit) {
       const body = { url: url.value.trim(), events: picker.value(), description: description.value.trim() };
       const rp = policy.value();
       if (rp) body.retry_policy = rp;
+      const rl = rate.value();
+      if (rl) body.rate_limit = rl;
       submit(body, form, button);
     },
   },
@@ -65,6 +68,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   h('div', { class: 'field' }, h('label', { for: 'description' }, 'Description ', h('span', { class: 'muted' }, '(optional)')), description),
   picker.element,
   policy.element,
+  rate.element,
   h('div', { class: 'inline' }, button, h('a', { class: 'btn', href: webhook ? '#/webhooks/' + webhook.id : '#/webhooks' }, 'Cancel')));
   return form;
 }
@@ -162,6 +166,24 @@ function retryPolicyFields(policy) {
       h('label', { class: 'check', for: 'rp-custom' }, custom, h('span', {}, 'Use a custom retry policy for this endpoint')),
       fields),
     value: () => custom.checked ? { max_retries: Number(retries.value), window: windowIn.value.trim() } : null,
+  };
+}
+
+// rateLimitFields offers an endpoint's delivery rate limit (1 to 10,000 a second).
+function rateLimitFields(limit) {
+  const on = h('input', { type: 'checkbox', id: 'rl-on', checked: !!limit });
+  const perSecond = h('input', { type: 'number', id: 'rl-per-second', min: 1, max: 10000, 'data-field': 'rate_limit.per_second', value: limit ? limit.per_second : 10 });
+  const field = h('div', { class: 'field' }, h('label', { for: 'rl-per-second' }, 'Deliveries a second at most'), perSecond,
+    h('p', { class: 'hint' }, '1 to 10,000, across all of Empfio\'s workers. Deliveries over it wait; they spend no retry.'));
+  const sync = () => { field.hidden = !on.checked; };
+  on.addEventListener('change', sync);
+  sync();
+  return {
+    element: h('details', { class: 'field', open: !!limit },
+      h('summary', {}, 'Rate limit'),
+      h('label', { class: 'check', for: 'rl-on' }, on, h('span', {}, 'Limit how fast Empfio sends to this endpoint')),
+      field),
+    value: () => on.checked ? { per_second: Number(perSecond.value) } : null,
   };
 }
 
