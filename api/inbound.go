@@ -67,7 +67,7 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 // inFlight answers a repeat that found the key claimed: a duplicate if the event
 // is in Postgres already, else 409.
 func (s *Server) inFlight(c *fiber.Ctx, key string, ev *webhooks.Event) error {
-	since := time.Now().Add(-s.dedupWindow())
+	since := time.Now().Add(-s.Dedup.WindowLength())
 	id, stored, err := s.DB.EventByDedupKey(c.UserContext(), ev.OrganizationID, key, since)
 	if err != nil {
 		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
@@ -99,13 +99,6 @@ func (s *Server) duplicate(c *fiber.Ctx, ev *webhooks.Event, eventID string) err
 	inboundTotal.WithLabelValues(ev.Source, "duplicate").Inc()
 	s.log.Info("inbound duplicate", "source", ev.Source, "organization_id", ev.OrganizationID, "event_type", ev.Type, "event_id", eventID)
 	return c.JSON(fiber.Map{"status": "duplicate", "event_id": eventID})
-}
-
-func (s *Server) dedupWindow() time.Duration {
-	if s.Dedup.Window > 0 {
-		return s.Dedup.Window
-	}
-	return jobs.DefaultDedupWindow
 }
 
 // rejected counts an inbound request refused for its content or credentials.

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -203,24 +202,9 @@ func TestHostileInput_MalformedRequestsOnEveryRouteGetProblems(t *testing.T) {
 // is returned; under the limit a transport error fails the test.
 func send(t *testing.T, a *apptest.App, method, path, body string, headers map[string]string, limit int) *apptest.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, a.URL+path, strings.NewReader(body))
-	if err != nil {
+	r, err := apptest.TryRequest(t, method, a.URL+path, body, headers)
+	if err != nil && len(body) <= limit {
 		t.Fatal(err)
 	}
-	for k, v := range headers {
-		if v != "" {
-			req.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		if len(body) > limit {
-			return nil
-		}
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	testenv.Must(t, err)
-	return &apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return r
 }

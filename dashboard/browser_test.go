@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
 )
 
@@ -201,4 +202,14 @@ func (b *browser) shot(name string) {
 // emulatePhone makes the viewport a phone's: 375 px wide.
 func emulatePhone() chromedp.Action[chromedp.Void] {
 	return chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile)
+}
+
+// signIn opens the dashboard of a, signs in with key, and waits for the (empty)
+// list of webhooks.
+func (b *browser) signIn(a *apptest.App, key string) {
+	b.t.Helper()
+	b.navigate(a.URL + "/dashboard/")
+	b.typeInto("#api-key", key)
+	b.click(`form button[type=submit]`)
+	b.visible("#webhooks-empty")
 }

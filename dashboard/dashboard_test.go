@@ -55,11 +55,7 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	b := newBrowser(t)
 	start := time.Now()
 
-	// Sign in.
-	b.navigate(a.URL + "/dashboard/")
-	b.typeInto("#api-key", key)
-	b.click(`form button[type=submit]`)
-	b.visible("#webhooks-empty")
+	b.signIn(a, key)
 	if got := b.text(".breadcrumb"); !strings.Contains(got, "Settings") || !strings.Contains(got, "Integrations") || !strings.Contains(got, "Webhooks") {
 		t.Fatalf("breadcrumb %q", got)
 	}
@@ -254,10 +250,7 @@ func TestDashboard_ConnectCalcom(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
 	_, key := a.Org(t, "Kalender GmbH")
 	b := newBrowser(t)
-	b.navigate(a.URL + "/dashboard/")
-	b.typeInto("#api-key", key)
-	b.click(`form button[type=submit]`)
-	b.visible("#webhooks-empty")
+	b.signIn(a, key)
 	b.click("a[data-nav=integrations]")
 	b.visible("#connect-calcom")
 	if got := b.text("#calcom-status"); !strings.Contains(got, "Not connected") {

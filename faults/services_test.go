@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -53,7 +54,7 @@ func (r *redisServer) start() {
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	until(r.t, 10*time.Second, "redis answers", func() bool {
+	testenv.Eventually(r.t, 10*time.Second, "redis answers", func() bool {
 		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
 		defer c.Close()
 		return c.Ping(context.Background()).Err() == nil
@@ -128,16 +129,4 @@ func (p *pgServer) run(name string, args ...string) {
 func (p *pgServer) ctl(action string, args ...string) {
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp -c fsync=off -c max_connections=200", p.port)
 	p.run(filepath.Join(p.bin, "pg_ctl"), append([]string{action, "-D", p.data, "-l", filepath.Join(p.data, "log"), "-o", opts}, args...)...)
-}
-
-// until waits for cond, failing t after timeout.
-func until(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -108,9 +108,13 @@ func (d *Dedup) Claim(ctx context.Context, key string) (*Claim, error) {
 	return c, nil
 }
 
+// WindowLength is how long a stored event is remembered: Window, or
+// DefaultDedupWindow when zero.
+func (d *Dedup) WindowLength() time.Duration { return orDefault(d.Window, DefaultDedupWindow) }
+
 // Commit marks a Claimed key seen for the dedup window: eventID is stored.
 func (c *Claim) Commit(ctx context.Context, eventID string) error {
-	window := orDefault(c.d.Window, DefaultDedupWindow)
+	window := c.d.WindowLength()
 	err := commitScript.Run(context.WithoutCancel(ctx), c.d.Redis, []string{c.key},
 		inFlightValue+c.token, seenValue+eventID, window.Milliseconds()).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -229,8 +230,20 @@ func (a *App) DoWith(t testing.TB, method, path string, body any, headers map[st
 }
 
 // Request sends a request to url with exactly the given headers (empty values are
-// left out) and a body as App.Do takes it, and returns the whole answer.
+// left out) and a body as App.Do takes it, and returns the whole answer. A
+// transport error fails t.
 func Request(t testing.TB, method, url string, body any, headers map[string]string) *Response {
+	t.Helper()
+	r, err := TryRequest(t, method, url, body, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryRequest is Request that returns a transport error instead of failing t
+// (a server may answer and close before a too-large request is all sent).
+func TryRequest(t testing.TB, method, url string, body any, headers map[string]string) (*Response, error) {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -257,14 +270,14 @@ func Request(t testing.TB, method, url string, body any, headers map[string]stri
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 func bearer(token string) string {

@@ -3,8 +3,10 @@ package apptest
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Every line every app of a test binary logs, at every level, is kept here, and
@@ -43,4 +45,19 @@ func CheckLogs() (int, error) {
 		}
 	}
 	return strings.Count(logs, "\n"), nil
+}
+
+// Main runs a test package that starts apps (call it from TestMain), then reads
+// every line their apps logged, at every level, for any token, key or secret the
+// tests used: none may appear.
+func Main(m *testing.M) {
+	code := m.Run()
+	lines, err := CheckLogs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "log check:", err)
+		code = 1
+	} else {
+		fmt.Fprintf(os.Stderr, "log check: %d lines read, no credential among them\n", lines)
+	}
+	os.Exit(code)
 }
