@@ -73,9 +73,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if !ok {
 			return &throttledError{delay: wait}
 		}
-		defer d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
 	}
-
 	res := d.Sender.Send(ctx, outbound.Message{
 		ID:        job.Delivery.ID,
 		EventType: job.Delivery.EventType,
@@ -83,6 +81,11 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		Secrets:   job.Endpoint.SigningSecrets(time.Now()),
 		Body:      job.Envelope,
 	})
+	if d.Throttle != nil {
+		// The slot is the receiver's: it is free once the answer is in, before
+		// the attempt is recorded.
+		d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
+	}
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
 	number, streak, err := d.record(ctx, job, rec)
 	if err != nil {

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -12,11 +14,14 @@ import (
 )
 
 // DefaultMaxInFlight is how many deliveries to one endpoint may be in flight at
-// once across all workers (ENDPOINT_MAX_IN_FLIGHT); 0: no cap. The cap is off
-// by default for now: measured with make bench, a cap of 10 held one endpoint to
-// ~660 deliveries/s (from ~2,300), the deliveries over it spinning through
-// put-backs. Set it where one hanging receiver must not hold the workers' slots.
-const DefaultMaxInFlight = 0
+// once across all workers (ENDPOINT_MAX_IN_FLIGHT); 0: no cap.
+const DefaultMaxInFlight = 10
+
+// throttleWait is how long a delivery over its endpoint's cap waits in its
+// worker for a slot this worker gives back before it is put back: with a fast
+// receiver a slot frees within milliseconds, and a put-back costs a trip through
+// Redis and a reload; with a hanging one the wait costs a worker slot this long.
+const throttleWait = 50 * time.Millisecond
 
 // ThrottleLeaseMargin is added to the delivery timeout for how long a delivery
 // may hold its endpoint's slot: past it, a worker that died frees the slot.
@@ -37,6 +42,9 @@ type Throttle struct {
 	MaxInFlight int           // 0: no cap
 	Lease       time.Duration // how long a slot is held at most: the delivery timeout and a margin
 	limiter     *redis_rate.Limiter
+
+	mu      sync.Mutex
+	waiting map[string][]chan struct{} // per endpoint, the deliveries of this worker waiting for a slot, oldest first
 }
 
 // NewThrottle returns a Throttle on rdb; lease bounds how long one delivery
@@ -61,14 +69,11 @@ func inFlightKey(endpointID string) string { return "empfio:inflight:{" + endpoi
 // limit. ok is false when the delivery must wait; wait is then how long.
 func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint, id string) (wait time.Duration, ok bool, err error) {
 	if t.MaxInFlight > 0 {
-		now := time.Now()
-		got, err := acquireScript.Run(ctx, t.Redis, []string{inFlightKey(e.ID)}, id,
-			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Add(t.Lease).UnixMilli(), 10),
-			t.MaxInFlight, t.Lease.Milliseconds()*2).Int()
+		got, err := t.takeSlot(ctx, e.ID, id)
 		if err != nil {
-			return 0, false, webhooks.Unavailable("Redis", err)
+			return 0, false, err
 		}
-		if got == 0 {
+		if !got {
 			throttledTotal.WithLabelValues("in_flight").Inc()
 			return jitter(throttleRetry), false, nil
 		}
@@ -89,10 +94,90 @@ func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint, id string)
 	return 0, true, nil
 }
 
-// Release gives the slot of delivery id back.
+// takeSlot takes a slot of endpoint endpointID for delivery id, waiting up to
+// throttleWait for one that a delivery of this worker gives back.
+func (t *Throttle) takeSlot(ctx context.Context, endpointID, id string) (bool, error) {
+	deadline := time.Now().Add(throttleWait)
+	for {
+		now := time.Now()
+		got, err := acquireScript.Run(ctx, t.Redis, []string{inFlightKey(endpointID)}, id,
+			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Add(t.Lease).UnixMilli(), 10),
+			t.MaxInFlight, t.Lease.Milliseconds()*2).Int()
+		if err != nil {
+			return false, webhooks.Unavailable("Redis", err)
+		}
+		if got == 1 {
+			return true, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 || !t.await(ctx, endpointID, left) {
+			return false, nil
+		}
+	}
+}
+
+// await waits until a delivery of this worker gives back a slot of endpointID
+// (the oldest waiter is woken first, one per slot), for at most d; false when
+// none was given back in time.
+func (t *Throttle) await(ctx context.Context, endpointID string, d time.Duration) bool {
+	ch := make(chan struct{}, 1)
+	t.mu.Lock()
+	if t.waiting == nil {
+		t.waiting = map[string][]chan struct{}{}
+	}
+	t.waiting[endpointID] = append(t.waiting[endpointID], ch)
+	t.mu.Unlock()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	q := t.waiting[endpointID]
+	for i, c := range q {
+		if c == ch {
+			t.waiting[endpointID] = slices.Delete(q, i, i+1)
+			break
+		}
+	}
+	if len(t.waiting[endpointID]) == 0 {
+		delete(t.waiting, endpointID)
+	}
+	select {
+	case <-ch: // woken as the timer fired: pass the slot on
+		t.wakeLocked(endpointID)
+	default:
+	}
+	return false
+}
+
+// wakeLocked wakes the oldest delivery of this worker waiting for a slot of
+// endpointID; t.mu is held.
+func (t *Throttle) wakeLocked(endpointID string) {
+	q := t.waiting[endpointID]
+	if len(q) == 0 {
+		return
+	}
+	q[0] <- struct{}{}
+	if len(q) == 1 {
+		delete(t.waiting, endpointID)
+	} else {
+		t.waiting[endpointID] = q[1:]
+	}
+}
+
+// Release gives the slot of delivery id back, to the oldest delivery of this
+// worker waiting for one when there is one.
 func (t *Throttle) Release(ctx context.Context, e *webhooks.Endpoint, id string) {
 	if t.MaxInFlight > 0 {
 		t.Redis.ZRem(context.WithoutCancel(ctx), inFlightKey(e.ID), id)
+		t.mu.Lock()
+		t.wakeLocked(e.ID)
+		t.mu.Unlock()
 	}
 }
 
