@@ -78,6 +78,7 @@ const statusGone = 410
 type Job struct {
 	Delivery Delivery
 	Manual   bool // a retry or replay asked for by a user: one attempt, then final
+	Probe    bool // sent as the probe of its endpoint's open circuit
 	Envelope []byte
 	Endpoint Endpoint
 }
@@ -97,6 +98,8 @@ type AttemptRecord struct {
 // for a retry, how long to wait before it:
 //   - any 2xx: succeeded;
 //   - 410 Gone: failed, and the endpoint is disabled;
+//   - a failed probe of an open circuit: held again, for the next probe — a
+//     probe spends no retry, so the delivery waits out the outage;
 //   - a manual retry or replay, or no retry left in the endpoint's schedule:
 //     failed;
 //   - otherwise retrying after the schedule's delay, or after the receiver's
@@ -125,6 +128,8 @@ func Decide(job *Job, res AttemptResult, schedule RetrySchedule, now time.Time) 
 	case res.StatusCode == statusGone:
 		rec.Status = StatusFailed
 		rec.DisableReason = "the endpoint answered 410 Gone"
+	case job.Probe:
+		rec.Status = StatusHeld
 	case job.Manual || retry > schedule.MaxRetries:
 		rec.Status = StatusFailed
 	default:

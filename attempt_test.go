@@ -66,31 +66,45 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestHealthPolicy_DisableReason(t *testing.T) {
-	now := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
-	p := webhooks.HealthPolicy{Period: 5 * 24 * time.Hour, Failures: 100}
-	cases := []struct {
-		name    string
-		streak  webhooks.FailureStreak
-		disable bool
-	}{
-		{"no failures", webhooks.FailureStreak{}, false},
-		{"a few recent failures", webhooks.FailureStreak{Failures: 3, Since: now.Add(-time.Hour)}, false},
-		{"99 in a row", webhooks.FailureStreak{Failures: 99, Since: now.Add(-time.Hour)}, false},
-		{"100 in a row", webhooks.FailureStreak{Failures: 100, Since: now.Add(-time.Hour)}, true},
-		{"failing for exactly the period", webhooks.FailureStreak{Failures: 2, Since: now.Add(-5 * 24 * time.Hour)}, false},
-		{"failing for longer than the period", webhooks.FailureStreak{Failures: 2, Since: now.Add(-5*24*time.Hour - time.Second)}, true},
+func TestBreaker_Rules(t *testing.T) {
+	b := webhooks.Breaker{Failures: 10, ProbeInterval: time.Minute, ReleaseRate: 50, DisableAfter: 5 * 24 * time.Hour}
+	if b.Opens(9) || !b.Opens(10) || !b.Opens(11) {
+		t.Error("the circuit opens at exactly Failures failed attempts in a row")
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reason := p.DisableReason(c.streak, now)
-			if (reason != "") != c.disable {
-				t.Fatalf("DisableReason = %q, want disable %v", reason, c.disable)
-			}
-			if c.disable && !strings.Contains(reason, webhooks.FormatTime(c.streak.Since)) {
-				t.Errorf("reason %q does not say since when", reason)
-			}
-		})
+	if (webhooks.Breaker{}).Opens(1000) {
+		t.Error("a zero Breaker opened a circuit: it is off")
+	}
+	if got := b.ReleaseRateFor(&webhooks.Endpoint{}); got != 50 {
+		t.Errorf("release rate without a rate limit: %d", got)
+	}
+	if got := b.ReleaseRateFor(&webhooks.Endpoint{RateLimit: &webhooks.RateLimit{PerSecond: 5}}); got != 5 {
+		t.Errorf("release rate under a rate limit of 5: %d", got)
+	}
+	if got := b.ReleaseRateFor(&webhooks.Endpoint{RateLimit: &webhooks.RateLimit{PerSecond: 500}}); got != 50 {
+		t.Errorf("release rate under a rate limit of 500: %d", got)
+	}
+	since := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
+	if r := b.DisableReason(since); !strings.Contains(r, "2026-03-07T10:00:00Z") {
+		t.Errorf("disable reason %q does not say since when", r)
+	}
+}
+
+func TestDecide_AFailedProbeIsHeldWithoutSpendingARetry(t *testing.T) {
+	now := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
+	schedule := webhooks.RetrySchedule{MaxRetries: 3, Window: 30 * time.Minute}
+	for _, attempts := range []int{0, 3, 50} {
+		job := &webhooks.Job{Delivery: webhooks.Delivery{ID: "d", Attempts: attempts}, Probe: true}
+		rec, delay := webhooks.Decide(job, webhooks.AttemptResult{StartedAt: now, StatusCode: 503}, schedule, now)
+		if rec.Status != webhooks.StatusHeld || delay != 0 || rec.NextAttemptAt != nil {
+			t.Errorf("failed probe after %d attempts: %s, delay %v", attempts, rec.Status, delay)
+		}
+	}
+	job := &webhooks.Job{Delivery: webhooks.Delivery{ID: "d"}, Probe: true}
+	if rec, _ := webhooks.Decide(job, webhooks.AttemptResult{StartedAt: now, StatusCode: 410}, schedule, now); rec.Status != webhooks.StatusFailed || rec.DisableReason == "" {
+		t.Errorf("a probe answered 410: %s, disable %q", rec.Status, rec.DisableReason)
+	}
+	if rec, _ := webhooks.Decide(job, webhooks.AttemptResult{StartedAt: now, StatusCode: 204}, schedule, now); rec.Status != webhooks.StatusSucceeded {
+		t.Errorf("a probe answered 204: %s", rec.Status)
 	}
 }
 

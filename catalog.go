@@ -20,6 +20,8 @@ const (
 	WebhookPing           = "webhook.ping"           // sent to one endpoint only
 	WebhookDisabled       = "webhook.disabled"       // operational: about an endpoint
 	DeliveryFailed        = "delivery.failed"        // operational: about a delivery
+	WebhookCircuitOpened  = "webhook.circuit_opened" // operational: about an endpoint
+	WebhookCircuitClosed  = "webhook.circuit_closed" // operational: about an endpoint
 )
 
 // EventType describes one entry of the catalog served by GET /event-types.
@@ -43,6 +45,8 @@ var Catalog = []EventType{
 	{WebhookPing, "A test message sent when an endpoint is saved or tested; never fanned out.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","message":"This is a test delivery from Empfio Webhooks."}`)},
 	{WebhookDisabled, "One of the organization's endpoints was disabled: it answered 410 Gone, kept failing, or a user turned it off. Never sent to that endpoint.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","url":"https://crm.example.com/hooks/empfio","reason":"the endpoint answered 410 Gone","disabled_at":"2026-03-07T11:02:13Z"}`)},
 	{DeliveryFailed, "A delivery failed for good: its retries are spent. Never sent to the endpoint it was for, and never about another delivery.failed.", false, json.RawMessage(`{"delivery_id":"0f8e7d6c-5b4a-4938-a7b6-c5d4e3f2a1b0","webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","event_id":"9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","event_type":"lead.created","attempts":4,"last_status_code":503,"last_error":"HTTP 503","failed_at":"2026-03-07T11:00:41Z"}`)},
+	{WebhookCircuitOpened, "One of the organization's endpoints failed so many times in a row that its circuit opened: its deliveries are held, spending no attempts, and one probe is sent now and then. Never sent to that endpoint.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","url":"https://crm.example.com/hooks/empfio","consecutive_failures":10,"last_status_code":503,"last_error":"HTTP 503","opened_at":"2026-03-07T11:00:41Z","next_probe_at":"2026-03-07T11:01:41Z"}`)},
+	{WebhookCircuitClosed, "A probe to an endpoint whose circuit was open succeeded: the circuit closed, and what was held is being sent in its original order. Never sent to that endpoint.", false, json.RawMessage(`{"webhook_id":"5b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","url":"https://crm.example.com/hooks/empfio","opened_at":"2026-03-07T11:00:41Z","closed_at":"2026-03-07T11:08:41Z","held":42}`)},
 }
 
 // IsEventType reports whether name is a type of the catalog.

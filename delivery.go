@@ -6,10 +6,13 @@ import (
 )
 
 // Delivery statuses. pending and retrying are not final: such a delivery always has
-// a live task in the queue, or the sweeper gives it one back.
+// a live task in the queue, or the sweeper gives it one back. held is not final
+// either: its endpoint's circuit is open, and the breaker (not a task) owns it
+// until the circuit closes and releases it, or the endpoint is re-enabled.
 const (
 	StatusPending   = "pending"
 	StatusRetrying  = "retrying"
+	StatusHeld      = "held"
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
 )

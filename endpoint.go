@@ -20,6 +20,7 @@ type Endpoint struct {
 	RateLimit      *RateLimit     `json:"rate_limit"`   // nil: unlimited
 	LastPingOKAt   *time.Time     `json:"last_ping_ok_at"`
 	Stats          *EndpointStats `json:"stats,omitempty"` // in reads, not writes
+	Health         Health         `json:"health"`          // the circuit breaker's view; held counted in reads
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
 
@@ -113,6 +114,23 @@ type EndpointUpdate struct {
 	Enabled     *bool        `json:"enabled"`
 	RetryPolicy *RetryPolicy `json:"retry_policy"`
 	RateLimit   *RateLimit   `json:"rate_limit"`
+	// Replay, with "enabled": true on a disabled endpoint, says what happens to
+	// what was held or failed while it was off (ReplayHeld when absent).
+	Replay *string `json:"replay"`
+}
+
+// Check rejects a replay that is unknown or does not come with enabling.
+func (u *EndpointUpdate) Check() error {
+	if u.Replay == nil {
+		return nil
+	}
+	if !ValidReplay(*u.Replay) {
+		return Invalid(FieldError{"replay", `must be "held", "held_and_failed" or "none"`})
+	}
+	if u.Enabled == nil || !*u.Enabled {
+		return Invalid(FieldError{"replay", `only with "enabled": true`})
+	}
+	return nil
 }
 
 // RateLimit caps the deliveries a second to one endpoint, across all workers.

@@ -125,7 +125,8 @@ func (s *Server) getWebhook(c *fiber.Ctx) error {
 }
 
 // updateWebhook: PATCH /webhooks/{id} with any of url, events, description,
-// enabled, retry_policy.
+// enabled, retry_policy, rate_limit; with "enabled": true, replay says what
+// happens to what was held or failed while the endpoint was off.
 func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	id, err := idParam(c, "id", "Webhook")
 	if err != nil {
@@ -133,6 +134,9 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	}
 	var u webhooks.EndpointUpdate
 	if err := decodeJSON(c, &u); err != nil {
+		return err
+	}
+	if err := u.Check(); err != nil {
 		return err
 	}
 	if u.URL != nil {

@@ -23,8 +23,13 @@ import (
 // X-Empfio-Delivery. Every attempt sends the envelope stored with the event, byte
 // for byte. Each attempt is recorded, and moves the delivery as
 // webhooks.Decide says (succeeded, retrying with next_attempt_at, or failed with
-// one structured log line); an endpoint is disabled on 410 Gone or when the
-// HealthPolicy says so.
+// one structured log line); an endpoint is disabled on 410 Gone.
+//
+// The circuit breaker (webhooks.Breaker): after Breaker.Failures failed attempts
+// in a row an endpoint's circuit opens; a delivery to it is then held (no
+// attempt; the breaker's rounds own it, see BreakerRounds) unless it is the
+// probe, whose success closes the circuit and whose failure holds it again.
+// A manual retry or replay is sent whatever the circuit.
 //
 // Final outcomes return nil, so the task leaves Redis; Postgres keeps the record.
 // Whatever the receiver answered is recorded once: when recording fails, it is
@@ -35,9 +40,10 @@ type Deliverer struct {
 	DB       *store.DB
 	Sender   *outbound.Sender
 	Schedule webhooks.RetrySchedule // the default; an endpoint's retry_policy overrides it
-	Health   webhooks.HealthPolicy
+	Breaker  webhooks.Breaker       // zero: no circuit breaker
 	// Publisher publishes the operational events (delivery.failed,
-	// webhook.disabled); nil publishes none.
+	// webhook.disabled, webhook.circuit_opened, webhook.circuit_closed); nil
+	// publishes none.
 	Publisher *Publisher
 	// Throttle caps each endpoint's deliveries in flight and its rate; nil: none.
 	Throttle *Throttle
@@ -65,6 +71,19 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if !job.Endpoint.Enabled {
 		return d.DB.FailDelivery(ctx, job.Delivery.ID, "endpoint is disabled")
 	}
+	if job.Endpoint.Health.State != webhooks.CircuitClosed && !job.Manual {
+		gate, err := d.DB.HoldOrProbe(ctx, job.Delivery.ID, job.Endpoint.ID)
+		switch {
+		case err != nil:
+			return d.infra(ctx, job.Delivery.ID, err)
+		case gate == store.GateHeld:
+			heldTotal.Inc()
+			d.Log.Debug("delivery held: the endpoint's circuit is open", jobAttrs(job)...)
+			return nil
+		case gate == store.GateProbe:
+			job.Probe = true
+		}
+	}
 	if d.Throttle != nil {
 		wait, ok, err := d.Throttle.Acquire(ctx, &job.Endpoint, job.Delivery.ID)
 		if err != nil {
@@ -87,15 +106,15 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
 	}
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
-	number, streak, err := d.record(ctx, job, rec)
+	recorded, err := d.record(ctx, job, rec)
 	if err != nil {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
 	}
 	observeAttempt(rec.Status, res)
-	d.logAttempt(job, res, rec, number)
-	d.judgeHealth(ctx, job, rec, streak)
+	d.logAttempt(job, res, rec, recorded.Number)
+	d.judgeEndpoint(ctx, job, rec, recorded)
 	if rec.Status == webhooks.StatusFailed {
-		d.publishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
+		d.publishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, recorded.Number, time.Now()))
 	}
 	if rec.Status == webhooks.StatusRetrying {
 		return &retryError{delay: delay, reason: *rec.LastError}
@@ -116,7 +135,7 @@ var errNotRecorded = errors.New("attempt sent but not recorded")
 // record stores rec, trying again after a failure; the last try leaves out the
 // receiver's body, in case it is what the database refuses. Every failure is
 // logged: a sent attempt that is not recorded will be sent again.
-func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord) (int, *webhooks.FailureStreak, error) {
+func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord) (store.Recorded, error) {
 	var err error
 	wait := recordBackoff
 	for try := 1; try <= recordTries; try++ {
@@ -124,9 +143,9 @@ func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.
 			note := "the response body could not be stored"
 			rec.Attempt.ResponseBody = &note
 		}
-		number, streak, rerr := d.DB.RecordAttempt(context.WithoutCancel(ctx), rec)
+		recorded, rerr := d.DB.RecordAttempt(context.WithoutCancel(ctx), rec)
 		if rerr == nil {
-			return number, streak, nil
+			return recorded, nil
 		}
 		err = rerr
 		d.Log.Error("record attempt failed", append(jobAttrs(job), "try", try, "error", err)...)
@@ -134,26 +153,65 @@ func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				return 0, nil, fmt.Errorf("%w: %v", errNotRecorded, err)
+				return store.Recorded{}, fmt.Errorf("%w: %v", errNotRecorded, err)
 			}
 			wait *= 2
 		}
 	}
-	return 0, nil, fmt.Errorf("%w: %v", errNotRecorded, err)
+	return store.Recorded{}, fmt.Errorf("%w: %v", errNotRecorded, err)
 }
 
-// judgeHealth disables the endpoint when the attempt says so (410) or its failure
-// streak breaks the HealthPolicy. A failure here is logged, not retried: the next
-// failed delivery judges again.
-func (d *Deliverer) judgeHealth(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, streak *webhooks.FailureStreak) {
-	reason := rec.DisableReason
-	if reason == "" && streak != nil {
-		reason = d.Health.DisableReason(*streak, time.Now())
+// judgeEndpoint applies what an attempt says about its endpoint: a 410 disables
+// it; a success closes its circuit if it was not closed; a failed probe opens
+// it again for longer; Breaker.Failures failures in a row open it. A failure
+// here is logged, not retried: the next attempt judges again.
+func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, r store.Recorded) {
+	ctx = context.WithoutCancel(ctx)
+	e := &job.Endpoint
+	switch {
+	case rec.DisableReason != "":
+		d.disable(ctx, job, rec.DisableReason)
+	case rec.Status == webhooks.StatusSucceeded:
+		if job.Probe || e.Health.State != webhooks.CircuitClosed || (r.Circuit != "" && r.Circuit != webhooks.CircuitClosed) {
+			d.closeCircuit(ctx, job)
+		}
+	case job.Probe:
+		next, err := d.DB.ReopenCircuit(ctx, e.ID, job.Delivery.ID, d.Breaker.ProbeInterval, webhooks.MaxProbeInterval)
+		if err != nil {
+			d.Log.Error("reopening a circuit failed", "endpoint_id", e.ID, "error", err)
+		} else if !next.IsZero() {
+			d.Log.Info("probe failed; circuit open again", append(jobAttrs(job), "next_probe_at", next)...)
+		}
+	case r.Circuit == webhooks.CircuitClosed && d.Breaker.Opens(r.Failures):
+		opened, probeAt, err := d.DB.OpenCircuit(ctx, e.ID, d.Breaker.Failures, d.Breaker.ProbeInterval)
+		switch {
+		case err != nil:
+			d.Log.Error("opening a circuit failed", "endpoint_id", e.ID, "error", err)
+		case opened:
+			circuitsTotal.WithLabelValues(webhooks.CircuitOpen).Inc()
+			d.Log.Warn("circuit opened: deliveries are held", "endpoint_id", e.ID, "organization_id", e.OrganizationID,
+				"consecutive_failures", r.Failures, "next_probe_at", probeAt)
+			d.publishOperational(ctx, webhooks.CircuitOpenedEvent(e, r.Failures, rec, time.Now(), probeAt))
+		}
 	}
-	if reason == "" {
-		return
+}
+
+func (d *Deliverer) closeCircuit(ctx context.Context, job *webhooks.Job) {
+	e := &job.Endpoint
+	closed, openedAt, held, err := d.DB.CloseCircuit(ctx, e.ID)
+	switch {
+	case err != nil:
+		d.Log.Error("closing a circuit failed", "endpoint_id", e.ID, "error", err)
+	case closed:
+		circuitsTotal.WithLabelValues(webhooks.CircuitClosed).Inc()
+		d.Log.Info("circuit closed: releasing held deliveries", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "held", held)
+		d.publishOperational(ctx, webhooks.CircuitClosedEvent(e, openedAt, held, time.Now()))
 	}
-	disabled, err := d.DB.DisableEndpoint(context.WithoutCancel(ctx), job.Endpoint.ID, reason)
+}
+
+// disable turns the endpoint of job off for reason, and says so once.
+func (d *Deliverer) disable(ctx context.Context, job *webhooks.Job, reason string) {
+	disabled, err := d.DB.DisableEndpoint(ctx, job.Endpoint.ID, reason)
 	switch {
 	case err != nil:
 		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)

@@ -341,38 +341,3 @@ func TestDelivery_ManualRetryOfAFailedDeliverySendsOnceMore(t *testing.T) {
 		t.Errorf("attempts %d, want 3", d.Attempts)
 	}
 }
-
-func TestDelivery_EndpointFailingEveryDeliveryIsDisabled(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second},
-		Health: webhooks.HealthPolicy{Period: time.Hour, Failures: 2}})
-	orgID, key := a.Org(t, "Unhealthy")
-	recv := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) { w.WriteHeader(500) }))
-	hookID, _ := a.Webhook(t, key, recv.URL, "*")
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
-	waitStatus(t, a, hookID, webhooks.StatusFailed, 10*time.Second)
-	var e webhooks.Endpoint
-	a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-	if !e.Enabled {
-		t.Fatal("disabled after one failed delivery; the threshold is two")
-	}
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l2", "channel": "web"})
-	testenv.Eventually(t, 10*time.Second, "the endpoint is disabled after two failed deliveries", func() bool {
-		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-		return !e.Enabled
-	})
-	if e.DisabledReason == nil || !strings.Contains(*e.DisabledReason, "2 in a row") {
-		t.Fatalf("reason %v", e.DisabledReason)
-	}
-	// Re-enabling clears the streak: one more failure does not disable it again.
-	a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true})
-	publish(t, a, orgID, "lead.created", map[string]any{"id": "l3", "channel": "web"})
-	testenv.Eventually(t, 10*time.Second, "the third delivery fails", func() bool {
-		var n int
-		testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&n))
-		return n == 3
-	})
-	a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-	if !e.Enabled || e.DisabledReason != nil {
-		t.Fatalf("after re-enabling, one failure disabled it again: %v", e.DisabledReason)
-	}
-}

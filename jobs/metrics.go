@@ -24,6 +24,22 @@ var (
 		Name: "empfio_deliveries_put_back_total",
 		Help: "Deliveries put back for their endpoint's sake, by reason (in_flight, rate_limit).",
 	}, []string{"reason"})
+	heldTotal = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "empfio_deliveries_held_total",
+		Help: "Deliveries held because their endpoint's circuit was open.",
+	})
+	circuitsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_circuit_transitions_total",
+		Help: "Endpoint circuits that opened or closed, by the state they moved to.",
+	}, []string{"state"})
+	circuitsNow = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "empfio_circuits",
+		Help: "Endpoints whose circuit is open or half open, by state (counted by the worker running the breaker's rounds).",
+	}, []string{"state"})
+	heldNow = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "empfio_deliveries_held",
+		Help: "Deliveries held by open circuits (counted by the worker running the breaker's rounds).",
+	})
 	publishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_events_published_total",
 		Help: "Events stored, by source.",

@@ -11,7 +11,8 @@ import (
 
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
-	last_ping_ok_at, created_at, updated_at, rate_limit_per_second`
+	last_ping_ok_at, created_at, updated_at, rate_limit_per_second,
+	circuit_state, circuit_since, consecutive_failures, probe_at, probe_delivery_id`
 
 func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
@@ -19,10 +20,12 @@ func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 	var windowSeconds *int64
 	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
-		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond)
+		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond,
+		&e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.NextProbeAt, &e.Health.ProbeDeliveryID)
 	if err != nil {
 		return nil, err
 	}
+	e.Health.NextProbeAt = nextProbe(e.Health.State, e.Health.NextProbeAt)
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}
@@ -30,6 +33,15 @@ func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
 		e.RateLimit = &webhooks.RateLimit{PerSecond: *perSecond}
 	}
 	return &e, db.openSecrets(&e)
+}
+
+// nextProbe is when the next probe of a circuit in state goes, from its
+// probe_at column: only an open circuit has one.
+func nextProbe(state string, probeAt *time.Time) *time.Time {
+	if state != webhooks.CircuitOpen {
+		return nil
+	}
+	return probeAt
 }
 
 func rateColumn(r *webhooks.RateLimit) *int {
@@ -120,8 +132,11 @@ func page[T any](list []T, limit int, cursor func(T) webhooks.Cursor) ([]T, *web
 }
 
 // UpdateEndpoint applies u to endpoint id of orgID after validate accepts the
-// result, and returns it with whether it was enabled before. Re-enabling clears
-// the endpoint's failure streak.
+// result, and returns it with whether it was enabled before. Enabling a
+// disabled endpoint closes its circuit and, as u.Replay says, releases what was
+// held (webhooks.ReplayHeld, the default), also sends once more what failed
+// since it was disabled or its circuit opened (ReplayHeldAndFailed), or fails
+// what was held (ReplayNone).
 func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (e *webhooks.Endpoint, wasEnabled bool, err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -138,17 +153,49 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 	if err := validate(e); err != nil {
 		return nil, false, err
 	}
+	if !wasEnabled && e.Enabled {
+		if err := enableAgain(ctx, tx, id, u.Replay); err != nil {
+			return nil, false, wrap(err, "")
+		}
+	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
-	err = tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
+	e, err = db.scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
 		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, updated_at = now(),
-		consecutive_failures = CASE WHEN $5 AND NOT enabled THEN 0 ELSE consecutive_failures END,
-		failing_since = CASE WHEN $5 AND NOT enabled THEN NULL ELSE failing_since END
-		WHERE id = $1 RETURNING updated_at`,
-		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit)).Scan(&e.UpdatedAt)
+		disabled_at = CASE WHEN NOT $5 THEN coalesce(disabled_at, now()) END
+		WHERE id = $1 RETURNING `+endpointColumns,
+		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit)))
 	if err != nil {
 		return nil, false, wrap(err, "")
 	}
 	return e, wasEnabled, wrap(tx.Commit(ctx), "")
+}
+
+// enableAgain closes the circuit of endpoint id, which is being enabled again,
+// and does with its held and failed deliveries what replay says (see
+// UpdateEndpoint). Deliveries to send again are held, with the breaker's
+// release to send them in order at its rate; those that had failed get one
+// attempt (manual), as a replay does.
+func enableAgain(ctx context.Context, tx pgx.Tx, id string, replay *string) error {
+	mode := webhooks.ReplayHeld
+	if replay != nil {
+		mode = *replay
+	}
+	b := &pgx.Batch{}
+	if mode == webhooks.ReplayHeldAndFailed {
+		b.Queue(`UPDATE deliveries d SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
+			FROM endpoints e WHERE e.id = $1 AND d.endpoint_id = e.id AND d.status = 'failed'
+			AND d.completed_at >= coalesce(CASE WHEN e.circuit_state <> 'closed' THEN least(e.circuit_since, e.disabled_at) END, e.disabled_at, now())`, id)
+	}
+	if mode == webhooks.ReplayNone {
+		b.Queue(`UPDATE deliveries SET status = 'failed', completed_at = now(), updated_at = now(),
+			last_error = 'held while the endpoint was off; not sent when it was enabled again (replay "none")'
+			WHERE endpoint_id = $1 AND status = 'held'`, id)
+	}
+	b.Queue(`UPDATE endpoints SET circuit_state = 'closed', consecutive_failures = 0,
+		circuit_since = CASE WHEN circuit_state <> 'closed' THEN now() ELSE circuit_since END,
+		probe_at = NULL, probe_interval_ms = NULL, probe_delivery_id = NULL, releasing = $2
+		WHERE id = $1`, id, mode != webhooks.ReplayNone)
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // DeleteEndpoint removes endpoint id of orgID with its deliveries. Returns ENOTFOUND
@@ -183,7 +230,7 @@ func (db *DB) RecordPing(ctx context.Context, id string, t time.Time) error {
 // DisableEndpoint turns endpoint id off, saying why, and reports whether it was
 // enabled until now (false: already off, or deleted).
 func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) (bool, error) {
-	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
+	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
 		WHERE id = $1 AND enabled`, id, reason)
 	if err != nil {
 		return false, wrap(err, "")
@@ -191,7 +238,8 @@ func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) (bool, err
 	return tag.RowsAffected() == 1, nil
 }
 
-// AddStats sets the Stats of each endpoint from its deliveries, in one query.
+// AddStats sets the Stats of each endpoint, and its held deliveries, from its
+// deliveries, in one query.
 func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) error {
 	if len(endpoints) == 0 {
 		return nil
@@ -201,7 +249,8 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 	for i, e := range endpoints {
 		ids[i], byID[e.ID] = e.ID, e
 	}
-	rows, err := db.pool.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0)
+	rows, err := db.pool.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0),
+			(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'held')
 		FROM unnest($1::uuid[]) AS e(id)
 		LEFT JOIN LATERAL (SELECT status, updated_at FROM deliveries d WHERE d.endpoint_id = e.id
 			ORDER BY created_at DESC, id DESC LIMIT 1) last ON true
@@ -216,11 +265,12 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 		var id string
 		var status *string
 		var at *time.Time
-		var final, ok int
-		if err := rows.Scan(&id, &status, &at, &final, &ok); err != nil {
+		var final, ok, held int
+		if err := rows.Scan(&id, &status, &at, &final, &ok, &held); err != nil {
 			return wrap(err, "")
 		}
 		byID[id].Stats = webhooks.NewEndpointStats(at, status, final, ok)
+		byID[id].Health.Held = held
 	}
 	return wrap(rows.Err(), "")
 }

@@ -86,7 +86,10 @@ func TestRecordAttempt_ConcurrentRecordsOfEveryOutcome(t *testing.T) {
 			next := time.Now().Add(time.Minute)
 			rec.NextAttemptAt = &next
 		}
-		wg.Go(func() { numbers[i], _, errs[i] = db.RecordAttempt(ctx, rec) })
+		wg.Go(func() {
+			r, err := db.RecordAttempt(ctx, rec)
+			numbers[i], errs[i] = r.Number, err
+		})
 	}
 	wg.Wait()
 	for i := range n {
@@ -102,7 +105,7 @@ func TestRecordAttempt_ConcurrentRecordsOfEveryOutcome(t *testing.T) {
 		t.Fatalf("%d attempts, %d failed, %d succeeded; want %d, %d, %d", attempts, failed, succeeded, n, n/3, n/3)
 	}
 	// A record of a delivery that is gone is ENOTFOUND, alone.
-	if _, _, err := db.RecordAttempt(ctx, webhooks.AttemptRecord{DeliveryID: uuid.NewString(), Status: webhooks.StatusSucceeded,
+	if _, err := db.RecordAttempt(ctx, webhooks.AttemptRecord{DeliveryID: uuid.NewString(), Status: webhooks.StatusSucceeded,
 		Attempt: webhooks.Attempt{StartedAt: time.Now()}}); webhooks.ErrorCode(err) != webhooks.ENOTFOUND {
 		t.Fatalf("record of a missing delivery: %v", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -29,7 +28,7 @@ func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
 const jobsSQL = `SELECT d.id, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
 		ev.envelope,
 		e.id, e.url, e.enabled, e.max_retries, e.retry_window_seconds, e.secret, e.previous_secret, e.previous_secret_expires_at,
-		e.rate_limit_per_second
+		e.rate_limit_per_second, e.circuit_state, e.circuit_since, e.consecutive_failures, e.probe_delivery_id
 	FROM deliveries d JOIN events ev ON ev.id = d.event_id JOIN endpoints e ON e.id = d.endpoint_id
 	WHERE d.id = ANY($1::uuid[])`
 
@@ -63,7 +62,7 @@ func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	err := row.Scan(&d.ID, &d.OrganizationID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &j.Manual,
 		&envelope,
 		&e.ID, &e.URL, &e.Enabled, &maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
-		&perSecond)
+		&perSecond, &e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.ProbeDeliveryID)
 	if err != nil {
 		return nil, err
 	}
@@ -78,159 +77,99 @@ func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	return &j, db.openSecrets(e)
 }
 
-// RecordAttempt stores the attempt and updates the delivery, and returns the
-// attempt's number. A delivery that failed for good lengthens its endpoint's
-// failure streak and a success ends it; the new streak is returned when the
-// delivery failed for good (nil otherwise), for the HealthPolicy to judge.
-// Recording never disables an endpoint itself: DisableEndpoint does. Concurrent
-// calls share statements and commits; each returns once its own record is
-// durable. Returns ENOTFOUND if the delivery no longer exists.
-func (db *DB) RecordAttempt(ctx context.Context, r webhooks.AttemptRecord) (number int, streak *webhooks.FailureStreak, err error) {
+// Recorded is what recording an attempt tells about its endpoint, for the
+// breaker to judge.
+type Recorded struct {
+	Number   int    // the attempt's number
+	Failures int    // the endpoint's failed attempts in a row after it (a success ends the run)
+	Circuit  string // the endpoint's circuit state, when the count changed; "" when it did not
+}
+
+// RecordAttempt stores the attempt and updates the delivery. Concurrent calls
+// share statements and commits; each returns once its own record is durable.
+// Returns ENOTFOUND if the delivery no longer exists.
+func (db *DB) RecordAttempt(ctx context.Context, r webhooks.AttemptRecord) (Recorded, error) {
 	rec, err := db.recorder.do(ctx, r)
 	if err != nil {
-		return 0, nil, wrap(err, "Delivery")
+		return Recorded{}, wrap(err, "Delivery")
 	}
 	if rec.missing {
-		return 0, nil, webhooks.Errorf(webhooks.ENOTFOUND, "Delivery not found.")
+		return Recorded{}, webhooks.Errorf(webhooks.ENOTFOUND, "Delivery not found.")
 	}
-	return rec.number, rec.streak, nil
+	return rec.Recorded, nil
 }
 
 // recorded is what RecordAttempt learns from the database.
 type recorded struct {
-	number  int
-	streak  *webhooks.FailureStreak
+	Recorded
 	missing bool
 }
 
-// recordGroup records a group: the deliveries that did not fail for good in one
-// statement for all (the common case: no failure streak to count), each one that
-// did on its own statement (it counts its endpoint's streak), all in one batch:
-// one round trip, one implicit transaction.
+// recordGroup records a group of attempts in one statement: one round trip, one
+// commit.
 func (db *DB) recordGroup(ctx context.Context, recs []webhooks.AttemptRecord) ([]recorded, error) {
-	var plain []int
 	seen := make(map[string]bool, len(recs))
-	b := &pgx.Batch{}
-	for i, r := range recs {
+	for _, r := range recs {
 		if seen[r.DeliveryID] && len(recs) > 1 {
 			return nil, errSplit // one statement cannot update a row twice
 		}
 		seen[r.DeliveryID] = true
-		if r.Status != webhooks.StatusFailed {
-			plain = append(plain, i)
-		}
 	}
-	if len(plain) > 0 {
-		queuePlainRecords(b, recs, plain)
+	n := len(recs)
+	ids, statuses, errs, bodies := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
+	next, started := make([]*time.Time, n), make([]time.Time, n)
+	codes, durations := make([]*int, n), make([]int, n)
+	for i, r := range recs {
+		ids[i], statuses[i], next[i], codes[i], errs[i] = r.DeliveryID, r.Status, r.NextAttemptAt, r.Attempt.StatusCode, r.LastError
+		started[i], durations[i], bodies[i] = r.Attempt.StartedAt, r.Attempt.DurationMS, r.Attempt.ResponseBody
 	}
-	for _, r := range recs {
-		if r.Status == webhooks.StatusFailed {
-			queueFailedRecord(b, r)
-		}
+	rows, err := db.pool.Query(ctx, recordsSQL, ids, statuses, next, codes, errs, started, durations, bodies)
+	if err != nil {
+		return nil, err
 	}
-	br := db.pool.SendBatch(ctx, b)
-	out := make([]recorded, len(recs))
-	err := readRecords(br, recs, plain, out)
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	byID := make(map[string]recorded, n)
+	var id string
+	var rec Recorded
+	if _, err := pgx.ForEachRow(rows, []any{&id, &rec.Number, &rec.Failures, &rec.Circuit}, func() error {
+		byID[id] = recorded{Recorded: rec}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	return out, err
+	out := make([]recorded, n)
+	for i, r := range recs {
+		rec, ok := byID[r.DeliveryID]
+		out[i] = rec
+		out[i].missing = !ok
+	}
+	return out, nil
 }
 
-// plainRecordsSQL records attempts that leave their delivery succeeded or
-// retrying; a success also ends its endpoint's failure streak.
-const plainRecordsSQL = `WITH r AS (
+// recordsSQL records attempts: each moves its delivery (a final status sets
+// completed_at), and counts its endpoint's failed attempts in a row — a success
+// in the group ends the run, so concurrent attempts count as if the success
+// came last. The endpoint's row is written only when the count changes, so
+// steady successes never contend on it.
+const recordsSQL = `WITH r AS (
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::timestamptz[], $7::int[], $8::text[])
 			AS t(id, status, next_attempt_at, status_code, error, started_at, duration_ms, response_body)
 	), d AS (
 		UPDATE deliveries SET attempts = attempts + 1, status = r.status, next_attempt_at = r.next_attempt_at,
 			last_status_code = r.status_code, last_error = r.error, manual = false, updated_at = now(),
-			completed_at = CASE WHEN r.status = 'succeeded' THEN now() END
+			completed_at = CASE WHEN r.status IN ('succeeded', 'failed') THEN now() END
 		FROM r WHERE deliveries.id = r.id
 		RETURNING deliveries.id, deliveries.attempts, deliveries.endpoint_id, r.status
 	), a AS (
 		INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_body, error)
 		SELECT d.id, d.attempts, r.started_at, r.duration_ms, r.status_code, r.response_body, r.error
 		FROM d JOIN r ON r.id = d.id
+	), f AS (
+		SELECT endpoint_id, bool_or(status = 'succeeded') AS ok, count(*) FILTER (WHERE status <> 'succeeded') AS failed
+		FROM d GROUP BY endpoint_id
 	), e AS (
-		UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL
-		WHERE id IN (SELECT endpoint_id FROM d WHERE status = 'succeeded') AND enabled AND consecutive_failures > 0
+		UPDATE endpoints SET consecutive_failures = CASE WHEN f.ok THEN 0 ELSE consecutive_failures + f.failed END
+		FROM f WHERE endpoints.id = f.endpoint_id AND (NOT f.ok OR consecutive_failures > 0)
+		RETURNING endpoints.id, endpoints.consecutive_failures, endpoints.circuit_state
 	)
-	SELECT d.id::text, d.attempts FROM d`
-
-func queuePlainRecords(b *pgx.Batch, recs []webhooks.AttemptRecord, plain []int) {
-	n := len(plain)
-	ids, statuses, errs, bodies := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
-	next, started := make([]*time.Time, n), make([]time.Time, n)
-	codes, durations := make([]*int, n), make([]int, n)
-	for k, i := range plain {
-		r := recs[i]
-		ids[k], statuses[k], next[k], codes[k], errs[k] = r.DeliveryID, r.Status, r.NextAttemptAt, r.Attempt.StatusCode, r.LastError
-		started[k], durations[k], bodies[k] = r.Attempt.StartedAt, r.Attempt.DurationMS, r.Attempt.ResponseBody
-	}
-	b.Queue(plainRecordsSQL, ids, statuses, next, codes, errs, started, durations, bodies)
-}
-
-// failedRecordSQL records the attempt of a delivery that failed for good and
-// lengthens its endpoint's failure streak.
-const failedRecordSQL = `WITH d AS (
-		UPDATE deliveries SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
-			last_status_code = $2, last_error = $3, manual = false, updated_at = now(), completed_at = now()
-		WHERE id = $1 RETURNING attempts, endpoint_id
-	), a AS (
-		INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_body, error)
-		SELECT $1, d.attempts, $4, $5, $2, $6, $3 FROM d
-	), e AS (
-		UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, now())
-		WHERE id = (SELECT endpoint_id FROM d) AND enabled
-		RETURNING consecutive_failures, failing_since
-	)
-	SELECT d.attempts, e.consecutive_failures, e.failing_since FROM d LEFT JOIN e ON true`
-
-func queueFailedRecord(b *pgx.Batch, r webhooks.AttemptRecord) {
-	a := r.Attempt
-	b.Queue(failedRecordSQL, r.DeliveryID, a.StatusCode, r.LastError, a.StartedAt, a.DurationMS, a.ResponseBody)
-}
-
-// readRecords reads the batch's results back in the order they were queued.
-func readRecords(br pgx.BatchResults, recs []webhooks.AttemptRecord, plain []int, out []recorded) error {
-	for i := range out {
-		out[i].missing = true
-	}
-	if len(plain) > 0 {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		numbers := map[string]int{}
-		var id string
-		var number int
-		if _, err := pgx.ForEachRow(rows, []any{&id, &number}, func() error { numbers[id] = number; return nil }); err != nil {
-			return err
-		}
-		for _, i := range plain {
-			if n, ok := numbers[recs[i].DeliveryID]; ok {
-				out[i] = recorded{number: n}
-			}
-		}
-	}
-	for i, r := range recs {
-		if r.Status != webhooks.StatusFailed {
-			continue
-		}
-		var failures *int
-		var since *time.Time
-		err := br.QueryRow().Scan(&out[i].number, &failures, &since)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			continue // its delivery is gone
-		case err != nil:
-			return err
-		}
-		out[i].missing = false
-		if failures != nil && since != nil {
-			out[i].streak = &webhooks.FailureStreak{Failures: *failures, Since: *since}
-		}
-	}
-	return nil
-}
+	SELECT d.id::text, d.attempts, coalesce(e.consecutive_failures, 0), coalesce(e.circuit_state, '')
+	FROM d LEFT JOIN e ON e.id = d.endpoint_id`

@@ -58,7 +58,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		DB:        db,
 		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
 		Schedule:  schedule,
-		Health:    webhooks.HealthPolicy{Period: cfg.EndpointDisableAfter, Failures: cfg.EndpointDisableAfterFailures},
+		Breaker:   cfg.Breaker(),
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, cfg.EndpointMaxInFlight, cfg.DeliveryTimeout+jobs.ThrottleLeaseMargin),
 		Redis:     rdb,
@@ -78,12 +78,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 	sweeper := &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb,
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
 	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
-	// The sweeper and retention stop before the asynq server, so that no requeue
+	breaker := &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: deliverer.Publisher, Breaker: cfg.Breaker(),
+		Interval: cfg.BreakerInterval, Log: log}
+	// The sweeper, retention and the breaker's rounds stop before the asynq server, so that no requeue
 	// races the shutdown.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { sweeper.Run(bgCtx) })
 	background.Go(func() { retention.Run(bgCtx) })
+	background.Go(func() { breaker.Run(bgCtx) })
 	if cfg.WorkerMetricsAddr != "" {
 		go serveMetrics(cfg.WorkerMetricsAddr, log)
 	}

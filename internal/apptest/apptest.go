@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,15 +49,16 @@ type Options struct {
 	RateLimit     int // per second per key; default 1000
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
-	Health        webhooks.HealthPolicy
-	Concurrency   int           // worker concurrency; default 10
-	PollInterval  time.Duration // how often an idle worker looks for tasks; default 20 ms
-	LogOutput     io.Writer     // where the app logs; default stderr
-	LogInfo       bool          // log info lines too; default warnings and up
-	OpsWritable   bool          // /ops/queues may change tasks
-	AuthFailures  int           // failed authentications a minute per address; 0: no limit
-	RedisCluster  bool          // a three-node Redis Cluster of the test's own instead of a database
-	MaxInFlight   int           // deliveries in flight per endpoint; 0: no cap
+	Breaker       webhooks.Breaker // default: off (tests of the breaker set it)
+	BreakerRounds time.Duration    // how often the breaker's rounds run; default 50 ms
+	Concurrency   int              // worker concurrency; default 10
+	PollInterval  time.Duration    // how often an idle worker looks for tasks; default 20 ms
+	LogOutput     io.Writer        // where the app logs; default stderr
+	LogInfo       bool             // log info lines too; default warnings and up
+	OpsWritable   bool             // /ops/queues may change tasks
+	AuthFailures  int              // failed authentications a minute per address; 0: no limit
+	RedisCluster  bool             // a three-node Redis Cluster of the test's own instead of a database
+	MaxInFlight   int              // deliveries in flight per endpoint; 0: no cap
 }
 
 // App is a running service.
@@ -70,6 +72,7 @@ type App struct {
 	Server    *api.Server
 	Deliverer *jobs.Deliverer
 	Sweeper   *jobs.Sweeper
+	Breaker   *jobs.BreakerRounds
 	Log       *slog.Logger
 
 	concurrency  int
@@ -116,12 +119,14 @@ func Start(t testing.TB, o Options) *App {
 	go a.Server.App.Listener(ln)
 	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
 	a.URL = "http://" + ln.Addr().String()
-	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Health: o.Health,
+	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Breaker: o.Breaker,
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
 		Redis:     rdb, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
+	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,
+		Interval: o.BreakerRounds, Log: log}
 	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval
 	if o.Worker {
 		a.StartWorker(t, o.Timeout)
@@ -172,8 +177,11 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
 	}
-	if o.Health.Failures == 0 {
-		o.Health = webhooks.HealthPolicy{Period: 120 * time.Hour, Failures: 100}
+	if o.Breaker.Failures > 0 && o.Breaker.ReleaseRate == 0 {
+		o.Breaker.ReleaseRate = webhooks.DefaultReleaseRate
+	}
+	if o.BreakerRounds == 0 {
+		o.BreakerRounds = 50 * time.Millisecond
 	}
 	return o
 }
@@ -190,7 +198,13 @@ func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { a.Sweeper.Run(ctx); close(done) }()
+	go func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { a.Breaker.Run(ctx) })
+		a.Sweeper.Run(ctx)
+		wg.Wait()
+		close(done)
+	}()
 	t.Cleanup(func() { cancel(); <-done; srv.Shutdown() })
 }
 

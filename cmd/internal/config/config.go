@@ -47,9 +47,12 @@ type Config struct {
 	SweepInterval       time.Duration `envconfig:"SWEEP_INTERVAL"`
 	SweepGrace          time.Duration `envconfig:"SWEEP_GRACE"`
 
-	EndpointDisableAfter         time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
-	EndpointDisableAfterFailures int           `envconfig:"ENDPOINT_DISABLE_AFTER_FAILURES"`
-	EndpointMaxInFlight          int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
+	EndpointDisableAfter time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
+	EndpointMaxInFlight  int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
+	BreakerFailures      int           `envconfig:"BREAKER_FAILURES"`
+	BreakerProbeInterval time.Duration `envconfig:"BREAKER_PROBE_INTERVAL"`
+	BreakerReleaseRate   int           `envconfig:"BREAKER_RELEASE_RATE"`
+	BreakerInterval      time.Duration `envconfig:"BREAKER_INTERVAL"`
 
 	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
@@ -78,30 +81,33 @@ const (
 // named default of the package that uses it, so it is written once.
 func Defaults() Config {
 	return Config{
-		DatabaseURL:                  DefaultDatabaseURL,
-		RedisURL:                     DefaultRedisURL,
-		HTTPAddr:                     DefaultHTTPAddr,
-		WorkerConcurrency:            jobs.DefaultConcurrency,
-		DeliveryTimeout:              outbound.DefaultTimeout,
-		DeliveryMaxRetries:           webhooks.DefaultMaxRetries,
-		DeliveryRetryWindow:          webhooks.DefaultRetryWindow,
-		DeliveryQueue:                jobs.DefaultQueue,
-		QueuePollInterval:            jobs.DefaultPollInterval,
-		RetryPollInterval:            jobs.DefaultRetryPollInterval,
-		SweepInterval:                jobs.DefaultSweepInterval,
-		SweepGrace:                   jobs.DefaultSweepGrace,
-		EndpointDisableAfter:         webhooks.DefaultDisableAfter,
-		EndpointDisableAfterFailures: webhooks.DefaultDisableAfterFailures,
-		EndpointMaxInFlight:          jobs.DefaultMaxInFlight,
-		RetentionPeriod:              jobs.DefaultRetentionPeriod,
-		DedupWindow:                  jobs.DefaultDedupWindow,
-		DedupLease:                   jobs.DefaultDedupLease,
-		MaxBodyBytes:                 api.DefaultMaxBodyBytes,
-		RateLimitPerSecond:           jobs.DefaultRateLimitPerSecond,
-		RateLimitBurst:               jobs.DefaultRateLimitBurst,
-		AuthFailuresPerMinute:        jobs.DefaultAuthFailuresPerMinute,
-		LogLevel:                     DefaultLogLevel,
-		DashboardFrameAncestors:      api.DefaultFrameAncestors,
+		DatabaseURL:             DefaultDatabaseURL,
+		RedisURL:                DefaultRedisURL,
+		HTTPAddr:                DefaultHTTPAddr,
+		WorkerConcurrency:       jobs.DefaultConcurrency,
+		DeliveryTimeout:         outbound.DefaultTimeout,
+		DeliveryMaxRetries:      webhooks.DefaultMaxRetries,
+		DeliveryRetryWindow:     webhooks.DefaultRetryWindow,
+		DeliveryQueue:           jobs.DefaultQueue,
+		QueuePollInterval:       jobs.DefaultPollInterval,
+		RetryPollInterval:       jobs.DefaultRetryPollInterval,
+		SweepInterval:           jobs.DefaultSweepInterval,
+		SweepGrace:              jobs.DefaultSweepGrace,
+		EndpointDisableAfter:    webhooks.DefaultDisableAfter,
+		BreakerFailures:         webhooks.DefaultBreakerFailures,
+		BreakerProbeInterval:    webhooks.DefaultProbeInterval,
+		BreakerReleaseRate:      webhooks.DefaultReleaseRate,
+		BreakerInterval:         jobs.DefaultBreakerInterval,
+		EndpointMaxInFlight:     jobs.DefaultMaxInFlight,
+		RetentionPeriod:         jobs.DefaultRetentionPeriod,
+		DedupWindow:             jobs.DefaultDedupWindow,
+		DedupLease:              jobs.DefaultDedupLease,
+		MaxBodyBytes:            api.DefaultMaxBodyBytes,
+		RateLimitPerSecond:      jobs.DefaultRateLimitPerSecond,
+		RateLimitBurst:          jobs.DefaultRateLimitBurst,
+		AuthFailuresPerMinute:   jobs.DefaultAuthFailuresPerMinute,
+		LogLevel:                DefaultLogLevel,
+		DashboardFrameAncestors: api.DefaultFrameAncestors,
 	}
 }
 
@@ -155,7 +161,10 @@ func (c *Config) validate() error {
 		{c.SweepInterval > 0, "SWEEP_INTERVAL", "a positive duration"},
 		{c.SweepGrace > 0, "SWEEP_GRACE", "a positive duration"},
 		{c.EndpointDisableAfter > 0, "ENDPOINT_DISABLE_AFTER", "a positive duration"},
-		{c.EndpointDisableAfterFailures >= 1, "ENDPOINT_DISABLE_AFTER_FAILURES", "at least 1"},
+		{c.BreakerFailures >= 0, "BREAKER_FAILURES", "0 (no circuit breaker) or more"},
+		{c.BreakerProbeInterval >= 100*time.Millisecond && c.BreakerProbeInterval <= webhooks.MaxProbeInterval, "BREAKER_PROBE_INTERVAL", "between 100ms and 15m"},
+		{c.BreakerReleaseRate >= 1 && c.BreakerReleaseRate <= webhooks.MaxRateLimit, "BREAKER_RELEASE_RATE", "1 to 10000"},
+		{c.BreakerInterval > 0, "BREAKER_INTERVAL", "a positive duration"},
 		{c.EndpointMaxInFlight >= 0, "ENDPOINT_MAX_IN_FLIGHT", "0 (no cap) or more"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
 		{c.DedupLease >= 100*time.Millisecond && c.DedupLease < c.DedupWindow, "DEDUP_LEASE", "at least 100ms and less than DEDUP_WINDOW"},
@@ -248,4 +257,10 @@ func (c *Config) Store(ctx context.Context) (*store.DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// Breaker is the circuit breaker's policy.
+func (c *Config) Breaker() webhooks.Breaker {
+	return webhooks.Breaker{Failures: c.BreakerFailures, ProbeInterval: c.BreakerProbeInterval,
+		ReleaseRate: c.BreakerReleaseRate, DisableAfter: c.EndpointDisableAfter}
 }

@@ -1,0 +1,183 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/store"
+)
+
+// DefaultBreakerInterval is how often the breaker's rounds run: probes go out
+// and held deliveries are released within about this long of being due.
+const DefaultBreakerInterval = time.Second
+
+// probeStuckAfter is how long a probe may be on its way before a circuit whose
+// probe delivery ended some other way is opened again. It is longer than a
+// sweep takes to give a lost task back, so a probe lost with Redis is
+// requeued, not replaced.
+const probeStuckAfter = 5 * time.Minute
+
+// breakerCountInterval is how often the rounds count circuits and held
+// deliveries for the metrics.
+const breakerCountInterval = 15 * time.Second
+
+// BreakerRounds is the circuit breaker's periodic work (see webhooks.Breaker and
+// Deliverer): it sends the probe of each open circuit that is due — its oldest
+// held delivery — releases the held deliveries of closed circuits in their
+// original order at the release rate, disables endpoints whose circuit stayed
+// open for Breaker.DisableAfter, and reopens circuits whose probe was lost.
+//
+// Held deliveries have no task: they live in Postgres only, so a Redis flush
+// while a circuit is open loses none of them. Any number of workers may run
+// BreakerRounds; a Postgres advisory lock lets one at a time work, which keeps
+// each endpoint's releases in order.
+type BreakerRounds struct {
+	DB        *store.DB
+	Queue     *Queue
+	Publisher *Publisher // for webhook.disabled; nil: none
+	Breaker   webhooks.Breaker
+	Interval  time.Duration // DefaultBreakerInterval when zero
+	Log       *slog.Logger
+
+	counted time.Time
+}
+
+// Run runs a round every Interval until ctx ends.
+func (r *BreakerRounds) Run(ctx context.Context) {
+	every(ctx, orDefault(r.Interval, DefaultBreakerInterval), func() {
+		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
+			r.Log.Warn("circuit breaker round failed", "error", err)
+		}
+	})
+}
+
+// Round runs one round, unless another worker is running one.
+func (r *BreakerRounds) Round(ctx context.Context) error {
+	_, err := r.DB.WithBreakerLock(ctx, func() error {
+		if err := r.probe(ctx); err != nil {
+			return err
+		}
+		if _, err := r.DB.ReopenStuckProbes(ctx, probeStuckAfter); err != nil {
+			return err
+		}
+		if err := r.disableLongOpen(ctx); err != nil {
+			return err
+		}
+		if err := r.releaseAll(ctx); err != nil {
+			return err
+		}
+		return r.count(ctx)
+	})
+	return err
+}
+
+func (r *BreakerRounds) probe(ctx context.Context) error {
+	ids, err := r.DB.ClaimProbes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		// Not enqueued (Redis down): the delivery is pending and overdue, and
+		// the sweeper gives it its task.
+		if _, err := r.Queue.enqueue(ctx, id); err != nil {
+			return err
+		}
+		r.Log.Info("probe sent to an open circuit", "delivery_id", id)
+	}
+	return nil
+}
+
+func (r *BreakerRounds) disableLongOpen(ctx context.Context) error {
+	if r.Breaker.DisableAfter <= 0 {
+		return nil
+	}
+	list, err := r.DB.LongOpen(ctx, time.Now().Add(-r.Breaker.DisableAfter))
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		reason := r.Breaker.DisableReason(*e.Health.Since)
+		disabled, err := r.DB.DisableEndpoint(ctx, e.ID, reason)
+		if err != nil {
+			return err
+		}
+		if disabled {
+			r.Log.Warn("endpoint disabled", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "reason", reason)
+			if r.Publisher != nil {
+				if _, err := r.Publisher.Publish(ctx, webhooks.WebhookDisabledEvent(e, reason, time.Now())); err != nil {
+					r.Log.Warn("publishing an operational event failed", "event_type", webhooks.WebhookDisabled, "error", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// releaseAll releases, for every endpoint releasing, one round's worth of its
+// held deliveries, endpoints side by side.
+func (r *BreakerRounds) releaseAll(ctx context.Context) error {
+	list, err := r.DB.ReleasingEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	span := orDefault(r.Interval, DefaultBreakerInterval)
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, rel := range list {
+		wg.Go(func() { errs[i] = r.release(ctx, rel, span) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release sends span's worth of an endpoint's held deliveries, oldest first,
+// one every 1/rate: each is given its task when its turn comes.
+func (r *BreakerRounds) release(ctx context.Context, rel store.Releasing, span time.Duration) error {
+	rate := r.Breaker.ReleaseRateFor(&webhooks.Endpoint{RateLimit: rel.RateLimit})
+	ids, err := r.DB.ReleaseHeld(ctx, rel.EndpointID, max(1, int(float64(rate)*span.Seconds())))
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	gap := time.Second / time.Duration(rate)
+	tick := time.NewTicker(gap)
+	defer tick.Stop()
+	for i, id := range ids {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return nil // the rest are pending and overdue: the sweeper gives them tasks
+			}
+		}
+		if _, err := r.Queue.enqueue(ctx, id); err != nil {
+			return err
+		}
+	}
+	r.Log.Debug("released held deliveries", "endpoint_id", rel.EndpointID, "count", len(ids))
+	return nil
+}
+
+// count refreshes the circuit gauges, at most every breakerCountInterval.
+func (r *BreakerRounds) count(ctx context.Context) error {
+	if time.Since(r.counted) < breakerCountInterval {
+		return nil
+	}
+	states, held, err := r.DB.CircuitCounts(ctx)
+	if err != nil {
+		return err
+	}
+	for state, n := range states {
+		circuitsNow.WithLabelValues(state).Set(float64(n))
+	}
+	heldNow.Set(float64(held))
+	r.counted = time.Now()
+	return nil
+}
