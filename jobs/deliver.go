@@ -117,6 +117,11 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		d.publishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, recorded.Number, time.Now()))
 	}
 	if rec.Status == webhooks.StatusRetrying {
+		if res.RetryAfter > 0 && delay == res.RetryAfter {
+			// The receiver said when: asynq keeps retry times in whole
+			// seconds, truncated, so the second is added to never come early.
+			delay += time.Second
+		}
 		return &retryError{delay: delay, reason: *rec.LastError}
 	}
 	return nil

@@ -341,3 +341,70 @@ func TestDelivery_ManualRetryOfAFailedDeliverySendsOnceMore(t *testing.T) {
 		t.Errorf("attempts %d, want 3", d.Attempts)
 	}
 }
+
+// retryGap publishes one event to a receiver that answers its first delivery
+// with first, then 200, and returns the time between the two attempts.
+func retryGap(t *testing.T, schedule webhooks.RetrySchedule, first func(w http.ResponseWriter)) time.Duration {
+	t.Helper()
+	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: schedule})
+	orgID, key := a.Org(t, "Busy")
+	recv := apptest.NewReceiver(t, okUnlessEvent(func(n int, w http.ResponseWriter) {
+		if n == 0 {
+			first(w)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	hookID, _ := a.Webhook(t, key, recv.URL, "*")
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	waitStatus(t, a, hookID, webhooks.StatusSucceeded, 20*time.Second)
+	got := recv.Of("lead.created")
+	if len(got) != 2 {
+		t.Fatalf("%d attempts; want 2", len(got))
+	}
+	return got[1].At.Sub(got[0].At)
+}
+
+// A 429 with Retry-After: 3 waits at least 3 s, although the schedule's own
+// first retry comes after 1 s.
+func TestDelivery_TooManyRequestsWithRetryAfterSeconds(t *testing.T) {
+	gap := retryGap(t, webhooks.RetrySchedule{MaxRetries: 3, Window: 7 * time.Second}, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "3")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	// asynq moves due retries every 100 ms here, and schedules on whole seconds.
+	if gap < 2900*time.Millisecond || gap > 5*time.Second {
+		t.Fatalf("the retry came %v later; want Retry-After's 3 s", gap)
+	}
+}
+
+// A 503 with Retry-After as an HTTP date is honoured like seconds.
+func TestDelivery_UnavailableWithRetryAfterDate(t *testing.T) {
+	gap := retryGap(t, webhooks.RetrySchedule{MaxRetries: 3, Window: 7 * time.Second}, func(w http.ResponseWriter) {
+		at := time.Now().Add(4 * time.Second).UTC()
+		w.Header().Set("Retry-After", at.Format(http.TimeFormat)) // whole seconds: 3 to 4 s from now
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	if gap < 2900*time.Millisecond || gap > 6*time.Second {
+		t.Fatalf("the retry came %v later; want the Retry-After date, 3 to 4 s away", gap)
+	}
+}
+
+// An endpoint's own retry_policy of 0 retries fails a delivery after one
+// attempt, whatever the service's schedule.
+func TestDelivery_EndpointPolicyOfNoRetriesFailsAfterOneAttempt(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 3, Window: 700 * time.Millisecond}})
+	orgID, key := a.Org(t, "NoRetries")
+	recv := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) { w.WriteHeader(500) }))
+	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": recv.URL, "events": []string{"*"},
+		"retry_policy": map[string]any{"max_retries": 0, "window": "30m"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	hookID := r.Map(t)["id"].(string)
+	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	d := waitStatus(t, a, hookID, webhooks.StatusFailed, 10*time.Second)
+	if d.Attempts != 1 || len(recv.Of("lead.created")) != 1 {
+		t.Fatalf("%d attempts recorded, %d received; want 1 and 1", d.Attempts, len(recv.Of("lead.created")))
+	}
+}

@@ -61,7 +61,7 @@ func (db *DB) HoldOrProbe(ctx context.Context, id, endpointID string) (Gate, err
 func (db *DB) OpenCircuit(ctx context.Context, id string, failures int, probe time.Duration) (bool, time.Time, error) {
 	var probeAt time.Time
 	err := db.pool.QueryRow(ctx, `UPDATE endpoints SET circuit_state = 'open', circuit_since = now(),
-			probe_interval_ms = $3, probe_at = now() + make_interval(secs => $3 / 1000.0), probe_delivery_id = NULL, releasing = false
+			probe_interval_ms = $3::bigint, probe_at = now() + make_interval(secs => $3::bigint / 1000.0), probe_delivery_id = NULL, releasing = false
 		WHERE id = $1 AND enabled AND circuit_state = 'closed' AND consecutive_failures >= $2
 		RETURNING probe_at`, id, failures, probe.Milliseconds()).Scan(&probeAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -77,7 +77,7 @@ func (db *DB) CloseCircuit(ctx context.Context, id string) (closed bool, openedA
 	err = db.pool.QueryRow(ctx, `WITH old AS (
 			SELECT id, circuit_since FROM endpoints WHERE id = $1 AND circuit_state <> 'closed' FOR NO KEY UPDATE
 		)
-		UPDATE endpoints SET circuit_state = 'closed', circuit_since = now(), consecutive_failures = 0,
+		UPDATE endpoints SET circuit_state = 'closed', circuit_since = now(), consecutive_failures = 0, failing_since = NULL,
 			probe_at = NULL, probe_interval_ms = NULL, probe_delivery_id = NULL, releasing = true
 		FROM old WHERE endpoints.id = old.id
 		RETURNING old.circuit_since, (SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'held')`, id).Scan(&openedAt, &held)
@@ -93,8 +93,8 @@ func (db *DB) CloseCircuit(ctx context.Context, id string) (closed bool, openedA
 func (db *DB) ReopenCircuit(ctx context.Context, id, probeID string, first, most time.Duration) (time.Time, error) {
 	var probeAt time.Time
 	err := db.pool.QueryRow(ctx, `UPDATE endpoints SET circuit_state = 'open', probe_delivery_id = NULL,
-			probe_interval_ms = least(coalesce(probe_interval_ms * 2, $3), greatest($3, $4)),
-			probe_at = now() + make_interval(secs => least(coalesce(probe_interval_ms * 2, $3), greatest($3, $4)) / 1000.0)
+			probe_interval_ms = least(coalesce(probe_interval_ms * 2, $3::bigint), greatest($3::bigint, $4::bigint)),
+			probe_at = now() + make_interval(secs => least(coalesce(probe_interval_ms * 2, $3::bigint), greatest($3::bigint, $4::bigint)) / 1000.0)
 		WHERE id = $1 AND circuit_state = 'half_open' AND probe_delivery_id = $2
 		RETURNING probe_at`, id, probeID, first.Milliseconds(), most.Milliseconds()).Scan(&probeAt)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -135,7 +135,7 @@ func page[T any](list []T, limit int, cursor func(T) webhooks.Cursor) ([]T, *web
 // result, and returns it with whether it was enabled before. Enabling a
 // disabled endpoint closes its circuit and, as u.Replay says, releases what was
 // held (webhooks.ReplayHeld, the default), also sends once more what failed
-// since it was disabled or its circuit opened (ReplayHeldAndFailed), or fails
+// since its failures began or it was disabled (ReplayHeldAndFailed), or fails
 // what was held (ReplayNone).
 func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (e *webhooks.Endpoint, wasEnabled bool, err error) {
 	tx, err := db.pool.Begin(ctx)
@@ -184,14 +184,14 @@ func enableAgain(ctx context.Context, tx pgx.Tx, id string, replay *string) erro
 	if mode == webhooks.ReplayHeldAndFailed {
 		b.Queue(`UPDATE deliveries d SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
 			FROM endpoints e WHERE e.id = $1 AND d.endpoint_id = e.id AND d.status = 'failed'
-			AND d.completed_at >= coalesce(CASE WHEN e.circuit_state <> 'closed' THEN least(e.circuit_since, e.disabled_at) END, e.disabled_at, now())`, id)
+			AND d.completed_at >= coalesce(least(e.failing_since, e.disabled_at), now())`, id)
 	}
 	if mode == webhooks.ReplayNone {
 		b.Queue(`UPDATE deliveries SET status = 'failed', completed_at = now(), updated_at = now(),
 			last_error = 'held while the endpoint was off; not sent when it was enabled again (replay "none")'
 			WHERE endpoint_id = $1 AND status = 'held'`, id)
 	}
-	b.Queue(`UPDATE endpoints SET circuit_state = 'closed', consecutive_failures = 0,
+	b.Queue(`UPDATE endpoints SET circuit_state = 'closed', consecutive_failures = 0, failing_since = NULL,
 		circuit_since = CASE WHEN circuit_state <> 'closed' THEN now() ELSE circuit_since END,
 		probe_at = NULL, probe_interval_ms = NULL, probe_delivery_id = NULL, releasing = $2
 		WHERE id = $1`, id, mode != webhooks.ReplayNone)

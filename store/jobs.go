@@ -167,7 +167,8 @@ const recordsSQL = `WITH r AS (
 		SELECT endpoint_id, bool_or(status = 'succeeded') AS ok, count(*) FILTER (WHERE status <> 'succeeded') AS failed
 		FROM d GROUP BY endpoint_id
 	), e AS (
-		UPDATE endpoints SET consecutive_failures = CASE WHEN f.ok THEN 0 ELSE consecutive_failures + f.failed END
+		UPDATE endpoints SET consecutive_failures = CASE WHEN f.ok THEN 0 ELSE consecutive_failures + f.failed END,
+			failing_since = CASE WHEN f.ok THEN NULL ELSE coalesce(failing_since, now()) END
 		FROM f WHERE endpoints.id = f.endpoint_id AND (NOT f.ok OR consecutive_failures > 0)
 		RETURNING endpoints.id, endpoints.consecutive_failures, endpoints.circuit_state
 	)

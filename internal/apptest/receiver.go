@@ -1,6 +1,7 @@
 package apptest
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	n := len(r.got)
 	r.got = append(r.got, Received{Header: req.Header.Clone(), Body: body, At: time.Now()})
 	r.mu.Unlock()
+	req.Body = io.NopCloser(bytes.NewReader(body)) // the reply may read it too
 	r.reply(n, w, req)
 }
 
