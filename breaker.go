@@ -57,12 +57,12 @@ func (b Breaker) DisableReason(since time.Time) string {
 
 // Health is an endpoint's circuit as the API and dashboard show it.
 type Health struct {
-	State               string     `json:"state"`               // closed, open or half_open
-	Since               *time.Time `json:"since"`               // when the circuit last opened or closed; null: never opened
+	State               string     `json:"state"`                // closed, open or half_open
+	Since               *time.Time `json:"since"`                // when the circuit last opened or closed; null: never opened
 	ConsecutiveFailures int        `json:"consecutive_failures"` // failed attempts since the last success
-	Held                int        `json:"held"`                // deliveries held, waiting for the circuit to close
-	NextProbeAt         *time.Time `json:"next_probe_at"`       // open: when the next probe goes
-	ProbeDeliveryID     *string    `json:"-"`                   // half_open: the delivery sent as the probe
+	Held                int        `json:"held"`                 // deliveries held, waiting for the circuit to close
+	NextProbeAt         *time.Time `json:"next_probe_at"`        // open: when the next probe goes
+	ProbeDeliveryID     *string    `json:"-"`                    // half_open: the delivery sent as the probe
 }
 
 // Replay choices when an endpoint is enabled again (PATCH {"enabled": true, "replay": …}).
@@ -73,4 +73,6 @@ const (
 )
 
 // ValidReplay reports whether s is one of the replay choices.
-func ValidReplay(s string) bool { return s == ReplayHeld || s == ReplayHeldAndFailed || s == ReplayNone }
+func ValidReplay(s string) bool {
+	return s == ReplayHeld || s == ReplayHeldAndFailed || s == ReplayNone
+}
