@@ -22,9 +22,9 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	f := webhooks.DeliveryFilter{OrganizationID: e.OrganizationID, EndpointID: e.ID,
 		Status: c.Query("status"), EventType: c.Query("event_type"), Cursor: cursor, Limit: limit}
 	switch f.Status {
-	case "", webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusSucceeded, webhooks.StatusFailed:
+	case "", webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusHeld, webhooks.StatusSucceeded, webhooks.StatusFailed:
 	default:
-		return webhooks.Invalid(webhooks.FieldError{Field: "status", Message: "must be pending, retrying, succeeded or failed"})
+		return webhooks.Invalid(webhooks.FieldError{Field: "status", Message: "must be pending, retrying, held, succeeded or failed"})
 	}
 	if f.EventType != "" && !webhooks.IsEventType(f.EventType) {
 		return webhooks.Invalid(webhooks.FieldError{Field: "event_type", Message: "is not an event type; see GET /api/v1/event-types"})

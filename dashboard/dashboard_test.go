@@ -272,3 +272,64 @@ func TestDashboard_ConnectCalcom(t *testing.T) {
 		t.Fatalf("%d console errors: %v", len(errs), errs)
 	}
 }
+
+// An endpoint whose circuit opened shows as paused, with what is held and when
+// the next probe goes; enabling it again after it was disabled offers to send
+// what was held and what failed, and does.
+func TestDashboard_PausedEndpointAndEnablingWithReplay(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true,
+		Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second},
+		Breaker:  webhooks.Breaker{Failures: 2, ProbeInterval: 10 * time.Minute, DisableAfter: time.Hour}})
+	orgID, key := a.Org(t, "Paused")
+	b := newBrowser(t)
+	b.signIn(a, key)
+	recv := newSwitchable(t)
+	recv.failing.Store(true)
+	hookID, _ := a.Webhook(t, key, recv.URL+"/hooks", "*")
+	publishLead(t, a, orgID, "lead-1")
+	publishLead(t, a, orgID, "lead-2")
+	var e webhooks.Endpoint
+	testenv.Eventually(t, 10*time.Second, "the circuit opens", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return e.Health.State == webhooks.CircuitOpen
+	})
+	publishLead(t, a, orgID, "lead-3")
+	testenv.Eventually(t, 10*time.Second, "the third delivery is held", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return e.Health.Held == 1
+	})
+
+	b.do("reload", chromedp.Reload())
+	b.visible("#webhooks-table")
+	if got := b.text("#webhooks-table"); !strings.Contains(got, "Paused") || !strings.Contains(got, "1 held") {
+		t.Fatalf("the list does not show the paused endpoint: %q", got)
+	}
+	b.click("tr[data-id='" + hookID + "']")
+	b.visible("#circuit-notice")
+	if got := b.text("#circuit-notice"); !strings.Contains(got, "paused") || !strings.Contains(got, "2 times in a row") ||
+		!strings.Contains(got, "1 delivery is held") || strings.Contains(got, "[object") || !strings.Contains(got, "tried again in") {
+		t.Fatalf("circuit notice %q", got)
+	}
+	b.shot("webhook-paused")
+
+	// Disabled (as ENDPOINT_DISABLE_AFTER would), then enabled with a replay.
+	a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": false})
+	recv.failing.Store(false)
+	b.do("reload", chromedp.Reload())
+	b.visible("#enable")
+	b.click("#enable")
+	b.visible("#replay-choice")
+	eval[bool](b, `(document.querySelector('#replay-choice').value = 'held_and_failed') !== ''`)
+	b.click(`dialog button[data-value=enable]`)
+	testenv.Eventually(t, 15*time.Second, "all three leads delivered", func() bool {
+		return len(recv.Of(webhooks.LeadCreated)) >= 5 // two failed attempts, then three successes
+	})
+	testenv.Eventually(t, 10*time.Second, "every delivery succeeded", func() bool {
+		var n int
+		testenv.Must(t, a.DB.Pool().QueryRow(t.Context(), `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'succeeded'`, hookID).Scan(&n))
+		return n == 3
+	})
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}

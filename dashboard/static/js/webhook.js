@@ -31,7 +31,9 @@ export async function webhookPage(main, session, id) {
       h('div', { class: 'actions' }, actions)),
     w.enabled ? null : h('div', { class: 'notice notice-bad', id: 'disabled-notice' },
       h('strong', {}, 'This endpoint is disabled. '), w.disabled_reason || 'It was disabled by a user.',
-      ' No new deliveries are made to it until it is enabled again.'),
+      ' No new deliveries are made to it until it is enabled again.',
+      w.health.held ? ` ${w.health.held} held deliveries wait for it.` : ''),
+    w.enabled ? circuitNotice(w) : null,
     testArea,
     log.element,
     ro ? null : settingsCard(session, catalog.data, w),
@@ -52,32 +54,40 @@ async function sendTest(button, w, area) {
   }
 }
 
+// circuitNotice explains an open circuit: why deliveries wait, and when the
+// next probe goes.
+function circuitNotice(w) {
+  const hl = w.health;
+  if (hl.state === 'closed') return null;
+  return h('div', { class: 'notice notice-warn', id: 'circuit-notice' },
+    h('strong', {}, 'Deliveries to this endpoint are paused. '),
+    `It failed ${hl.consecutive_failures} times in a row`, hl.since ? [' (since ', time(hl.since), ')'] : null, '. ',
+    hl.state === 'half_open'
+      ? 'A probe, the oldest held delivery, is on its way now. '
+      : ['The oldest held delivery is tried again ', hl.next_probe_at ? time(hl.next_probe_at, { relative: true }) : 'soon', '. '],
+    hl.held === 1 ? '1 delivery is held' : `${hl.held} deliveries are held`,
+    ': they spend no attempts and are sent in their original order once the endpoint answers again.');
+}
+
 async function setEnabled(main, session, w, enabled) {
   let replay = null;
   if (enabled) {
-    const range = h('select', { id: 'replay-range' },
-      h('option', { value: '' }, 'Do not re-send anything'),
-      h('option', { value: '24' }, 'Re-send what failed in the last 24 hours'),
-      h('option', { value: '168' }, 'Re-send what failed in the last 7 days'),
-      h('option', { value: '744' }, 'Re-send what failed in the last 31 days'));
-    const choice = await dialog({
+    const choice = h('select', { id: 'replay-choice' },
+      h('option', { value: 'held' }, `Send what was held (${w.health.held})`),
+      h('option', { value: 'held_and_failed' }, 'Send what was held, and once more what failed while it was failing or off'),
+      h('option', { value: 'none' }, 'Send nothing from before: mark what was held as failed'));
+    const answer = await dialog({
       title: 'Enable this endpoint?',
-      body: [h('p', {}, 'New events will be delivered to it again. Deliveries that failed while it was disabled can be sent once more, in their original order.'),
-        h('div', { class: 'field' }, h('label', { for: 'replay-range' }, 'Failed deliveries'), range)],
+      body: [h('p', {}, 'New events will be delivered to it again. What waited meanwhile is sent in its original order, at a gentle rate.'),
+        h('div', { class: 'field' }, h('label', { for: 'replay-choice' }, 'Deliveries from before'), choice)],
       buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Enable', class: 'btn-primary', value: 'enable' }],
     });
-    if (choice !== 'enable') return;
-    replay = range.value ? Number(range.value) : null;
+    if (answer !== 'enable') return;
+    replay = choice.value;
   }
   try {
-    await api.updateWebhook(w.id, { enabled });
-    if (replay) {
-      const since = new Date(Date.now() - replay * 3600 * 1000).toISOString();
-      const out = await api.replay(w.id, since);
-      toast(`Enabled; ${out.replayed} failed deliveries are being sent again.`);
-    } else {
-      toast(enabled ? 'Endpoint enabled.' : 'Endpoint disabled.');
-    }
+    await api.updateWebhook(w.id, enabled ? { enabled, replay } : { enabled });
+    toast(enabled ? 'Endpoint enabled.' : 'Endpoint disabled.');
     await webhookPage(main, session, w.id);
   } catch (e) {
     toast(e.message);
@@ -168,7 +178,7 @@ function secretCard(w) {
 // page, the filters and the open rows as they are.
 function deliveryLog(session, w, catalog) {
   const state = { status: '', event_type: '', cursor: undefined, open: new Set() };
-  const status = h('select', { id: 'filter-status' }, ['', 'pending', 'retrying', 'succeeded', 'failed'].map((s) => h('option', { value: s }, s || 'Any status')));
+  const status = h('select', { id: 'filter-status' }, ['', 'pending', 'retrying', 'held', 'succeeded', 'failed'].map((s) => h('option', { value: s }, s || 'Any status')));
   const type = h('select', { id: 'filter-type' }, h('option', { value: '' }, 'Any event'),
     catalog.map((t) => h('option', { value: t.name }, t.name)));
   const body = h('tbody', {});

@@ -43,9 +43,13 @@ export async function webhookList(main, session, cursor) {
 }
 
 export function endpointStatus(w) {
+  const held = w.health && w.health.held ? h('div', { class: 'small muted' }, `${w.health.held} held`) : null;
+  if (w.enabled && w.health && w.health.state !== 'closed') {
+    return h('div', {}, h('span', { class: 'badge badge-warn', title: 'Its circuit is open: deliveries wait and are probed now and then' }, 'Paused: failing'), held);
+  }
   if (w.enabled) return h('span', { class: 'badge badge-ok' }, 'Enabled');
   return h('div', {}, h('span', { class: 'badge badge-bad' }, 'Disabled'),
-    w.disabled_reason ? h('div', { class: 'small muted break' }, w.disabled_reason) : null);
+    w.disabled_reason ? h('div', { class: 'small muted break' }, w.disabled_reason) : null, held);
 }
 
 function lastDelivery(stats) {
