@@ -49,14 +49,15 @@ func TestLoad_BadValueNamesTheVariable(t *testing.T) {
 // than its default, and each must arrive.
 func TestLoad_ReadsEveryVariable(t *testing.T) {
 	special := map[string]string{
-		"DATABASE_URL":          "postgres://app@db.internal:6543/hooks?sslmode=require",
-		"REDIS_URL":             "redis://cache.internal:6380/2",
-		"LOG_LEVEL":             "debug",
-		"DELIVERY_MAX_RETRIES":  "7",
-		"MAX_BODY_BYTES":        "4096",
-		"DEDUP_LEASE":           "3s",
-		"SECRET_ENCRYPTION_KEY": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		"REDIS_CLUSTER_ADDRS":   "127.0.0.1:7000,127.0.0.1:7001",
+		"DATABASE_URL":           "postgres://app@db.internal:6543/hooks?sslmode=require",
+		"REDIS_URL":              "redis://cache.internal:6380/2",
+		"LOG_LEVEL":              "debug",
+		"DELIVERY_MAX_RETRIES":   "7",
+		"MAX_BODY_BYTES":         "4096",
+		"DEDUP_LEASE":            "3s",
+		"SECRET_ENCRYPTION_KEY":  "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"REDIS_CLUSTER_ADDRS":    "127.0.0.1:7000,127.0.0.1:7001",
+		"BREAKER_PROBE_INTERVAL": "7m",
 	}
 	defaults := Defaults()
 	typ := reflect.TypeOf(defaults)
