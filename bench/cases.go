@@ -64,12 +64,28 @@ func drainTimeout(deliveries int) time.Duration {
 // as possible: deliveries a second from the first send to the last arrival,
 // ingest rate and latency, and ingest → receipt latency.
 func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout int) (*result, error) {
+	prefixes := make([]string, fanout)
+	for i := range prefixes {
+		prefixes[i] = "t"
+	}
+	return b.throughputTo(ctx, name, n, clients, prefixes...)
+}
+
+// throughputTo is throughput to one endpoint per prefix; deliveries to a
+// hanging endpoint ("hang") are not expected, nor counted.
+func (b *bench) throughputTo(ctx context.Context, name string, n, clients int, prefixes ...string) (*result, error) {
 	b.rcv.Reset()
-	org, err := b.stack.Organization(b.rcv, name, "t", fanout)
+	org, err := b.stack.OrganizationWith(b.rcv, name, prefixes...)
 	if err != nil {
 		return nil, err
 	}
-	r := &result{Case: name, Events: n, Expected: n * fanout}
+	healthy := 0
+	for _, p := range prefixes {
+		if p != "hang" {
+			healthy++
+		}
+	}
+	r := &result{Case: name, Events: n, Expected: n * healthy}
 	cpuBefore := cpuByProcess()
 	sumBefore, countBefore := groupSizes(b.stack.MetricURLs())
 	in := b.stack.Burst(org, n, clients)
@@ -91,6 +107,33 @@ func (b *bench) throughput(ctx context.Context, name string, n, clients, fanout 
 	p50, p99 = stack.Percentiles(lat)
 	r.set("e2e_p50_ms", ms(p50))
 	r.set("e2e_p99_ms", ms(p99))
+	return r, nil
+}
+
+// fairness: n events to nine healthy endpoints, and again to the same nine
+// beside one that hangs until the delivery timeout: the healthy endpoints'
+// delivery rate with the hanging one, as a share of their rate without it
+// (ENDPOINT_MAX_IN_FLIGHT keeps the hanging one to its cap of the workers'
+// slots). Hanging requests are let go afterwards.
+func (b *bench) fairness(ctx context.Context, n, clients int) (*result, error) {
+	healthy := []string{"f", "f", "f", "f", "f", "f", "f", "f", "f"}
+	base, err := b.throughputTo(ctx, "fairness: nine healthy endpoints", n, clients, healthy...)
+	if err != nil {
+		return nil, err
+	}
+	defer b.rcv.Unhang()
+	r, err := b.throughputTo(ctx, fmt.Sprintf("fairness: %d events to nine healthy endpoints and one hanging", n), n, clients, append(healthy, "hang")...)
+	if err != nil {
+		return nil, err
+	}
+	with, without := r.Figures["deliveries_per_s"], base.Figures["deliveries_per_s"]
+	r.Figures = map[string]float64{"healthy_deliveries_per_s": with, "healthy_deliveries_per_s_alone": without}
+	if without > 0 {
+		r.set("healthy_rate_share", with/without)
+	}
+	r.Lost += base.Lost
+	r.Duplicates += base.Duplicates
+	r.BadSignatures += base.BadSignatures
 	return r, nil
 }
 

@@ -57,7 +57,7 @@ func parseOptions() options {
 	flag.IntVar(&o.queued, "queued", 100000, "deliveries queued before the workers start")
 	flag.IntVar(&o.workers, "workers", 1, "worker processes")
 	flag.IntVar(&o.concurrency, "concurrency", 50, "WORKER_CONCURRENCY of each worker (and of the asynq baseline)")
-	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,idle,wide,drain", "cases to run, comma-separated")
+	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,idle,wide,drain,fairness", "cases to run, comma-separated")
 	flag.BoolVar(&o.cpuprofile, "cpuprofile", false, "write a CPU profile of each process to -out")
 	flag.BoolVar(&o.trace, "trace", false, "write an execution trace of each process to -out")
 	flag.StringVar(&o.out, "out", "bench/results/"+time.Now().UTC().Format("20060102-150405"), "where results, profiles and binaries go")
@@ -184,6 +184,8 @@ func (b *bench) run(ctx context.Context, name string) (*result, error) {
 		return b.wide(ctx, o.wide)
 	case "drain":
 		return b.drain(ctx, o.queued, o.clients)
+	case "fairness":
+		return b.fairness(ctx, o.fanoutN, o.clients)
 	}
 	return nil, fmt.Errorf("unknown case %q", name)
 }

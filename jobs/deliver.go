@@ -85,12 +85,12 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	if d.Throttle != nil {
-		wait, ok, err := d.Throttle.Acquire(ctx, &job.Endpoint, job.Delivery.ID)
+		back, err := d.Throttle.Acquire(ctx, &job.Endpoint, job.Delivery.ID)
 		if err != nil {
 			return d.infra(ctx, job.Delivery.ID, err)
 		}
-		if !ok {
-			return &throttledError{delay: wait}
+		if back != nil {
+			return back
 		}
 	}
 	res := d.Sender.Send(ctx, outbound.Message{
@@ -321,7 +321,7 @@ func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	case errors.As(err, &re):
 		return re.delay
 	case errors.As(err, &te):
-		return te.delay
+		return te.Delay(n)
 	case errors.As(err, &ie):
 		return ie.delay
 	}

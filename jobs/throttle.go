@@ -20,8 +20,15 @@ const DefaultMaxInFlight = 10
 // throttleWait is how long a delivery over its endpoint's cap waits in its
 // worker for a slot this worker gives back before it is put back: with a fast
 // receiver a slot frees within milliseconds, and a put-back costs a trip through
-// Redis and a reload; with a hanging one the wait costs a worker slot this long.
-const throttleWait = 50 * time.Millisecond
+// Redis and a reload. It waits only while the endpoint is fast — its oldest
+// delivery in flight younger than throttleSlow; a slow or hanging endpoint's
+// deliveries are put back at once, for about as long as that oldest one has
+// been in flight (at most throttleMaxRetry), so they cost the workers nothing.
+const (
+	throttleWait     = 50 * time.Millisecond
+	throttleSlow     = 250 * time.Millisecond
+	throttleMaxRetry = 5 * time.Second
+)
 
 // ThrottleLeaseMargin is added to the delivery timeout for how long a delivery
 // may hold its endpoint's slot: past it, a worker that died frees the slot.
@@ -54,28 +61,40 @@ func NewThrottle(rdb redis.UniversalClient, maxInFlight int, lease time.Duration
 }
 
 // acquireScript takes a slot for ARGV[1] unless the endpoint's live slots are
-// at the cap; expired slots (their worker died) are dropped first.
+// at the cap; expired slots (their worker died) are dropped first. It returns
+// 0 when the slot is taken, else the earliest lease expiry of the slots held
+// (unix ms), which tells how long the oldest delivery has been in flight.
 var acquireScript = redis.NewScript(`
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[2])
-if redis.call("ZSCORE", KEYS[1], ARGV[1]) then return 1 end
-if redis.call("ZCARD", KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+if redis.call("ZSCORE", KEYS[1], ARGV[1]) then return 0 end
+if redis.call("ZCARD", KEYS[1]) >= tonumber(ARGV[4]) then
+  local oldest = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
+  return tonumber(oldest[2])
+end
 redis.call("ZADD", KEYS[1], ARGV[3], ARGV[1])
 redis.call("PEXPIRE", KEYS[1], ARGV[5])
-return 1`)
+return 0`)
 
 func inFlightKey(endpointID string) string { return "empfio:inflight:{" + endpointID + "}" }
 
 // Acquire takes a slot of endpoint e for delivery id, and a token of its rate
-// limit. ok is false when the delivery must wait; wait is then how long.
-func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint, id string) (wait time.Duration, ok bool, err error) {
+// limit. It returns nil when the delivery may go, else the error that puts it
+// back.
+func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint, id string) (*throttledError, error) {
 	if t.MaxInFlight > 0 {
-		got, err := t.takeSlot(ctx, e.ID, id)
+		busyFor, err := t.takeSlot(ctx, e.ID, id)
 		if err != nil {
-			return 0, false, err
+			return nil, err
 		}
-		if !got {
+		if busyFor >= 0 {
 			throttledTotal.WithLabelValues("in_flight").Inc()
-			return jitter(throttleRetry), false, nil
+			// A slow endpoint's backlog backs off by the task's put-backs
+			// (see retryDelay): each costs a load and a trip through Redis.
+			wait := min(max(throttleRetry, busyFor), throttleMaxRetry)
+			if busyFor < throttleSlow {
+				return &throttledError{delay: jitter(wait)}, nil
+			}
+			return &throttledError{delay: wait, slow: true}, nil
 		}
 	}
 	if e.RateLimit != nil {
@@ -83,35 +102,38 @@ func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint, id string)
 		res, err := t.limiter.Allow(ctx, "empfio:endpoint-rate:{"+e.ID+"}", redis_rate.Limit{Rate: per, Burst: 1, Period: time.Second})
 		if err != nil {
 			t.Release(ctx, e, id)
-			return 0, false, webhooks.Unavailable("Redis", err)
+			return nil, webhooks.Unavailable("Redis", err)
 		}
 		if res.Allowed == 0 {
 			t.Release(ctx, e, id)
 			throttledTotal.WithLabelValues("rate_limit").Inc()
-			return res.RetryAfter + jitter(res.RetryAfter/4+time.Millisecond), false, nil
+			return &throttledError{delay: res.RetryAfter + jitter(res.RetryAfter/4+time.Millisecond)}, nil
 		}
 	}
-	return 0, true, nil
+	return nil, nil
 }
 
 // takeSlot takes a slot of endpoint endpointID for delivery id, waiting up to
-// throttleWait for one that a delivery of this worker gives back.
-func (t *Throttle) takeSlot(ctx context.Context, endpointID, id string) (bool, error) {
+// throttleWait for one that a delivery of this worker gives back while the
+// endpoint is fast. It returns -1 when it has the slot, else how long the
+// endpoint's oldest delivery in flight has been.
+func (t *Throttle) takeSlot(ctx context.Context, endpointID, id string) (time.Duration, error) {
 	deadline := time.Now().Add(throttleWait)
 	for {
 		now := time.Now()
-		got, err := acquireScript.Run(ctx, t.Redis, []string{inFlightKey(endpointID)}, id,
+		expiry, err := acquireScript.Run(ctx, t.Redis, []string{inFlightKey(endpointID)}, id,
 			strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(now.Add(t.Lease).UnixMilli(), 10),
-			t.MaxInFlight, t.Lease.Milliseconds()*2).Int()
+			t.MaxInFlight, t.Lease.Milliseconds()*2).Int64()
 		if err != nil {
-			return false, webhooks.Unavailable("Redis", err)
+			return 0, webhooks.Unavailable("Redis", err)
 		}
-		if got == 1 {
-			return true, nil
+		if expiry == 0 {
+			return -1, nil
 		}
+		busyFor := now.Sub(time.UnixMilli(expiry).Add(-t.Lease))
 		left := time.Until(deadline)
-		if left <= 0 || !t.await(ctx, endpointID, left) {
-			return false, nil
+		if busyFor >= throttleSlow || left <= 0 || !t.await(ctx, endpointID, left) {
+			return max(busyFor, 0), nil
 		}
 	}
 }
@@ -189,7 +211,23 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d)
 }
 
-// throttledError puts a delivery back for its endpoint's sake (see Throttle).
-type throttledError struct{ delay time.Duration }
+// throttledError puts a delivery back for its endpoint's sake (see Throttle),
+// for delay; a slow endpoint's for delay doubled by each put-back before, up to
+// throttleMaxBackoff (see Delay), with jitter.
+type throttledError struct {
+	delay time.Duration
+	slow  bool
+}
+
+// throttleMaxBackoff bounds the wait of a slow endpoint's put-back delivery.
+const throttleMaxBackoff = time.Minute
+
+// Delay is how long the delivery waits after its putBacks-th put-back.
+func (e *throttledError) Delay(putBacks int) time.Duration {
+	if !e.slow {
+		return e.delay
+	}
+	return jitter(min(e.delay<<min(putBacks, 6), throttleMaxBackoff) / 2)
+}
 
 func (e *throttledError) Error() string { return "endpoint busy: delivery put back" }

@@ -31,6 +31,7 @@ type Receiver struct {
 	badSigs  atomic.Int64
 	total    atomic.Int64
 	release  chan struct{}
+	unhang   sync.Once
 }
 
 func NewReceiver() (*Receiver, error) {
@@ -44,6 +45,10 @@ func NewReceiver() (*Receiver, error) {
 	go r.srv.Serve(ln)
 	return r, nil
 }
+
+// Unhang ends every hanging request, and makes endpoints under /hang/ answer
+// at once from now on.
+func (r *Receiver) Unhang() { r.unhang.Do(func() { close(r.release) }) }
 
 // Reset forgets what arrived, for the next case.
 func (r *Receiver) Reset() {

@@ -242,6 +242,16 @@ func (s *Stack) Call(method, path, token string, body, out any) error {
 // Organization creates an organization with fanout endpoints on rcv (under
 // prefix) and returns its id.
 func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (string, error) {
+	prefixes := make([]string, fanout)
+	for i := range prefixes {
+		prefixes[i] = prefix
+	}
+	return s.OrganizationWith(rcv, name, prefixes...)
+}
+
+// OrganizationWith is Organization with one endpoint per prefix, at
+// /<prefix>/<org>/<i> of rcv (a prefix "hang" makes a receiver that hangs).
+func (s *Stack) OrganizationWith(rcv *Receiver, name string, prefixes ...string) (string, error) {
 	var org struct {
 		Organization struct{ ID string }  `json:"organization"`
 		APIKey       struct{ Key string } `json:"api_key"`
@@ -250,7 +260,7 @@ func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (st
 		return "", err
 	}
 	s.Credentials = append(s.Credentials, org.APIKey.Key)
-	for i := range fanout {
+	for i, prefix := range prefixes {
 		path := fmt.Sprintf("/%s/%s/%d", prefix, org.Organization.ID[:8], i)
 		var hook struct{ Secret string }
 		if err := s.Call("POST", "/api/v1/webhooks", org.APIKey.Key, map[string]any{"url": rcv.URL + path, "events": []string{"lead.created"}}, &hook); err != nil {
