@@ -264,3 +264,31 @@ func TestBreaker_EnablingWithoutReplayFailsWhatWasHeld(t *testing.T) {
 		t.Fatalf("accepted %v; want only the new delivery", got)
 	}
 }
+
+// Held deliveries live in Postgres only: Redis losing everything while a
+// circuit is open loses none of them, nor the probe.
+func TestBreaker_RedisFlushedWhileOpenLosesNothing(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true,
+		Schedule: webhooks.RetrySchedule{MaxRetries: 5, Window: 3100 * time.Millisecond},
+		Breaker:  webhooks.Breaker{Failures: 3, ProbeInterval: 300 * time.Millisecond, ReleaseRate: 50, DisableAfter: time.Hour}})
+	orgID, key := a.Org(t, "Flush")
+	recv := &flaky{}
+	hookID, _ := a.Webhook(t, key, apptest.NewReceiver(t, recv.reply).URL, webhooks.LeadCreated)
+	const events = 8
+	for n := range events {
+		publish(t, a, orgID, webhooks.LeadCreated, map[string]any{"id": "l", "channel": "web", "n": n})
+	}
+	testenv.Eventually(t, 20*time.Second, "every delivery held", func() bool {
+		return statusCount(t, a, hookID, webhooks.StatusHeld) == events
+	})
+	testenv.Must(t, a.Redis.FlushDB(context.Background()).Err())
+	recv.recovered.Store(true)
+	testenv.Eventually(t, 30*time.Second, "every delivery succeeds after the flush", func() bool {
+		return statusCount(t, a, hookID, webhooks.StatusSucceeded) == events
+	})
+	got := recv.acceptedSoFar()
+	slices.Sort(got)
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("accepted %v; want each of the %d once", got, events)
+	}
+}
