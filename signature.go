@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/empfio/webhooks/verify"
 )
 
 // SecretPrefix starts every endpoint secret, as in Standard Webhooks.
@@ -30,15 +32,10 @@ func Sign(secret string, body []byte) string {
 }
 
 // Verify reports whether signature is Sign(secret, body), in constant time.
-// Upper-case hex is accepted: it is decoded before comparing.
+// Upper-case hex is accepted: it is decoded before comparing. It is the
+// consumer package's check (verify.Verify), so receivers and this service agree.
 func Verify(secret string, body []byte, signature string) bool {
-	got, err := hex.DecodeString(signature)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
+	return verify.Verify(secret, body, signature)
 }
 
 // SignStandard returns the Standard Webhooks webhook-signature value for msgID,

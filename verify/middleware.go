@@ -1,0 +1,159 @@
+package verify
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of the Middleware.
+const (
+	DefaultMaxBody = 5 << 20        // larger than any envelope Empfio sends
+	DefaultSeenFor = 24 * time.Hour // longer than any retry schedule (at most 72 h: set SeenFor)
+	DefaultSeenMax = 100_000        // delivery ids remembered at most
+)
+
+// Options configure Middleware. Secrets is required: every secret that may
+// sign (the current one, and the previous one while a rotation's grace period
+// lasts).
+type Options struct {
+	Secrets []string
+	MaxBody int64         // largest body read; DefaultMaxBody when 0
+	SeenFor time.Duration // how long a handled delivery id is remembered; DefaultSeenFor when 0
+	SeenMax int           // how many ids are remembered at most (oldest forgotten first); DefaultSeenMax when 0
+}
+
+// Middleware verifies each request's X-Empfio-Signature against the secrets
+// and passes it, body intact, to next — once per delivery:
+//   - no or a wrong signature: 401, next is not called;
+//   - a body over MaxBody: 413;
+//   - a delivery id next already answered with a 2xx: 200 at once, next is not
+//     called (Empfio delivers at least once; this drops the repeats);
+//   - a delivery id next is still handling: 409, so Empfio tries again later.
+//
+// A delivery that next answers with anything but a 2xx is not remembered: its
+// retry reaches next again. Ids are remembered in memory, per process: with
+// several replicas, keep the id in your own store too.
+func Middleware(o Options, next http.Handler) http.Handler {
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	seen := &seenSet{ttl: o.SeenFor, max: o.SeenMax, at: map[string]time.Time{}, busy: map[string]bool{}}
+	if seen.ttl <= 0 {
+		seen.ttl = DefaultSeenFor
+	}
+	if seen.max <= 0 {
+		seen.max = DefaultSeenMax
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, o.MaxBody))
+		if err != nil {
+			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if !anyVerifies(o.Secrets, body, r.Header.Get(HeaderSignature)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		id := r.Header.Get(HeaderDelivery)
+		switch seen.claim(id, time.Now()) {
+		case claimDone:
+			w.WriteHeader(http.StatusOK)
+			return
+		case claimBusy:
+			http.Error(w, "this delivery is being handled", http.StatusConflict)
+			return
+		}
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		defer func() { seen.finish(id, rec.status >= 200 && rec.status < 300, time.Now()) }()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func anyVerifies(secrets []string, body []byte, header string) bool {
+	for _, s := range secrets {
+		if Verify(s, body, header) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusWriter notes the status next answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+type claim int
+
+const (
+	claimNew claim = iota
+	claimDone
+	claimBusy
+)
+
+// seenSet remembers handled delivery ids for ttl, at most max of them, and
+// those being handled.
+type seenSet struct {
+	mu    sync.Mutex
+	ttl   time.Duration
+	max   int
+	at    map[string]time.Time // handled id → when
+	order []string             // handled ids, oldest first
+	busy  map[string]bool
+}
+
+func (s *seenSet) claim(id string, now time.Time) claim {
+	if id == "" {
+		return claimNew // not an Empfio delivery id: nothing to remember
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.at[id]; ok && now.Sub(at) < s.ttl {
+		return claimDone
+	}
+	if s.busy[id] {
+		return claimBusy
+	}
+	s.busy[id] = true
+	return claimNew
+}
+
+func (s *seenSet) finish(id string, ok bool, now time.Time) {
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.busy, id)
+	if !ok {
+		return
+	}
+	s.at[id] = now
+	s.order = append(s.order, id)
+	for len(s.order) > 0 && (len(s.order) > s.max || now.Sub(s.at[s.order[0]]) >= s.ttl) {
+		if at, ok := s.at[s.order[0]]; ok && (len(s.order) > s.max || now.Sub(at) >= s.ttl) {
+			delete(s.at, s.order[0])
+		}
+		s.order = s.order[1:]
+	}
+}
