@@ -63,7 +63,7 @@ func (s *Server) retryDelivery(c *fiber.Ctx) error {
 	}
 	if err := s.Queue.RunNow(c.UserContext(), d.ID); err != nil {
 		// The delivery is due in Postgres: the sweeper queues it when Redis is back.
-		s.log.Warn("retry enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
+		s.log.WarnContext(c.UserContext(), "retry enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
 	}
 	return c.Status(fiber.StatusAccepted).JSON(d)
 }
@@ -89,7 +89,7 @@ func (s *Server) replay(c *fiber.Ctx) error {
 	}
 	for _, id := range ids {
 		if err := s.Queue.RunNow(c.UserContext(), id); err != nil {
-			s.log.Warn("replay enqueue failed; the sweeper will requeue", "delivery_id", id, "error", err)
+			s.log.WarnContext(c.UserContext(), "replay enqueue failed; the sweeper will requeue", "delivery_id", id, "error", err)
 			break
 		}
 	}

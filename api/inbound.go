@@ -49,7 +49,7 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 	}
 	if err != nil {
 		if rerr := claim.Release(ctx); rerr != nil {
-			s.log.Warn("release dedup key", "error", rerr)
+			s.log.WarnContext(ctx, "release dedup key", "error", rerr)
 		}
 		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
 		return err
@@ -57,10 +57,10 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 	if err := claim.Commit(ctx, ev.ID); err != nil {
 		// The event is stored and answered: a repeat finds the claim in flight,
 		// then the event in Postgres.
-		s.log.Warn("mark dedup key seen", "event_id", ev.ID, "error", err)
+		s.log.WarnContext(ctx, "mark dedup key seen", "event_id", ev.ID, "error", err)
 	}
 	inboundTotal.WithLabelValues(ev.Source, "accepted").Inc()
-	s.log.Info("inbound accepted", "source", ev.Source, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
+	s.log.InfoContext(ctx, "inbound accepted", "source", ev.Source, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
 }
 
@@ -90,14 +90,14 @@ func (s *Server) storedBefore(c *fiber.Ctx, claim *jobs.Claim, key string, ev *w
 		return err
 	}
 	if err := claim.Commit(c.UserContext(), id); err != nil {
-		s.log.Warn("mark dedup key seen", "event_id", id, "error", err)
+		s.log.WarnContext(c.UserContext(), "mark dedup key seen", "event_id", id, "error", err)
 	}
 	return s.duplicate(c, ev, id)
 }
 
 func (s *Server) duplicate(c *fiber.Ctx, ev *webhooks.Event, eventID string) error {
 	inboundTotal.WithLabelValues(ev.Source, "duplicate").Inc()
-	s.log.Info("inbound duplicate", "source", ev.Source, "organization_id", ev.OrganizationID, "event_type", ev.Type, "event_id", eventID)
+	s.log.InfoContext(c.UserContext(), "inbound duplicate", "source", ev.Source, "organization_id", ev.OrganizationID, "event_type", ev.Type, "event_id", eventID)
 	return c.JSON(fiber.Map{"status": "duplicate", "event_id": eventID})
 }
 

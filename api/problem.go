@@ -52,9 +52,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status := statusOf[code]
 	switch {
 	case code == webhooks.EINTERNAL:
-		s.log.Error("internal error", "method", c.Method(), "path", loggedPath(c), "error", err, "request_id", requestID(c))
+		s.log.ErrorContext(c.UserContext(), "internal error", "method", c.Method(), "path", loggedPath(c), "error", err)
 	case code == webhooks.EUNAVAILABLE:
-		s.log.Warn("dependency unavailable", "method", c.Method(), "path", loggedPath(c), "error", err, "request_id", requestID(c))
+		s.log.WarnContext(c.UserContext(), "dependency unavailable", "method", c.Method(), "path", loggedPath(c), "error", err)
 		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	case code == webhooks.EMETHOD:
 		c.Set(fiber.HeaderAllow, s.allowed(c.Path()))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
@@ -88,7 +89,7 @@ func New(cfg Config) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
-	s.App.Use(recover.New(), requestid.New(), s.accessLog)
+	s.App.Use(recover.New(), requestIDs(), withRequestContext, s.accessLog)
 	if cfg.CORSOrigins != "" {
 		s.App.Use(cors.New(cors.Config{
 			AllowOrigins: cfg.CORSOrigins,
@@ -167,7 +168,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		level = slog.LevelInfo // every inbound event is logged with its outcome
 	}
 	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", loggedPath(c), "status", c.Response().StatusCode(),
-		"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
+		"duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
@@ -179,6 +180,42 @@ func loggedPath(c *fiber.Ctx) string {
 		return r.Path
 	}
 	return c.Path()
+}
+
+// maxRequestIDLength bounds an incoming X-Request-Id the api takes as its own.
+const maxRequestIDLength = 128
+
+// requestIDs honours an incoming X-Request-Id made of letters, digits and
+// -_.:/+= (at most maxRequestIDLength), and otherwise makes one; either is
+// echoed in the answer and carried by the request's context, so every line
+// the request logs names it.
+func requestIDs() fiber.Handler {
+	generate := requestid.New()
+	return func(c *fiber.Ctx) error {
+		if id := c.Get(fiber.HeaderXRequestID); id != "" && !validRequestID(id) {
+			c.Request().Header.Del(fiber.HeaderXRequestID)
+		}
+		return generate(c)
+	}
+}
+
+// withRequestContext puts the request id into the request's context.
+func withRequestContext(c *fiber.Ctx) error {
+	c.SetUserContext(webhooks.WithRequestID(c.UserContext(), requestID(c)))
+	return c.Next()
+}
+
+func validRequestID(id string) bool {
+	if len(id) > maxRequestIDLength {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/+=", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func requestID(c *fiber.Ctx) string {

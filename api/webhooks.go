@@ -78,7 +78,7 @@ func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
 	}
 	if out.OK {
 		if err := s.DB.RecordPing(context.WithoutCancel(ctx), e.ID, res.StartedAt); err != nil {
-			s.log.Warn("record ping", "endpoint_id", e.ID, "error", err)
+			s.log.WarnContext(ctx, "record ping", "endpoint_id", e.ID, "error", err)
 		} else {
 			t := res.StartedAt
 			e.LastPingOKAt = &t
@@ -156,7 +156,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	if wasEnabled && !e.Enabled {
 		ev := webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now())
 		if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
-			s.log.Warn("publishing webhook.disabled failed", "endpoint_id", e.ID, "error", err)
+			s.log.WarnContext(c.UserContext(), "publishing webhook.disabled failed", "endpoint_id", e.ID, "error", err)
 		}
 	}
 	return c.JSON(e)

@@ -46,7 +46,7 @@ const enqueueParallelism = 16
 func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []string) {
 	if len(ids) == 1 {
 		if err := p.Queue.Enqueue(ctx, ids[0]); err != nil {
-			p.Log.Warn("enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)
+			p.Log.WarnContext(ctx, "enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)
 		}
 		return
 	}
@@ -75,6 +75,6 @@ func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []strin
 	}
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
-		p.Log.Warn("enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", n, "error", firstErr)
+		p.Log.WarnContext(ctx, "enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", n, "error", firstErr)
 	}
 }

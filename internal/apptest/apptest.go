@@ -94,7 +94,7 @@ func Start(t testing.TB, o Options) *App {
 		single, u := testenv.Redis(t)
 		rdb, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
 	}
-	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels()))
+	log := slog.New(webhooks.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels())))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)

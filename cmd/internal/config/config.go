@@ -66,6 +66,7 @@ type Config struct {
 	RateLimitBurst          int           `envconfig:"RATE_LIMIT_BURST"`
 	AuthFailuresPerMinute   int           `envconfig:"AUTH_FAILURES_PER_MINUTE"`
 	LogLevel                string        `envconfig:"LOG_LEVEL"`
+	LogFormat               string        `envconfig:"LOG_FORMAT"`
 	WorkerMetricsAddr       string        `envconfig:"WORKER_METRICS_ADDR"`
 }
 
@@ -75,6 +76,7 @@ const (
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	DefaultHTTPAddr    = ":8080"
 	DefaultLogLevel    = "info"
+	DefaultLogFormat   = "json"
 )
 
 // Defaults returns the configuration of an empty environment. Each value is the
@@ -107,6 +109,7 @@ func Defaults() Config {
 		RateLimitBurst:          jobs.DefaultRateLimitBurst,
 		AuthFailuresPerMinute:   jobs.DefaultAuthFailuresPerMinute,
 		LogLevel:                DefaultLogLevel,
+		LogFormat:               DefaultLogFormat,
 		DashboardFrameAncestors: api.DefaultFrameAncestors,
 	}
 }
@@ -185,6 +188,9 @@ func (c *Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("LOG_FORMAT=%q is not valid: expected json or text", c.LogFormat)
+	}
 	if _, err := c.keyring(); err != nil {
 		return fmt.Errorf("SECRET_ENCRYPTION_KEY is not valid: %v (generate a key with: openssl rand -base64 32)", err)
 	}
@@ -204,10 +210,16 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// Logger returns a JSON logger on stderr at LOG_LEVEL.
+// Logger returns a logger on stderr at LOG_LEVEL: JSON, or text for people
+// (LOG_FORMAT=text). A line logged with a request's context names its request id.
 func (c *Config) Logger() *slog.Logger {
 	l, _ := parseLevel(c.LogLevel)
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+	if c.LogFormat == "text" {
+		h = slog.NewTextHandler(os.Stderr, opts)
+	}
+	return slog.New(webhooks.LogHandler(h))
 }
 
 // Redis returns a client for REDIS_CLUSTER_ADDRS when set, else REDIS_URL.
