@@ -126,6 +126,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Dedup:          &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
 		Limiter:        jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
 		OpsRedis:       cfg.AsynqRedis(),
+		OpsWritable:    cfg.OpsQueuesWritable,
+		AuthFailures:   jobs.NewRateLimiterPer(rdb, cfg.AuthFailuresPerMinute, cfg.AuthFailuresPerMinute, time.Minute),
 		Targets:        targets,
 		InternalToken:  cfg.InternalAuthToken,
 		CalcomSecret:   cfg.CalcomWebhookSecret,

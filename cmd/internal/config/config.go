@@ -65,6 +65,7 @@ type Config struct {
 	RateLimitPerSecond      int           `envconfig:"RATE_LIMIT_PER_SECOND"`
 	RateLimitBurst          int           `envconfig:"RATE_LIMIT_BURST"`
 	AuthFailuresPerMinute   int           `envconfig:"AUTH_FAILURES_PER_MINUTE"`
+	OpsQueuesWritable       bool          `envconfig:"OPS_QUEUES_WRITABLE"`
 	LogLevel                string        `envconfig:"LOG_LEVEL"`
 	LogFormat               string        `envconfig:"LOG_FORMAT"`
 	WorkerMetricsAddr       string        `envconfig:"WORKER_METRICS_ADDR"`

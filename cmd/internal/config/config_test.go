@@ -52,6 +52,7 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"DATABASE_URL":           "postgres://app@db.internal:6543/hooks?sslmode=require",
 		"REDIS_URL":              "redis://cache.internal:6380/2",
 		"LOG_LEVEL":              "debug",
+		"LOG_FORMAT":             "text",
 		"DELIVERY_MAX_RETRIES":   "7",
 		"MAX_BODY_BYTES":         "4096",
 		"DEDUP_LEASE":            "3s",
