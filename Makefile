@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: run test test-faults build services stop-services bench bench-go vet lint
+.PHONY: docs run test test-faults build services stop-services bench bench-go vet lint
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -33,6 +33,9 @@ bench-go: ## the in-process Go benchmarks of the delivery pipeline
 
 test-faults: ## the fault suite alone: workers killed, Redis flushed and restarted, Postgres restarted (part of make test)
 	@scripts/services.sh && . .data/services.env && go test -tags faults -count=1 -timeout 20m -v ./faults
+
+docs: ## regenerate docs/events.md from the event catalog
+	@go test -count=1 -run TestDocs_EventsMatchTheCatalog -update .
 
 lint: ## gofmt, go vet, staticcheck, govulncheck (part of make test)
 	@scripts/lint.sh
