@@ -34,10 +34,11 @@ bench-go: ## the in-process Go benchmarks of the delivery pipeline
 test-faults: ## the fault suite alone: workers killed, Redis flushed and restarted, Postgres restarted (part of make test)
 	@scripts/services.sh && . .data/services.env && go test -tags faults -count=1 -timeout 20m -v ./faults
 
-docs: ## regenerate docs/events.md from the event catalog
-	@go test -count=1 -run TestDocs_EventsMatchTheCatalog -update .
+docs: ## regenerate docs/events.md from the event catalog, and api/openapi.json
+	@go test -count=1 . -run TestDocs_EventsMatchTheCatalog -update
+	@scripts/services.sh && . .data/services.env && go test -count=1 ./api -run TestOpenAPI_ValidAndCommitted -update
 
 lint: ## gofmt, go vet, staticcheck, govulncheck (part of make test)
-	@scripts/lint.sh
+	@scripts/npm.sh && scripts/lint.sh
 
 vet: lint

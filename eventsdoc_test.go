@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite docs/events.md from the catalog
 func eventsDoc() []byte {
 	var b bytes.Buffer
 	b.WriteString("# Event catalog\n\n")
-	b.WriteString("<!-- Generated from catalog.go by `go test -run TestDocs_EventsMatchTheCatalog -update .` (make docs); do not edit. -->\n\n")
+	b.WriteString("<!-- Generated from catalog.go by `go test . -run TestDocs_EventsMatchTheCatalog -update` (make docs); do not edit. -->\n\n")
 	b.WriteString("Every delivery's body is the envelope below; `data` is the event's own. Subscribe to an\n")
 	b.WriteString("exact type, to `*` (all, including types added later) or to a prefix such as `lead.*`.\n")
 	b.WriteString("The same list, with the same examples, is served by `GET /api/v1/event-types`.\n\n")
@@ -65,6 +65,6 @@ func TestDocs_EventsMatchTheCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("docs/events.md differs from the catalog: run `make docs` (go test -run TestDocs_EventsMatchTheCatalog -update .)")
+		t.Fatal("docs/events.md differs from the catalog: run `make docs` (go test . -run TestDocs_EventsMatchTheCatalog -update)")
 	}
 }

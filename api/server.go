@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	a.Get("/healthz", s.healthz)
 	a.Get("/readyz", s.readyz)
 	a.Get("/metrics", metricsHandler())
+	a.Get(OpenAPIPath, s.openAPI)
 
 	v1 := "/api/v1"
 	// Inbound events.

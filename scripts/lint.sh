@@ -28,4 +28,12 @@ if [ ! -f "$db/index/db.json" ]; then
   mv "$db.tmp" "$db"
 fi
 go run "$GOVULNCHECK" -db "file://$db" ./...
+
+# The OpenAPI document, with redocly's recommended rules (redocly.yaml), when
+# scripts/npm.sh could install it.
+if [ -x .data/npm/node_modules/.bin/redocly ]; then
+  .data/npm/node_modules/.bin/redocly lint --format=summary api/openapi.json
+else
+  say "redocly is not installed (no npm): api/openapi.json not linted"
+fi
 say "clean"

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# The npm packages the tests run the README's Node snippets with (today the
-# standardwebhooks package), under .data/npm. Without npm the Node snippets that
-# need them are skipped, and the test says so.
+# The npm packages make test uses, pinned, under .data/npm: standardwebhooks
+# (a README snippet runs with it) and @redocly/cli (lints api/openapi.json).
+# Without npm they are skipped, and the tests and lint say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STANDARDWEBHOOKS_VERSION=1.0.0
+PACKAGES=(standardwebhooks@1.0.0 @redocly/cli@2.77.0)
 if ! command -v npm >/dev/null; then
-	echo "npm: not installed; the standardwebhooks README snippet will be skipped" >&2
+	echo "npm: not installed; the standardwebhooks README snippet and the OpenAPI lint will be skipped" >&2
 	exit 0
 fi
-if [ -f .data/npm/node_modules/standardwebhooks/package.json ] &&
-	grep -q "\"version\": \"$STANDARDWEBHOOKS_VERSION\"" .data/npm/node_modules/standardwebhooks/package.json; then
-	exit 0
-fi
+missing=()
+for p in "${PACKAGES[@]}"; do
+	name=${p%@*} version=${p##*@}
+	json=.data/npm/node_modules/$name/package.json
+	if ! { [ -f "$json" ] && grep -q "\"version\": \"$version\"" "$json"; }; then missing+=("$p"); fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
 mkdir -p .data/npm
-npm install --silent --no-audit --no-fund --prefix .data/npm "standardwebhooks@$STANDARDWEBHOOKS_VERSION" ||
-	echo "npm: could not install standardwebhooks; its README snippet will be skipped" >&2
+npm install --silent --no-audit --no-fund --prefix .data/npm "${PACKAGES[@]}" ||
+	echo "npm: could not install ${missing[*]}; what needs them will be skipped" >&2

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 command -v go >/dev/null || { echo "test: Go is required (https://go.dev/dl)" >&2; exit 1; }
 scripts/services.sh
 scripts/chromium.sh # the dashboard's tests drive a real headless Chromium
-scripts/npm.sh      # the npm package a README snippet uses
+scripts/npm.sh      # npm packages: a README snippet's, and the OpenAPI linter
 # shellcheck disable=SC1091
 . .data/services.env
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched Go

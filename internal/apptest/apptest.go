@@ -291,7 +291,9 @@ func TryRequest(t testing.TB, method, url string, body any, headers map[string]s
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	checkAnswer(t, method, url, out)
+	return out, nil
 }
 
 func bearer(token string) string {
