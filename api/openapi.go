@@ -158,11 +158,11 @@ func props(required []string, p object) object {
 }
 
 var (
-	str      = object{"type": "string"}
-	boolean  = object{"type": "boolean"}
-	integer  = object{"type": "integer"}
-	uuidSchema     = object{"type": "string", "format": "uuid"}
-	dateTime = object{"type": "string", "format": "date-time"}
+	str        = object{"type": "string"}
+	boolean    = object{"type": "boolean"}
+	integer    = object{"type": "integer"}
+	uuidSchema = object{"type": "string", "format": "uuid"}
+	dateTime   = object{"type": "string", "format": "date-time"}
 )
 
 func statusOnly(values ...string) object {
@@ -193,8 +193,8 @@ func openAPIDocument() object {
 	agentReq := props([]string{"type", "organization_id", "data"}, object{
 		"type":            object{"type": "string", "enum": webhooks.AgentTypeNames()},
 		"organization_id": uuidSchema, "data": object{"type": "object"},
-		"event_id":        object{"type": "string", "description": "the sender's id of the event: repeats within DEDUP_WINDOW are duplicates"},
-		"occurred_at":     dateTime,
+		"event_id":    object{"type": "string", "description": "the sender's id of the event: repeats within DEDUP_WINDOW are duplicates"},
+		"occurred_at": dateTime,
 	})
 	accepted := props([]string{"status", "event_id"}, object{"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema})
 	duplicate := props([]string{"status", "event_id"}, object{"status": object{"type": "string", "enum": []string{"duplicate"}}, "event_id": uuidSchema})
