@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,9 +169,26 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if isInbound(c.Path()) {
 		level = slog.LevelInfo // every inbound event is logged with its outcome
 	}
+	took := time.Since(start)
 	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", loggedPath(c), "status", c.Response().StatusCode(),
-		"duration_ms", time.Since(start).Milliseconds())
+		"duration_ms", took.Milliseconds())
+	// fiber's strings point into buffers it reuses: a label keeps a copy.
+	requestSeconds.WithLabelValues(strings.Clone(c.Method()), strings.Clone(routeLabel(c)), strconv.Itoa(c.Response().StatusCode())).Observe(took.Seconds())
 	return nil
+}
+
+// routeLabel is the route pattern of a request for the metrics, or
+// "unmatched": a label never takes a path as sent, so the series stay few.
+// (fiber's Route is the last route it tried, matched or not.)
+func routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || r.Method == "USE" {
+		return "unmatched"
+	}
+	if prefix, wild := strings.CutSuffix(r.Path, "*"); wild && strings.HasPrefix(c.Path(), prefix) || routeMatches(r.Path, c.Path()) {
+		return r.Path
+	}
+	return "unmatched"
 }
 
 // loggedPath is the route pattern of a request, so that what its parameters

@@ -105,6 +105,7 @@ func (r *BreakerRounds) disableLongOpen(ctx context.Context) error {
 			return err
 		}
 		if disabled {
+			disabledTotal.WithLabelValues("circuit").Inc()
 			r.Log.Warn("endpoint disabled", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "reason", reason)
 			if r.Publisher != nil {
 				if _, err := r.Publisher.Publish(ctx, webhooks.WebhookDisabledEvent(e, reason, time.Now())); err != nil {

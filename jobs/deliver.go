@@ -110,7 +110,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
 	}
-	observeAttempt(rec.Status, res)
+	observeAttempt(rec.Status, job.Delivery.EventType, res)
 	d.logAttempt(job, res, rec, recorded.Number)
 	d.judgeEndpoint(ctx, job, rec, recorded)
 	if rec.Status == webhooks.StatusFailed {
@@ -221,6 +221,7 @@ func (d *Deliverer) disable(ctx context.Context, job *webhooks.Job, reason strin
 	case err != nil:
 		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)
 	case disabled:
+		disabledTotal.WithLabelValues("gone").Inc()
 		d.Log.Warn("endpoint disabled", "endpoint_id", job.Endpoint.ID, "organization_id", job.Delivery.OrganizationID, "reason", reason)
 		d.publishOperational(ctx, webhooks.WebhookDisabledEvent(&job.Endpoint, reason, time.Now()))
 	}

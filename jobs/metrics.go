@@ -9,8 +9,20 @@ import (
 var (
 	attemptsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_delivery_attempts_total",
-		Help: "Delivery attempts by the delivery's resulting status (succeeded, retrying, failed).",
-	}, []string{"outcome"})
+		Help: "Delivery attempts by the delivery's resulting status (succeeded, retrying, held, failed) and event type.",
+	}, []string{"outcome", "event_type"})
+	responsesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_delivery_responses_total",
+		Help: "Receivers' answers to delivery attempts by class: 2xx, 3xx, 4xx, 5xx, or none (timeout, connection, TLS, refused target).",
+	}, []string{"class"})
+	retriesTotal = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "empfio_delivery_retries_scheduled_total",
+		Help: "Retries scheduled after a failed attempt.",
+	})
+	failedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_deliveries_failed_total",
+		Help: "Deliveries that failed for good (retries spent, 410, or a manual attempt that failed), by event type.",
+	}, []string{"event_type"})
 	attemptSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "empfio_delivery_attempt_duration_seconds",
 		Help:    "Time from sending a delivery to its answer (or failure).",
@@ -40,13 +52,32 @@ var (
 		Name: "empfio_deliveries_held",
 		Help: "Deliveries held by open circuits (counted by the worker running the breaker's rounds).",
 	})
+	disabledTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_endpoints_disabled_total",
+		Help: "Endpoints the service disabled, by why: gone (410) or circuit (its circuit stayed open for ENDPOINT_DISABLE_AFTER).",
+	}, []string{"reason"})
 	publishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_events_published_total",
 		Help: "Events stored, by source.",
 	}, []string{"source"})
 )
 
-func observeAttempt(outcome string, res webhooks.AttemptResult) {
-	attemptsTotal.WithLabelValues(outcome).Inc()
+func observeAttempt(outcome, eventType string, res webhooks.AttemptResult) {
+	attemptsTotal.WithLabelValues(outcome, eventType).Inc()
 	attemptSeconds.Observe(res.Duration.Seconds())
+	responsesTotal.WithLabelValues(statusClass(res.StatusCode)).Inc()
+	switch outcome {
+	case webhooks.StatusRetrying:
+		retriesTotal.Inc()
+	case webhooks.StatusFailed:
+		failedTotal.WithLabelValues(eventType).Inc()
+	}
+}
+
+// statusClass is the class of a receiver's status code; "none" without an answer.
+func statusClass(code int) string {
+	if code < 100 || code > 599 {
+		return "none"
+	}
+	return string(rune('0'+code/100)) + "xx"
 }

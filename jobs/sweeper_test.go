@@ -151,7 +151,7 @@ func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+a.DSN, "REDIS_URL="+a.RedisURL, "ALLOW_INSECURE_TARGETS=true",
-		"DELIVERY_TIMEOUT=60s", "LOG_LEVEL=warn", "WORKER_METRICS_ADDR=")
+		"DELIVERY_TIMEOUT=60s", "LOG_LEVEL=warn", "METRICS_ADDR=")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ command -v go >/dev/null || { echo "test: Go is required (https://go.dev/dl)" >&
 scripts/services.sh
 scripts/chromium.sh # the dashboard's tests drive a real headless Chromium
 scripts/npm.sh      # npm packages: a README snippet's, and the OpenAPI linter
+scripts/promtool.sh # promtool, for the alert rules
 # shellcheck disable=SC1091
 . .data/services.env
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched Go

@@ -19,6 +19,7 @@ import (
 	"github.com/empfio/webhooks/cmd/internal/profile"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -72,6 +73,12 @@ func run(ctx context.Context, cfg *config.Config) error {
 		DeliveryTimeout:   cfg.DeliveryTimeout,
 		Log:               log,
 	}, deliverer)
+	if cfg.MetricsAddr != "" {
+		if err := jobs.RegisterQueueMetrics(prometheus.DefaultRegisterer, rdb, cfg.DeliveryQueue); err != nil {
+			return err
+		}
+		go serveMetrics(cfg.MetricsAddr, log)
+	}
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
@@ -80,16 +87,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
 	breaker := &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: deliverer.Publisher, Breaker: cfg.Breaker(),
 		Interval: cfg.BreakerInterval, Log: log}
-	// The sweeper, retention and the breaker's rounds stop before the asynq server, so that no requeue
-	// races the shutdown.
+	// The sweeper, retention and the breaker's rounds stop before the asynq
+	// server, so that no requeue races the shutdown.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { sweeper.Run(bgCtx) })
 	background.Go(func() { retention.Run(bgCtx) })
 	background.Go(func() { breaker.Run(bgCtx) })
-	if cfg.WorkerMetricsAddr != "" {
-		go serveMetrics(cfg.WorkerMetricsAddr, log)
-	}
 	log.Info("worker started", "queue", cfg.DeliveryQueue, "concurrency", cfg.WorkerConcurrency)
 
 	<-ctx.Done()

@@ -160,7 +160,7 @@ func (s *Stack) StartWorkers(n int) error {
 			return err
 		}
 		w := exec.Command(filepath.Join(s.bin, "worker"))
-		w.Env = s.env(append(s.profileEnv(fmt.Sprintf("worker%d", len(s.Workers)+i)), "WORKER_METRICS_ADDR="+addr)...)
+		w.Env = s.env(append(s.profileEnv(fmt.Sprintf("worker%d", len(s.Workers)+i)), "METRICS_ADDR="+addr)...)
 		s.metrics = append(s.metrics, "http://"+addr+"/metrics")
 		w.Stderr = s.logs()
 		if err := w.Start(); err != nil {

@@ -68,7 +68,7 @@ type Config struct {
 	OpsQueuesWritable       bool          `envconfig:"OPS_QUEUES_WRITABLE"`
 	LogLevel                string        `envconfig:"LOG_LEVEL"`
 	LogFormat               string        `envconfig:"LOG_FORMAT"`
-	WorkerMetricsAddr       string        `envconfig:"WORKER_METRICS_ADDR"`
+	MetricsAddr             string        `envconfig:"METRICS_ADDR"`
 }
 
 // Defaults of the settings only the processes' wiring knows.
