@@ -80,6 +80,14 @@ func (e *Endpoint) Validate() error {
 	return nil
 }
 
+// CheckSubscriptions returns EINVALID naming each bad entry of events.
+func CheckSubscriptions(events []string) error {
+	if errs := validateSubscriptions(events); len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
 func validateSubscriptions(events []string) []FieldError {
 	if len(events) == 0 {
 		return []FieldError{{"events", `must name at least one event type, or "*" for all`}}

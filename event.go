@@ -11,6 +11,7 @@ const (
 	SourceCalcom  = "calcom"
 	SourceAPI     = "api"
 	SourceService = "service" // operational events: the service's own news
+	SourceTrigger = "trigger" // a catalog example sent on purpose (empfio trigger)
 )
 
 // Event is something that happened in an organization. Its envelope is rendered

@@ -120,7 +120,7 @@ func pathParams(path string) []string {
 }
 
 func paramSchema(name string) object {
-	if name == "token" {
+	if name == "token" || name == "type" {
 		return object{"type": "string"}
 	}
 	return object{"type": "string", "format": "uuid"}
@@ -268,6 +268,17 @@ func openAPIDocument() object {
 		map[string]object{"200": list(event)}, append([]object{query("event_type", "only events of this type", str)}, cursorParams...)...)
 	d.op("GET", "/api/v1/events/{id}", "getEvent", "One event, with where it went.", secAPIKey, nil, map[string]object{"200": event})
 
+	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Publish the catalog's example of an event type to the organization (empfio trigger).",
+		secAPIKey, nil, map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
+			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})})
+	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /webhooks/{id} ends it.",
+		secAPIKey, request[listenRequest](s), map[string]object{"201": props([]string{"id", "webhook_id", "secret", "events", "stream_url"}, object{
+			"id": uuidSchema, "webhook_id": uuidSchema, "secret": str, "events": object{"type": "array", "items": str}, "stream_url": str})})
+	d.op("GET", "/api/v1/listen-sessions/{id}/stream", "listenStream", "Server-sent events: one `delivery` event per delivery (data: delivery_id, event_type, headers, body as sent), keep-alive comments between; it ends after about 25 s: reconnect with Last-Event-ID.",
+		secAPIKey, nil, nil, object{"name": "Last-Event-ID", "in": "header", "required": false, "description": "the id of the last event received", "schema": str})
+	d.paths["/api/v1/listen-sessions/{id}/stream"]["get"].(object)["responses"].(object)["200"] = object{"description": "OK",
+		"content": object{"text/event-stream": object{"schema": str}}}
+
 	s.of(reflect.TypeFor[Problem]())
 	return object{
 		"openapi": "3.1.0",
@@ -288,6 +299,7 @@ func openAPIDocument() object {
 			object{"name": "administration", "description": "Organizations and API keys (ADMIN_TOKEN)."},
 			object{"name": "operations", "description": "Health, readiness and metrics."},
 			object{"name": "openapi.json", "description": "This document."},
+			object{"name": "listen-sessions", "description": "Receiving webhooks on a machine that takes no inbound connections (empfio listen)."},
 		},
 		"paths":    d.paths,
 		"webhooks": outboundWebhooks(s),

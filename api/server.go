@@ -146,6 +146,9 @@ func (s *Server) routes() {
 	org(fiber.MethodPost, "/deliveries/:id/retry", s.retryDelivery)
 	org(fiber.MethodGet, "/events", s.listEvents)
 	org(fiber.MethodGet, "/events/:id", s.getEvent)
+	org(fiber.MethodPost, "/event-types/:type/trigger", writable, s.triggerEvent)
+	org(fiber.MethodPost, "/listen-sessions", keyOnly, s.createListenSession)
+	org(fiber.MethodGet, "/listen-sessions/:id/stream", keyOnly, s.listenStream)
 
 	s.mountOps()
 	s.mountDashboard()

@@ -93,13 +93,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return back
 		}
 	}
-	res := d.Sender.Send(ctx, outbound.Message{
-		ID:        job.Delivery.ID,
-		EventType: job.Delivery.EventType,
-		URL:       job.Endpoint.URL,
-		Secrets:   job.Endpoint.SigningSecrets(time.Now()),
-		Body:      job.Envelope,
-	})
+	res := d.send(ctx, job)
 	if d.Throttle != nil {
 		// The slot is the receiver's: it is free once the answer is in, before
 		// the attempt is recorded.
@@ -125,6 +119,30 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return &retryError{delay: delay, reason: *rec.LastError}
 	}
 	return nil
+}
+
+// send makes the attempt: a POST to the endpoint, or, for a listen session's
+// endpoint, the same request handed to its stream.
+func (d *Deliverer) send(ctx context.Context, job *webhooks.Job) webhooks.AttemptResult {
+	m := outbound.Message{
+		ID:        job.Delivery.ID,
+		EventType: job.Delivery.EventType,
+		URL:       job.Endpoint.URL,
+		Secrets:   job.Endpoint.SigningSecrets(time.Now()),
+		Body:      job.Envelope,
+	}
+	id, listen := webhooks.ListenSession(job.Endpoint.URL)
+	if !listen {
+		return d.Sender.Send(ctx, m)
+	}
+	if d.Redis == nil {
+		return webhooks.AttemptResult{StartedAt: time.Now(), Err: errNoListener}
+	}
+	headers := map[string]string{}
+	for k, v := range d.Sender.Headers(m, time.Now()) {
+		headers[k] = v[0]
+	}
+	return Relay(ctx, d.Redis, id, ListenMessage{DeliveryID: m.ID, EventType: m.EventType, Headers: headers, Body: string(m.Body)})
 }
 
 // Recording an attempt is tried recordTries times, recordBackoff apart (doubling),

@@ -108,6 +108,21 @@ func (s *Sender) StableHeaders(m Message) map[string]string {
 	}
 }
 
+// Headers returns every header of an attempt of m made at now: the stable
+// ones, and the timestamps and signatures of this attempt.
+func (s *Sender) Headers(m Message, now time.Time) http.Header {
+	h := http.Header{}
+	for k, v := range s.StableHeaders(m) {
+		h.Set(k, v)
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	h.Set(HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
+	h.Set(HeaderTimestamp, ts)
+	h.Set("webhook-timestamp", ts)
+	h.Set("webhook-signature", webhooks.SignStandard(m.Secrets, m.ID, now.Unix(), m.Body))
+	return h
+}
+
 // Send POSTs m with every Empfio and Standard Webhooks header, within the timeout
 // and ctx. It never returns an error: failures are in the result. Whatever the
 // receiver answers, at whatever speed, costs at most the timeout, the header
@@ -121,15 +136,7 @@ func (s *Sender) Send(ctx context.Context, m Message) webhooks.AttemptResult {
 		res.Err = fmt.Errorf("bad endpoint URL: %w", err)
 		return res
 	}
-	ts := res.StartedAt.Unix()
-	h := req.Header
-	for k, v := range s.StableHeaders(m) {
-		h.Set(k, v)
-	}
-	h.Set(HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", webhooks.SignStandard(m.Secrets, m.ID, ts, m.Body))
+	req.Header = s.Headers(m, res.StartedAt)
 
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Listen sessions serve `empfio listen` (cmd/empfio): see webhooks.ListenScheme.
+const (
+	// listenStreamFor is how long one stream stays open: under the server's
+	// WriteTimeout; the CLI reconnects at once with Last-Event-ID.
+	listenStreamFor = 25 * time.Second
+	// listenBlock is how long one read of the session's stream waits; a
+	// keep-alive comment is sent after each empty one.
+	listenBlock = 5 * time.Second
+)
+
+type listenRequest struct {
+	Events []string `json:"events"` // default ["*"]
+}
+
+// createListenSession: POST /listen-sessions {"events": [...]} → a temporary
+// endpoint whose deliveries the caller pulls from its stream; DELETE
+// /webhooks/{id} ends it.
+func (s *Server) createListenSession(c *fiber.Ctx) error {
+	var req listenRequest
+	if len(c.Body()) > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	if len(req.Events) == 0 {
+		req.Events = []string{"*"}
+	}
+	if err := webhooks.CheckSubscriptions(req.Events); err != nil {
+		return err
+	}
+	e := &webhooks.Endpoint{OrganizationID: orgOf(c), Description: webhooks.ListenDescription, Events: req.Events}
+	if err := principalOf(c).CheckSubscriptions(req.Events); err != nil {
+		return err
+	}
+	if err := s.DB.CreateListenEndpoint(c.UserContext(), e); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": e.ID, "webhook_id": e.ID, "secret": e.Secret, "events": e.Events,
+		"stream_url": c.BaseURL() + "/api/v1/listen-sessions/" + e.ID + "/stream"})
+}
+
+// listenStream: GET /listen-sessions/{id}/stream → server-sent events, one
+// "delivery" event per delivery (its id is the stream position: send it back
+// as Last-Event-ID to resume), keep-alive comments between; the stream ends
+// after listenStreamFor, for the client to reconnect.
+func (s *Server) listenStream(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if _, ok := webhooks.ListenSession(e.URL); !ok {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "Listen session not found.")
+	}
+	after := c.Get("Last-Event-ID")
+	if after == "" {
+		after = "0"
+	}
+	stream := &jobs.ListenStream{Redis: s.Redis, ID: e.ID}
+	// The first read is made here, so that Redis being down is a 503, not a
+	// stream that ends at once.
+	first, err := stream.Next(c.UserContext(), after, -1)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), listenStreamFor)
+		defer cancel()
+		msgs := first
+		for {
+			if len(msgs) == 0 {
+				fmt.Fprint(w, ": waiting\n\n")
+			}
+			for _, m := range msgs {
+				fmt.Fprintf(w, "id: %s\nevent: delivery\ndata: %s\n\n", m.ID, m.Values["m"])
+				after = m.ID
+			}
+			if w.Flush() != nil || ctx.Err() != nil {
+				return // the client left, or the stream's time is up
+			}
+			if msgs, err = stream.Next(ctx, after, listenBlock); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
+				w.Flush()
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// triggerEvent: POST /event-types/{type}/trigger → publishes the catalog's
+// example of the type to the caller's organization, for trying endpoints out.
+func (s *Server) triggerEvent(c *fiber.Ctx) error {
+	name := c.Params("type")
+	var example []byte
+	for _, t := range webhooks.Catalog {
+		if t.Name == name && !webhooks.IsOperational(name) && name != webhooks.WebhookPing {
+			example = t.Example
+		}
+	}
+	if example == nil {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "No event type %q can be triggered; see GET /api/v1/event-types.", name)
+	}
+	if !principalOf(c).AllowsEventType(name) {
+		return webhooks.Errorf(webhooks.EFORBIDDEN, "This dashboard link may not use %s.", name)
+	}
+	ev := newEvent(orgOf(c), name, webhooks.SourceTrigger, nil, nil)
+	ev.Data = example
+	n, err := s.Publisher.Publish(c.UserContext(), ev)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+}

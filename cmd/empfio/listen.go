@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/empfio/webhooks/jobs"
+)
+
+// forwardTimeout bounds one forward to the local URL, as the service bounds a
+// delivery.
+const forwardTimeout = 10 * time.Second
+
+// reconnectWait is the pause before reconnecting after a failed stream.
+const reconnectWait = time.Second
+
+type session struct {
+	ID        string   `json:"id"`
+	Secret    string   `json:"secret"`
+	Events    []string `json:"events"`
+	StreamURL string   `json:"stream_url"`
+}
+
+// listen runs a listen session until ctx ends (see the package comment).
+func listen(ctx context.Context, c *client, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
+	forwardTo := fs.String("forward-to", "", "the local URL each delivery is POSTed to (required)")
+	events := fs.String("events", "*", "event types to receive, comma-separated (lead.*, booking.created, …)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *forwardTo == "" {
+		return errors.New("listen needs --forward-to, e.g. --forward-to http://localhost:3000/hooks")
+	}
+	var s session
+	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", map[string]any{"events": strings.Split(*events, ",")}, &s); err != nil {
+		return fmt.Errorf("starting a listen session: %w", err)
+	}
+	defer func() {
+		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := c.call(end, "DELETE", "/api/v1/webhooks/"+s.ID, nil, nil); err != nil {
+			fmt.Fprintf(out, "could not end the listen session %s (delete it in the dashboard): %v\n", s.ID, err)
+		}
+	}()
+	fmt.Fprintf(out, "Ready: forwarding %s to %s (Ctrl-C to stop).\nSigning secret of this session: %s\n",
+		strings.Join(s.Events, ", "), *forwardTo, s.Secret)
+
+	fwd := &http.Client{Timeout: forwardTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	last := ""
+	for ctx.Err() == nil {
+		err := stream(ctx, c, s.ID, &last, func(m jobs.ListenMessage) {
+			fmt.Fprintln(out, forward(ctx, fwd, *forwardTo, m))
+		})
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "stream interrupted (%v); reconnecting\n", err)
+			select {
+			case <-time.After(reconnectWait):
+			case <-ctx.Done():
+			}
+		}
+	}
+	return nil
+}
+
+// stream reads one server-sent event stream of session id from after *last,
+// calling each for every delivery and moving *last past it. It returns when
+// the server ends the stream (nil) or it fails.
+func stream(ctx context.Context, c *client, id string, last *string, each func(jobs.ListenMessage)) error {
+	h := http.Header{"Accept": {"text/event-stream"}}
+	if *last != "" {
+		h.Set("Last-Event-ID", *last)
+	}
+	resp, err := c.do(ctx, "GET", "/api/v1/listen-sessions/"+id+"/stream", nil, h)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return problem(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20) // an envelope is at most MAX_BODY_BYTES and its headers
+	var eventID, kind, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if kind == "delivery" {
+				var m jobs.ListenMessage
+				if err := json.Unmarshal([]byte(data), &m); err != nil {
+					return fmt.Errorf("a delivery the api sent does not parse: %w", err)
+				}
+				each(m)
+				*last = eventID
+			} else if kind == "error" {
+				return fmt.Errorf("the api: %s", data)
+			}
+			eventID, kind, data = "", "", ""
+		case strings.HasPrefix(line, ":"):
+			// a comment: keep-alive
+		case strings.HasPrefix(line, "id: "):
+			eventID = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			kind = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+	return sc.Err()
+}
+
+// forward POSTs m to url as the service would have, and describes the outcome
+// in one line.
+func forward(ctx context.Context, c *http.Client, url string, m jobs.ListenMessage) string {
+	start := time.Now()
+	line := fmt.Sprintf("%s  %-24s %s  →", start.Format("15:04:05"), m.EventType, m.DeliveryID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(m.Body)))
+	if err != nil {
+		return line + " error: " + err.Error()
+	}
+	for k, v := range m.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return line + " error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return fmt.Sprintf("%s %d %s (%d ms)", line, resp.StatusCode, http.StatusText(resp.StatusCode), time.Since(start).Milliseconds())
+}
+
+// trigger publishes the catalog's example of eventType to the organization.
+func trigger(ctx context.Context, c *client, eventType string, out io.Writer) error {
+	var r struct {
+		EventID    string `json:"event_id"`
+		Deliveries int    `json:"deliveries"`
+	}
+	if err := c.call(ctx, "POST", "/api/v1/event-types/"+eventType+"/trigger", nil, &r); err != nil {
+		return fmt.Errorf("triggering %s: %w", eventType, err)
+	}
+	fmt.Fprintf(out, "Triggered %s: event %s, %d deliveries.\n", eventType, r.EventID, r.Deliveries)
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/verify"
+)
+
+func TestMain(m *testing.M) { apptest.Main(m) }
+
+// syncBuffer is the CLI's output, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// empfio listen forwards what empfio trigger publishes to a local URL, signed
+// with the session's secret, printing a line per delivery, only of the types it
+// listens to; the session's endpoint ends with the CLI.
+func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	_, key := a.Org(t, "Laptop")
+	t.Setenv("EMPFIO_API_KEY", key)
+	t.Setenv("EMPFIO_API_URL", a.URL)
+
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies [][]byte
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, b)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(local.Close)
+
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL + "/hooks", "--events", "lead.*"}, out, out) }()
+	testenv.Eventually(t, 10*time.Second, "the session is ready", func() bool { return strings.Contains(out.String(), "Ready") })
+	secret := regexp.MustCompile(`whsec_\S+`).FindString(out.String())
+
+	// A session receives once a stream is open; publish after the first read.
+	testenv.Eventually(t, 10*time.Second, "the stream is open", func() bool {
+		n, _ := a.Redis.Keys(context.Background(), "empfio:listen:*:alive").Result()
+		return len(n) == 1
+	})
+	trig := &syncBuffer{}
+	for _, eventType := range []string{webhooks.LeadCreated, webhooks.BookingCreated} {
+		if err := run(context.Background(), []string{"trigger", eventType}, trig, trig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(trig.String(), "Triggered lead.created") || !strings.Contains(trig.String(), "1 deliveries") {
+		t.Fatalf("trigger printed %q", trig.String())
+	}
+	testenv.Eventually(t, 15*time.Second, "the lead reaches the local URL", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 1
+	})
+	mu.Lock()
+	r, body := got[0], bodies[0]
+	mu.Unlock()
+	if r.URL.Path != "/hooks" || r.Header.Get("X-Empfio-Event") != webhooks.LeadCreated {
+		t.Fatalf("forwarded %s %s", r.URL.Path, r.Header.Get("X-Empfio-Event"))
+	}
+	if !verify.Verify(secret, body, r.Header.Get("X-Empfio-Signature")) {
+		t.Fatal("the forwarded delivery does not verify with the session's secret")
+	}
+	if err := verify.Standard(secret, r.Header, body, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, "a line per delivery", func() bool {
+		return strings.Contains(out.String(), "lead.created") && strings.Contains(out.String(), "204 No Content")
+	})
+	if strings.Contains(out.String(), "booking.created") {
+		t.Fatal("a booking reached a session listening to lead.*")
+	}
+
+	var list struct{ Data []webhooks.Endpoint }
+	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &list)
+	if len(list.Data) != 1 || list.Data[0].Description != webhooks.ListenDescription {
+		t.Fatalf("webhooks while listening: %+v", list.Data)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &list)
+	if len(list.Data) != 0 {
+		t.Fatalf("the session's endpoint outlived the CLI: %+v", list.Data)
+	}
+}
+
+// Without a key, or with a bad one, the CLI says so.
+func TestCLI_Errors(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	t.Setenv("EMPFIO_API_URL", a.URL)
+	t.Setenv("EMPFIO_API_KEY", "")
+	if err := run(context.Background(), []string{"trigger", "lead.created"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "EMPFIO_API_KEY") {
+		t.Fatalf("no key: %v", err)
+	}
+	t.Setenv("EMPFIO_API_KEY", "emp_wrong")
+	if err := run(context.Background(), []string{"trigger", "lead.created"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bad key: %v", err)
+	}
+	_, key := a.Org(t, "Errors")
+	t.Setenv("EMPFIO_API_KEY", key)
+	if err := run(context.Background(), []string{"trigger", "no.such"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if err := run(context.Background(), []string{"listen"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--forward-to") {
+		t.Fatalf("listen without --forward-to: %v", err)
+	}
+}
