@@ -62,7 +62,9 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL + "/hooks", "--events", "lead.*"}, out, out) }()
+	go func() {
+		done <- run(ctx, []string{"listen", "--forward-to", local.URL + "/hooks", "--events", "lead.*"}, out, out)
+	}()
 	testenv.Eventually(t, 10*time.Second, "the session is ready", func() bool { return strings.Contains(out.String(), "Ready") })
 	secret := regexp.MustCompile(`whsec_\S+`).FindString(out.String())
 
