@@ -14,12 +14,15 @@ import (
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultMaxBodyBytes is the largest request body accepted (MAX_BODY_BYTES).
@@ -90,7 +93,7 @@ func New(cfg Config) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
-	s.App.Use(recover.New(), requestIDs(), withRequestContext, s.accessLog)
+	s.App.Use(recover.New(), requestIDs(), withRequestContext, tracing, s.accessLog)
 	if cfg.CORSOrigins != "" {
 		s.App.Use(cors.New(cors.Config{
 			AllowOrigins: cfg.CORSOrigins,
@@ -219,6 +222,22 @@ func requestIDs() fiber.Handler {
 		}
 		return generate(c)
 	}
+}
+
+// tracing makes a server span of each request, in the trace of the
+// traceparent it came with, and puts it in the request's context: the
+// publish, the enqueue and, through the task, each delivery attempt follow it
+// (see telemetry). The span is named for the route pattern, never the path.
+func tracing(c *fiber.Ctx) error {
+	ctx := telemetry.FromHeaders(c.UserContext(), func(k string) string { return c.Get(k) })
+	ctx, span := telemetry.Tracer.Start(ctx, "HTTP "+strings.Clone(c.Method()), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	c.SetUserContext(ctx)
+	err := c.Next()
+	route := strings.Clone(routeLabel(c))
+	span.SetName(strings.Clone(c.Method()) + " " + route)
+	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", c.Response().StatusCode()))
+	return err
 }
 
 // withRequestContext puts the request id into the request's context.

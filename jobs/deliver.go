@@ -13,7 +13,11 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Deliverer is the asynq handler of TypeDeliver tasks.
@@ -54,11 +58,20 @@ type Deliverer struct {
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
-func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
+func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) {
 	var p payload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
+	ctx, span := telemetry.Tracer.Start(telemetry.Extract(ctx, p.Trace), "deliver", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("empfio.delivery_id", p.DeliveryID)))
+	defer func() {
+		var re *retryError
+		if err != nil && !errors.As(err, &re) {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	job, err := d.DB.Job(ctx, p.DeliveryID)
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
@@ -100,6 +113,10 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
 	}
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
+	span.SetName("deliver " + job.Delivery.EventType)
+	span.SetAttributes(attribute.String("empfio.endpoint_id", job.Endpoint.ID), attribute.String("empfio.event_id", job.Delivery.EventID),
+		attribute.Int("http.response.status_code", res.StatusCode), attribute.String("empfio.outcome", rec.Status),
+		attribute.Bool("empfio.probe", job.Probe))
 	recorded, err := d.record(ctx, job, rec)
 	if err != nil {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)

@@ -8,6 +8,10 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Publisher stores events and queues their deliveries.
@@ -23,7 +27,16 @@ type Publisher struct {
 // delivery whose enqueue failed (Redis down) is picked up by the sweeper.
 // Returns ENOTFOUND if the organization does not exist, EUNAVAILABLE if Postgres
 // cannot be reached.
-func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (int, error) {
+func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err error) {
+	ctx, span := telemetry.Tracer.Start(ctx, "publish "+ev.Type, trace.WithAttributes(
+		attribute.String("empfio.event_id", ev.ID), attribute.String("empfio.organization_id", ev.OrganizationID)))
+	defer func() {
+		span.SetAttributes(attribute.Int("empfio.deliveries", n))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	if err := ev.RenderEnvelope(); err != nil {
 		return 0, webhooks.Errorf(webhooks.EINVALID, "The event data is not valid JSON.")
 	}

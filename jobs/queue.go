@@ -11,6 +11,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -34,6 +35,7 @@ const taskTimeoutMargin = 15 * time.Second
 
 type payload struct {
 	DeliveryID string `json:"delivery_id"`
+	Trace      string `json:"traceparent,omitempty"` // the trace of what made the delivery (telemetry)
 }
 
 // Queue enqueues deliveries. It is safe for concurrent use.
@@ -76,7 +78,7 @@ func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error
 
 // enqueueAt is enqueue of a task due at at (zero or past: now).
 func (q *Queue) enqueueAt(ctx context.Context, id string, at time.Time) (created bool, err error) {
-	b, _ := json.Marshal(payload{DeliveryID: id})
+	b, _ := json.Marshal(payload{DeliveryID: id, Trace: telemetry.Inject(ctx)})
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
 		asynq.Timeout(q.timeout + taskTimeoutMargin)}
 	if time.Until(at) > 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
 )
 
 // holdAfterClaimEnv, set to 1, makes every inbound request hang between claiming
@@ -106,6 +107,11 @@ func migrate(ctx context.Context, cfg *config.Config) error {
 
 func serve(ctx context.Context, cfg *config.Config) error {
 	log := cfg.Logger()
+	stopTracing, err := telemetry.Setup(ctx, "empfio-api")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.WithoutCancel(ctx))
 	db, err := cfg.Store(ctx)
 	if err != nil {
 		return err

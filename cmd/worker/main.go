@@ -19,6 +19,7 @@ import (
 	"github.com/empfio/webhooks/cmd/internal/profile"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -45,6 +46,11 @@ func main() {
 
 func run(ctx context.Context, cfg *config.Config) error {
 	log := cfg.Logger()
+	stopTracing, err := telemetry.Setup(ctx, "empfio-worker")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.WithoutCancel(ctx))
 	db, err := cfg.Store(ctx)
 	if err != nil {
 		return err
