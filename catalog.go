@@ -96,7 +96,7 @@ var AgentEventTypes = map[string]string{
 	"escalation":      ConversationEscalated,
 }
 
-// agentRequired lists the data fields each agent type must carry (EVENTS.md).
+// agentRequired lists the data fields each agent type must carry (docs/events.md).
 var agentRequired = map[string][]string{
 	"new_lead":        {"id", "channel"},
 	"status_update":   {"id", "status"},

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// A dataField is one known field of an event's data (EVENTS.md). Every known
+// A dataField is one known field of an event's data (docs/events.md). Every known
 // field is present in the delivered data: null when the sender gave no value,
 // unless the field has a default.
 type dataField struct {
@@ -37,7 +37,7 @@ func constant(name string, v any) dataField {
 var person = []string{"name", "email", "phone", "time_zone"}
 
 // eventData lists, for each event the agent produces, every field of its data
-// in the order receivers see them: one table per event, as in EVENTS.md.
+// in the order receivers see them: one table per event, as in docs/events.md.
 var eventData = map[string][]dataField{
 	LeadCreated: {
 		field("id"), field("name"), field("email"), field("phone"), field("channel"),
@@ -64,7 +64,7 @@ var eventData = map[string][]dataField{
 }
 
 // EventData renders the data of an event of eventType as delivered: every
-// known field of EVENTS.md present (null when the sender sent nothing), the
+// known field of docs/events.md present (null when the sender sent nothing), the
 // documented defaults filled (status "new", the *_at times from occurredAt),
 // nested objects carrying their known keys, values the sender did send kept as
 // sent, and extra fields passed through after the known ones, in key order. A

@@ -254,7 +254,7 @@ func postAgent(t *testing.T, url, authorization, body string) *apptest.Response 
 }
 
 // Each agent type, sent with only its required fields, is delivered with every
-// field EVENTS.md names for its event: a receiver written against the docs never
+// field docs/events.md names for its event: a receiver written against the docs never
 // finds one missing.
 func TestAgentEvent_MinimalBodiesDeliverEveryKnownField(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})

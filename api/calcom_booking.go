@@ -9,7 +9,7 @@ import (
 )
 
 // calcomBooking is the part of a Cal.com booking payload (version 2021-10-20)
-// that EVENTS.md maps. Loosely typed fields are kept raw.
+// that the catalog maps (docs/events.md). Loosely typed fields are kept raw.
 type calcomBooking struct {
 	UID                 string                     `json:"uid"`
 	BookingID           json.Number                `json:"bookingId"`
@@ -98,7 +98,7 @@ type cancelledData struct {
 	RescheduleRequested bool         `json:"reschedule_requested"`
 }
 
-// data maps the booking to the data of eventType (EVENTS.md); createdAt is the
+// data maps the booking to the data of eventType (docs/events.md); createdAt is the
 // envelope's createdAt, the cancellation time of a cancelled booking.
 func (b *calcomBooking) data(eventType, createdAt string) any {
 	switch eventType {

@@ -17,7 +17,7 @@ import (
 )
 
 // The fixtures' organization and their signatures with apptest.CalcomSecret,
-// from shared/fixtures/calcom/README.md.
+// as Cal.com sends them (the files under testdata/calcom are real-format bodies).
 const fixtureOrg = "3f6c2a9e-8b1d-4c57-9e2a-71d0b5c4e8f2"
 
 var fixtureSignatures = map[string]string{

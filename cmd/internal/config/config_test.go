@@ -16,7 +16,7 @@ func TestLoad_DefaultsMatchTheDesign(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.DeliveryTimeout != 10*time.Second || c.DeliveryMaxRetries != 3 ||
 		c.DeliveryRetryWindow != 30*time.Minute || c.DedupWindow != 60*time.Second || c.AllowInsecureTargets ||
 		c.MaxBodyBytes != 1<<20 || c.EndpointDisableAfter != 120*time.Hour {
-		t.Fatalf("defaults differ from DESIGN.md: %+v", c)
+		t.Fatalf("defaults differ from the documented ones (README.md, Configuration): %+v", c)
 	}
 }
 
