@@ -139,30 +139,57 @@ func (r *BreakerRounds) releaseAll(ctx context.Context) error {
 	return nil
 }
 
-// release sends span's worth of an endpoint's held deliveries, oldest first,
-// one every 1/rate: each is given its task when its turn comes.
+// releaseOrderWait bounds how long a release waits for the delivery released
+// before it to be attempted: a receiver that answers within it gets held
+// deliveries strictly in their original order; a slower one does not hold the
+// release up longer.
+const releaseOrderWait = 2 * time.Second
+
+// release sends, for about span, an endpoint's held deliveries one by one,
+// oldest first: at most one every 1/rate, each once the one before it was
+// attempted (up to releaseOrderWait). Each is made pending and given its task
+// when its turn comes, so what is not reached waits, held, for the next round.
 func (r *BreakerRounds) release(ctx context.Context, rel store.Releasing, span time.Duration) error {
 	rate := r.Breaker.ReleaseRateFor(&webhooks.Endpoint{RateLimit: rel.RateLimit})
-	ids, err := r.DB.ReleaseHeld(ctx, rel.EndpointID, max(1, int(float64(rate)*span.Seconds())))
-	if err != nil || len(ids) == 0 {
-		return err
-	}
 	gap := time.Second / time.Duration(rate)
-	tick := time.NewTicker(gap)
-	defer tick.Stop()
-	for i, id := range ids {
-		if i > 0 {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return nil // the rest are pending and overdue: the sweeper gives them tasks
-			}
+	end := time.Now().Add(span)
+	released := 0
+	for next := time.Now(); next.Before(end); {
+		select {
+		case <-time.After(time.Until(next)):
+		case <-ctx.Done():
+			return nil
 		}
-		if _, err := r.Queue.enqueue(ctx, id); err != nil {
+		next = time.Now().Add(gap)
+		ids, err := r.DB.ReleaseHeld(ctx, rel.EndpointID, 1)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		// Not enqueued (Redis down): the delivery is pending and overdue, and
+		// the sweeper gives it its task.
+		if _, err := r.Queue.enqueue(ctx, ids[0]); err != nil {
+			return err
+		}
+		released++
+		if err := r.awaitAttempt(ctx, ids[0]); err != nil {
 			return err
 		}
 	}
-	r.Log.Debug("released held deliveries", "endpoint_id", rel.EndpointID, "count", len(ids))
+	r.Log.Debug("released held deliveries", "endpoint_id", rel.EndpointID, "count", released)
+	return nil
+}
+
+// awaitAttempt waits until delivery id is no longer pending — attempted, or
+// held again — or releaseOrderWait passes.
+func (r *BreakerRounds) awaitAttempt(ctx context.Context, id string) error {
+	deadline := time.Now().Add(releaseOrderWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		status, err := r.DB.DeliveryStatus(ctx, id)
+		if err != nil || status != webhooks.StatusPending {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	return nil
 }
 

@@ -200,6 +200,16 @@ func (db *DB) ReleaseHeld(ctx context.Context, id string, limit int) ([]string, 
 	return ids, nil
 }
 
+// DeliveryStatus returns the status of delivery id ("" when it is gone).
+func (db *DB) DeliveryStatus(ctx context.Context, id string) (string, error) {
+	var status string
+	err := db.pool.QueryRow(ctx, `SELECT status FROM deliveries WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return status, wrap(err, "")
+}
+
 // LongOpen returns the enabled endpoints whose circuit opened before cutoff.
 func (db *DB) LongOpen(ctx context.Context, cutoff time.Time) ([]*webhooks.Endpoint, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id::text, organization_id::text, url, circuit_since FROM endpoints
