@@ -19,13 +19,16 @@ export const session = { current: null };
 let cleanups = [];
 export function onLeave(fn) { cleanups.push(fn); }
 
+// Each view renders into a page element of its own navigation: when the user
+// moves on before a view's data arrived, its late render lands in a page that
+// is no longer shown, never over the next one.
 const routes = [
-  [/^#\/webhooks\/new$/, () => webhookForm(main, session.current)],
-  [/^#\/webhooks\/([0-9a-f-]{36})$/, (m) => webhookPage(main, session.current, m[1])],
-  [/^#\/webhooks$/, () => webhookList(main, session.current)],
-  [/^#\/events\/([0-9a-f-]{36})$/, (m) => eventPage(main, session.current, m[1])],
-  [/^#\/events$/, () => eventList(main, session.current)],
-  [/^#\/integrations\/calcom$/, () => calcomPage(main, session.current)],
+  [/^#\/webhooks\/new$/, (m, page) => webhookForm(page, session.current)],
+  [/^#\/webhooks\/([0-9a-f-]{36})$/, (m, page) => webhookPage(page, session.current, m[1])],
+  [/^#\/webhooks$/, (m, page) => webhookList(page, session.current)],
+  [/^#\/events\/([0-9a-f-]{36})$/, (m, page) => eventPage(page, session.current, m[1])],
+  [/^#\/events$/, (m, page) => eventList(page, session.current)],
+  [/^#\/integrations\/calcom$/, (m, page) => calcomPage(page, session.current)],
 ];
 
 async function route() {
@@ -37,21 +40,22 @@ async function route() {
     const m = hash.match(re);
     if (!m) continue;
     markNav(hash);
-    mount(main, h('p', { class: 'loading' }, 'Loading…'));
+    const page = h('div', { class: 'page' }, h('p', { class: 'loading' }, 'Loading…'));
+    mount(main, page);
     try {
-      await view(m);
+      await view(m, page);
     } catch (e) {
-      showError(e);
+      if (page.isConnected) showError(e, page);
     }
     return;
   }
   location.replace('#/webhooks');
 }
 
-function showError(e) {
+function showError(e, into = main) {
   if (e.status === 401) return; // the sign-in page is on its way
   const text = e.status === 404 ? 'This page does not exist, or it belongs to another organization.' : e.message;
-  mount(main, h('div', { class: 'card' }, h('h1', {}, e.status === 404 ? 'Not found' : 'Something went wrong'),
+  mount(into, h('div', { class: 'card' }, h('h1', {}, e.status === 404 ? 'Not found' : 'Something went wrong'),
     h('p', {}, text), h('p', {}, h('a', { href: '#/webhooks' }, 'Back to webhooks'))));
 }
 
