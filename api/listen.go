@@ -68,6 +68,9 @@ func (s *Server) listenStream(c *fiber.Ctx) error {
 	if after == "" {
 		after = "0"
 	}
+	if err := s.DB.TouchListenSession(c.UserContext(), e.ID); err != nil {
+		return err
+	}
 	stream := &jobs.ListenStream{Redis: s.Redis, ID: e.ID}
 	// The first read is made here, so that Redis being down is a 503, not a
 	// stream that ends at once.

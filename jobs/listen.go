@@ -20,6 +20,9 @@ const (
 	ListenAlive     = 30 * time.Second
 	ListenStreamMax = 1000
 	ListenStreamTTL = time.Hour
+	// ListenAbandoned is how long a listen session's stream may go unread
+	// (a CLI killed before it could end it) before Retention deletes it.
+	ListenAbandoned = time.Hour
 )
 
 func listenStreamKey(id string) string { return "empfio:listen:{" + id + "}" }

@@ -286,3 +286,20 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 	}
 	return wrap(rows.Err(), "")
 }
+
+// TouchListenSession notes that listen session id's stream is being read.
+func (db *DB) TouchListenSession(ctx context.Context, id string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET updated_at = now() WHERE id = $1 AND url = $2`, id, webhooks.ListenURL(id))
+	return wrap(err, "")
+}
+
+// DeleteAbandonedListenSessions deletes the listen sessions' endpoints whose
+// stream nobody read for longer than idle, and returns how many.
+func (db *DB) DeleteAbandonedListenSessions(ctx context.Context, idle time.Duration) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM endpoints WHERE starts_with(url, $1) AND updated_at < now() - make_interval(secs => $2)`,
+		webhooks.ListenScheme, idle.Seconds())
+	if err != nil {
+		return 0, wrap(err, "")
+	}
+	return tag.RowsAffected(), nil
+}

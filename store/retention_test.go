@@ -55,3 +55,39 @@ func TestPruneEvents_DeletesOnlyOldEventsWhoseDeliveriesAreFinal(t *testing.T) {
 		t.Fatalf("%d deliveries of pruned events remain", orphans)
 	}
 }
+
+// A listen session nobody read for longer than the idle time is deleted; a
+// fresh one, and ordinary endpoints however old, are kept.
+func TestDeleteAbandonedListenSessions(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org, _, err := db.CreateOrganization(ctx, "Listen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(listen bool) string {
+		e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://hooks.example.com/x", Events: []string{"*"}}
+		create := db.CreateEndpoint
+		if listen {
+			create = db.CreateListenEndpoint
+		}
+		testenv.Must(t, create(ctx, e))
+		return e.ID
+	}
+	abandoned, fresh, ordinary := mk(true), mk(true), mk(false)
+	testenv.Must(t, db.TouchListenSession(ctx, fresh))
+	if _, err := db.Pool().Exec(ctx, `UPDATE endpoints SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`,
+		[]string{abandoned, ordinary}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.DeleteAbandonedListenSessions(ctx, time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("deleted %d (%v); want 1", n, err)
+	}
+	for id, want := range map[string]bool{abandoned: false, fresh: true, ordinary: true} {
+		_, err := db.Endpoint(ctx, org.ID, id)
+		if exists := err == nil; exists != want {
+			t.Errorf("endpoint %s exists %v, want %v (%v)", id, exists, want, err)
+		}
+	}
+}
