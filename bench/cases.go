@@ -97,6 +97,9 @@ func (b *bench) throughputTo(ctx context.Context, name string, n, clients int, p
 			r.set("mean_group_"+kind, (sum[kind]-sumBefore[kind])/c)
 		}
 	}
+	if r.Delivered > 0 {
+		r.set("put_backs_per_delivery", (sum["put_back_in_flight"]-sumBefore["put_back_in_flight"])/float64(r.Delivered))
+	}
 	lat, last := stack.EndToEnd(in, b.rcv)
 	r.IngestErrors = in.Failures.Load()
 	r.set("deliveries_per_s", float64(r.Delivered)/last.Sub(in.First).Seconds())

@@ -64,6 +64,11 @@ func groupSizes(urls []string) (sum, count map[string]float64) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, `empfio_deliveries_put_back_total{reason="`); ok {
+				reason, value, _ := strings.Cut(rest, `"} `)
+				v, _ := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				sum["put_back_"+reason] += v
+			}
 			for suffix, into := range map[string]map[string]float64{"_sum": sum, "_count": count} {
 				prefix := "empfio_store_group_size" + suffix + `{kind="`
 				rest, ok := strings.CutPrefix(line, prefix)
