@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -20,6 +22,9 @@ const (
 	// keep-alive comment is sent after each empty one.
 	listenBlock = 5 * time.Second
 )
+
+// streamID is the form of a Redis stream entry id, the events' ids.
+var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 
 type listenRequest struct {
 	Events []string `json:"events"` // default ["*"]
@@ -67,7 +72,10 @@ func (s *Server) listenStream(c *fiber.Ctx) error {
 	after := c.Get("Last-Event-ID")
 	if after == "" {
 		after = "0"
+	} else if !streamID.MatchString(after) {
+		return webhooks.Invalid(webhooks.FieldError{Field: "Last-Event-ID", Message: "must be the id of an event of this stream, such as 1764480000000-0"})
 	}
+	after = strings.Clone(after) // fiber's header strings point into a reused buffer; the stream writer outlives the handler
 	if err := s.DB.TouchListenSession(c.UserContext(), e.ID); err != nil {
 		return err
 	}

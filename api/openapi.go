@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 
@@ -352,5 +351,3 @@ func outboundWebhooks(s *schemas) object {
 	}
 	return out
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,7 +179,7 @@ func inferred(v any) object {
 			props[k] = inferred(x)
 			required = append(required, k)
 		}
-		sortStrings(required)
+		slices.Sort(required)
 		o := object{"type": "object", "properties": props}
 		if len(required) > 0 {
 			o["required"] = required

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -73,12 +74,12 @@ func TestOpenAPI_DescribesEveryRouteAndNoOther(t *testing.T) {
 		}
 		routes[r.Method+" "+openAPIPath(r.Path)] = true
 	}
-	for _, k := range slices.Sorted(keys(routes)) {
+	for _, k := range slices.Sorted(maps.Keys(routes)) {
 		if !documented[k] {
 			t.Errorf("route %s is not in the OpenAPI document", k)
 		}
 	}
-	for _, k := range slices.Sorted(keys(documented)) {
+	for _, k := range slices.Sorted(maps.Keys(documented)) {
 		if !routes[k] {
 			t.Errorf("the OpenAPI document describes %s, which is not a route", k)
 		}
@@ -97,14 +98,4 @@ func openAPIPath(p string) string {
 		}
 	}
 	return strings.Join(segs, "/")
-}
-
-func keys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -230,13 +230,15 @@ func requestIDs() fiber.Handler {
 // (see telemetry). The span is named for the route pattern, never the path.
 func tracing(c *fiber.Ctx) error {
 	ctx := telemetry.FromHeaders(c.UserContext(), func(k string) string { return c.Get(k) })
-	ctx, span := telemetry.Tracer.Start(ctx, "HTTP "+strings.Clone(c.Method()), trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := telemetry.Tracer.Start(ctx, "HTTP", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	c.SetUserContext(ctx)
 	err := c.Next()
-	route := strings.Clone(routeLabel(c))
-	span.SetName(strings.Clone(c.Method()) + " " + route)
-	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", c.Response().StatusCode()))
+	if span.IsRecording() { // nothing to build when tracing is off
+		route := strings.Clone(routeLabel(c))
+		span.SetName(strings.Clone(c.Method()) + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", c.Response().StatusCode()))
+	}
 	return err
 }
 

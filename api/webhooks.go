@@ -154,10 +154,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	if wasEnabled && !e.Enabled {
-		ev := webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now())
-		if _, err := s.Publisher.Publish(c.UserContext(), ev); err != nil {
-			s.log.WarnContext(c.UserContext(), "publishing webhook.disabled failed", "endpoint_id", e.ID, "error", err)
-		}
+		s.Publisher.PublishOperational(c.UserContext(), webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now()))
 	}
 	return c.JSON(e)
 }

@@ -99,19 +99,8 @@ func (r *BreakerRounds) disableLongOpen(ctx context.Context) error {
 		return err
 	}
 	for _, e := range list {
-		reason := r.Breaker.DisableReason(*e.Health.Since)
-		disabled, err := r.DB.DisableEndpoint(ctx, e.ID, reason)
-		if err != nil {
+		if err := disableEndpoint(ctx, r.DB, r.Publisher, r.Log, e, r.Breaker.DisableReason(*e.Health.Since), "circuit"); err != nil {
 			return err
-		}
-		if disabled {
-			disabledTotal.WithLabelValues("circuit").Inc()
-			r.Log.Warn("endpoint disabled", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "reason", reason)
-			if r.Publisher != nil {
-				if _, err := r.Publisher.Publish(ctx, webhooks.WebhookDisabledEvent(e, reason, time.Now())); err != nil {
-					r.Log.Warn("publishing an operational event failed", "event_type", webhooks.WebhookDisabled, "error", err)
-				}
-			}
 		}
 	}
 	return nil
@@ -161,17 +150,17 @@ func (r *BreakerRounds) release(ctx context.Context, rel store.Releasing, span t
 			return nil
 		}
 		next = time.Now().Add(gap)
-		ids, err := r.DB.ReleaseHeld(ctx, rel.EndpointID, 1)
-		if err != nil || len(ids) == 0 {
+		id, err := r.DB.ReleaseOldestHeld(ctx, rel.EndpointID)
+		if err != nil || id == "" {
 			return err
 		}
 		// Not enqueued (Redis down): the delivery is pending and overdue, and
 		// the sweeper gives it its task.
-		if _, err := r.Queue.enqueue(ctx, ids[0]); err != nil {
+		if _, err := r.Queue.enqueue(ctx, id); err != nil {
 			return err
 		}
 		released++
-		if err := r.awaitAttempt(ctx, ids[0]); err != nil {
+		if err := r.awaitAttempt(ctx, id); err != nil {
 			return err
 		}
 	}

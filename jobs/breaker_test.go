@@ -221,6 +221,9 @@ func TestBreaker_LongOpenDisablesAndEnablingReplays(t *testing.T) {
 	}
 	recv.recovered.Store(true)
 	a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held_and_failed"})
+	if r := a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a replay on an enabled webhook: %d %s", r.Status, r.Body)
+	}
 	testenv.Eventually(t, 15*time.Second, "all five delivered", func() bool {
 		return statusCount(t, a, hookID, webhooks.StatusSucceeded) == 5
 	})

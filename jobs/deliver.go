@@ -113,10 +113,12 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
 	}
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
-	span.SetName("deliver " + job.Delivery.EventType)
-	span.SetAttributes(attribute.String("empfio.endpoint_id", job.Endpoint.ID), attribute.String("empfio.event_id", job.Delivery.EventID),
-		attribute.Int("http.response.status_code", res.StatusCode), attribute.String("empfio.outcome", rec.Status),
-		attribute.Bool("empfio.probe", job.Probe))
+	if span.IsRecording() { // nothing to build when tracing is off
+		span.SetName("deliver " + job.Delivery.EventType)
+		span.SetAttributes(attribute.String("empfio.endpoint_id", job.Endpoint.ID), attribute.String("empfio.event_id", job.Delivery.EventID),
+			attribute.Int("http.response.status_code", res.StatusCode), attribute.String("empfio.outcome", rec.Status),
+			attribute.Bool("empfio.probe", job.Probe))
+	}
 	recorded, err := d.record(ctx, job, rec)
 	if err != nil {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
@@ -125,7 +127,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 	d.logAttempt(job, res, rec, recorded.Number)
 	d.judgeEndpoint(ctx, job, rec, recorded)
 	if rec.Status == webhooks.StatusFailed {
-		d.publishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, recorded.Number, time.Now()))
+		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, recorded.Number, time.Now()))
 	}
 	if rec.Status == webhooks.StatusRetrying {
 		if res.RetryAfter > 0 && delay == res.RetryAfter {
@@ -231,7 +233,7 @@ func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec we
 			circuitsTotal.WithLabelValues(webhooks.CircuitOpen).Inc()
 			d.Log.Warn("circuit opened: deliveries are held", "endpoint_id", e.ID, "organization_id", e.OrganizationID,
 				"consecutive_failures", r.Failures, "next_probe_at", probeAt)
-			d.publishOperational(ctx, webhooks.CircuitOpenedEvent(e, r.Failures, rec, time.Now(), probeAt))
+			d.Publisher.PublishOperational(ctx, webhooks.CircuitOpenedEvent(e, r.Failures, rec, time.Now(), probeAt))
 		}
 	}
 }
@@ -245,31 +247,14 @@ func (d *Deliverer) closeCircuit(ctx context.Context, job *webhooks.Job) {
 	case closed:
 		circuitsTotal.WithLabelValues(webhooks.CircuitClosed).Inc()
 		d.Log.Info("circuit closed: releasing held deliveries", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "held", held)
-		d.publishOperational(ctx, webhooks.CircuitClosedEvent(e, openedAt, held, time.Now()))
+		d.Publisher.PublishOperational(ctx, webhooks.CircuitClosedEvent(e, openedAt, held, time.Now()))
 	}
 }
 
-// disable turns the endpoint of job off for reason, and says so once.
+// disable turns the endpoint of job off for reason (a 410), and says so once.
 func (d *Deliverer) disable(ctx context.Context, job *webhooks.Job, reason string) {
-	disabled, err := d.DB.DisableEndpoint(ctx, job.Endpoint.ID, reason)
-	switch {
-	case err != nil:
+	if err := disableEndpoint(ctx, d.DB, d.Publisher, d.Log, &job.Endpoint, reason, "gone"); err != nil {
 		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)
-	case disabled:
-		disabledTotal.WithLabelValues("gone").Inc()
-		d.Log.Warn("endpoint disabled", "endpoint_id", job.Endpoint.ID, "organization_id", job.Delivery.OrganizationID, "reason", reason)
-		d.publishOperational(ctx, webhooks.WebhookDisabledEvent(&job.Endpoint, reason, time.Now()))
-	}
-}
-
-// publishOperational publishes an operational event (nil: none). A failure is
-// logged, not retried: the delivery's own outcome is already recorded.
-func (d *Deliverer) publishOperational(ctx context.Context, ev *webhooks.Event) {
-	if ev == nil || d.Publisher == nil {
-		return
-	}
-	if _, err := d.Publisher.Publish(context.WithoutCancel(ctx), ev); err != nil {
-		d.Log.Warn("publishing an operational event failed", "event_type", ev.Type, "organization_id", ev.OrganizationID, "error", err)
 	}
 }
 

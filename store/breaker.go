@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"sort"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -163,41 +162,20 @@ func (db *DB) ReleasingEndpoints(ctx context.Context) ([]Releasing, error) {
 	return list, wrap(err, "")
 }
 
-// ReleaseHeld makes at most limit of endpoint id's held deliveries pending
-// again, the oldest first, and returns their ids in their original order; when
-// none is left, the endpoint stops releasing.
-func (db *DB) ReleaseHeld(ctx context.Context, id string, limit int) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
-		WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'held'
-			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING id::text, created_at`, id, limit)
-	if err != nil {
-		return nil, wrap(err, "")
-	}
-	type released struct {
-		ID        string
-		CreatedAt time.Time
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[released])
-	if err != nil {
-		return nil, wrap(err, "")
-	}
-	if len(list) == 0 {
+// ReleaseOldestHeld makes endpoint id's oldest held delivery pending again and
+// returns its id; "" when none is held, and then the endpoint stops releasing.
+func (db *DB) ReleaseOldestHeld(ctx context.Context, id string) (string, error) {
+	var released string
+	err := db.pool.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
+		WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'held'
+			ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING id::text`, id).Scan(&released)
+	if errors.Is(err, pgx.ErrNoRows) {
 		_, err := db.pool.Exec(ctx, `UPDATE endpoints SET releasing = false WHERE id = $1 AND releasing
 			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND status = 'held')`, id)
-		return nil, wrap(err, "")
+		return "", wrap(err, "")
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
-			return list[i].CreatedAt.Before(list[j].CreatedAt)
-		}
-		return list[i].ID < list[j].ID
-	})
-	ids := make([]string, len(list))
-	for i, r := range list {
-		ids[i] = r.ID
-	}
-	return ids, nil
+	return released, wrap(err, "")
 }
 
 // DeliveryStatus returns the status of delivery id ("" when it is gone).

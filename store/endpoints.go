@@ -161,6 +161,9 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 		return nil, false, wrap(err, "Webhook")
 	}
 	wasEnabled = e.Enabled
+	if u.Replay != nil && wasEnabled {
+		return nil, false, webhooks.Invalid(webhooks.FieldError{Field: "replay", Message: "only when enabling a disabled webhook"})
+	}
 	u.Apply(e)
 	if err := validate(e); err != nil {
 		return nil, false, err

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -130,13 +131,7 @@ func TestCompose_SetsOnlyVariablesTheServiceReads(t *testing.T) {
 		if len(env) == 0 {
 			t.Fatalf("docker-compose.yml sets no environment for %s", service)
 		}
-		for _, name := range slices.Sorted(func(yield func(string) bool) {
-			for k := range env {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, name := range slices.Sorted(maps.Keys(env)) {
 			if _, ok := vars[name]; !ok {
 				t.Errorf("docker-compose.yml sets %s for %s, which the service does not read", name, service)
 			}
