@@ -276,9 +276,15 @@ func TestDelivery_GoneDisablesTheEndpoint(t *testing.T) {
 	if d.Attempts != 1 {
 		t.Errorf("410 was retried: %d attempts", d.Attempts)
 	}
+	// The attempt is recorded first and the endpoint judged after it (see
+	// Deliverer.judgeEndpoint), so the failed delivery can be visible a moment
+	// before the endpoint is off.
 	var e webhooks.Endpoint
-	a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-	if e.Enabled || e.DisabledReason == nil || !strings.Contains(*e.DisabledReason, "410") {
+	testenv.Eventually(t, 5*time.Second, "the endpoint disabled for its 410", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return !e.Enabled
+	})
+	if e.DisabledReason == nil || !strings.Contains(*e.DisabledReason, "410") {
 		t.Fatalf("endpoint after 410: enabled %v, reason %v", e.Enabled, e.DisabledReason)
 	}
 	publish(t, a, orgID, "lead.created", map[string]any{"id": "l2", "channel": "web"})
