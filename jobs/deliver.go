@@ -97,8 +97,10 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 			job.Probe = true
 		}
 	}
+	release := func() {}
 	if d.Throttle != nil {
-		back, err := d.Throttle.Acquire(ctx, &job.Endpoint, job.Delivery.ID)
+		var back *throttledError
+		release, back, err = d.Throttle.Acquire(ctx, &job.Endpoint)
 		if err != nil {
 			return d.infra(ctx, job.Delivery.ID, err)
 		}
@@ -107,11 +109,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		}
 	}
 	res := d.send(ctx, job)
-	if d.Throttle != nil {
-		// The slot is the receiver's: it is free once the answer is in, before
-		// the attempt is recorded.
-		d.Throttle.Release(ctx, &job.Endpoint, job.Delivery.ID)
-	}
+	// The slot is the receiver's: it is free once the answer is in, before the
+	// attempt is recorded.
+	release()
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
 	if span.IsRecording() { // nothing to build when tracing is off
 		span.SetName("deliver " + job.Delivery.EventType)

@@ -1,8 +1,10 @@
 package jobs_test
 
 import (
+	"context"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/redis/go-redis/v9"
 )
 
 // A receiver that hangs until the sender gives up never sees more requests at
@@ -100,4 +104,93 @@ func TestThrottle_EndpointRateLimitIsNeverExceeded(t *testing.T) {
 		t.Fatalf("15 deliveries at 5/s took only %s", span)
 	}
 	t.Logf("15 deliveries at 5/s: at most %d in any second, over %s", worst, at[len(at)-1].Sub(at[0]).Round(time.Millisecond))
+}
+
+// countCalls counts the commands a Redis client sends (pipelines too).
+type countCalls struct{ n atomic.Int64 }
+
+func (c *countCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *countCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *countCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
+}
+
+// deliverAll runs rounds deliveries on each of goroutines goroutines per
+// worker, all to endpoint e, each holding its slot for a millisecond; it returns
+// how many went, how many were put back and the most in flight at once.
+func deliverAll(t *testing.T, workers []*jobs.Throttle, e *webhooks.Endpoint, goroutines, rounds int) (went, putBack, peak int64) {
+	var inFlight, top, back atomic.Int64
+	var wg sync.WaitGroup
+	for _, th := range workers {
+		for range goroutines {
+			wg.Go(func() {
+				for range rounds {
+					release, throttled, err := th.Acquire(context.Background(), e)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if throttled != nil {
+						back.Add(1)
+						continue
+					}
+					n := inFlight.Add(1)
+					for p := top.Load(); n > p && !top.CompareAndSwap(p, n); p = top.Load() {
+					}
+					time.Sleep(time.Millisecond) // the receiver's answer
+					inFlight.Add(-1)
+					release()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return int64(len(workers)*goroutines*rounds) - back.Load(), back.Load(), top.Load()
+}
+
+// Slots linger in a worker between deliveries: one worker busy with an endpoint
+// takes most of its slots without a Redis call; two workers sharing the
+// endpoint never have more deliveries in flight than its cap between them; the
+// slots go back to Redis once nobody uses them, or at once when a worker stops.
+func TestThrottle_SlotsLingerAndTheCapHoldsAcrossWorkers(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	calls := &countCalls{}
+	rdb.AddHook(calls)
+	const limit = 4
+	e := &webhooks.Endpoint{ID: "ep-linger"}
+	key := "empfio:inflight:{ep-linger}"
+	one, other := jobs.NewThrottle(rdb, limit, 10*time.Second), jobs.NewThrottle(rdb, limit, 10*time.Second)
+
+	went, putBack, peak := deliverAll(t, []*jobs.Throttle{one}, e, 12, 40)
+	t.Logf("one worker: %d deliveries went, %d put back, peak %d in flight, %d Redis calls", went, putBack, peak, calls.n.Load())
+	if peak > limit || went == 0 {
+		t.Fatalf("one worker: peak %d in flight (cap %d), %d went", peak, limit, went)
+	}
+	if c := calls.n.Load(); c >= went {
+		t.Fatalf("%d Redis calls for %d deliveries: slots were not reused (without lingering it takes two a delivery)", c, went)
+	}
+
+	went, putBack, peak = deliverAll(t, []*jobs.Throttle{one, other}, e, 12, 40)
+	t.Logf("two workers: %d deliveries went, %d put back, peak %d in flight", went, putBack, peak)
+	if peak > limit || went == 0 {
+		t.Fatalf("two workers: peak %d in flight (cap %d), %d went", peak, limit, went)
+	}
+	testenv.Eventually(t, 5*time.Second, "the lingering slots go back to Redis", func() bool {
+		return rdb.ZCard(context.Background(), key).Val() == 0
+	})
+
+	release, back, err := one.Acquire(context.Background(), e)
+	if err != nil || back != nil {
+		t.Fatalf("a free endpoint: %v %v", back, err)
+	}
+	release()
+	if n := rdb.ZCard(context.Background(), key).Val(); n != 1 {
+		t.Fatalf("%d slots in Redis while one lingers", n)
+	}
+	one.Close()
+	if n := rdb.ZCard(context.Background(), key).Val(); n != 0 {
+		t.Fatalf("%d slots left in Redis after Close", n)
+	}
 }

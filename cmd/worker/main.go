@@ -107,6 +107,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	stopBackground()
 	background.Wait()
 	srv.Shutdown()
+	deliverer.Throttle.Close() // the slots lingering in this worker, for the others
 	return nil
 }
 
