@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -74,7 +75,7 @@ func TestAgentEvent_CrashAfterClaimLosesNothing(t *testing.T) {
 	}()
 	testenv.Eventually(t, 10*time.Second, "the dying api claims the key", func() bool {
 		v := dedupValues(t, a)
-		return len(v) == 1 && strings.HasPrefix(v[0], "inflight:")
+		return len(v) == 1 && strings.HasPrefix(v[0], "claim:")
 	})
 	testenv.Must(t, cmd.Process.Signal(syscall.SIGKILL))
 	cmd.Wait()
@@ -138,8 +139,9 @@ func TestAgentEvent_RepeatDuringAClaimIs409(t *testing.T) {
 	}
 }
 
-// A claim left in flight over an event that is stored (its owner died after the
-// commit, before marking the key seen) is a duplicate: Postgres says so.
+// A claim over an event that is stored is a duplicate, however old the claim:
+// Postgres says so before any takeover. So is an older version's in-flight
+// value (a rolling upgrade).
 func TestAgentEvent_InFlightClaimOverAStoredEventIsADuplicate(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
 	orgID, _ := a.Org(t, "Stored")
@@ -154,10 +156,16 @@ func TestAgentEvent_InFlightClaimOverAStoredEventIsADuplicate(t *testing.T) {
 	if len(keys) != 1 {
 		t.Fatalf("dedup keys %v", keys)
 	}
-	testenv.Must(t, a.Redis.Set(ctx, keys[0], "inflight:someone-who-died", 10*time.Second).Err())
-	r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
-	if r.Status != 200 || r.Map(t)["status"] != "duplicate" || r.Map(t)["event_id"] != accepted.Map(t)["event_id"] {
-		t.Fatalf("%d %s, want a duplicate of %s", r.Status, r.Body, accepted.Body)
+	stale := fmt.Sprintf("claim:%d:someone-who-died", time.Now().Add(-time.Hour).UnixMilli())
+	for _, v := range []string{stale, "inflight:someone-who-died"} {
+		testenv.Must(t, a.Redis.Set(ctx, keys[0], v, 10*time.Second).Err())
+		r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
+		if r.Status != 200 || r.Map(t)["status"] != "duplicate" || r.Map(t)["event_id"] != accepted.Map(t)["event_id"] {
+			t.Fatalf("key %q: %d %s, want a duplicate of %s", v, r.Status, r.Body, accepted.Body)
+		}
+	}
+	if n := countEvents(t, a.DB); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
 	}
 }
 

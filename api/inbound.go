@@ -22,8 +22,8 @@ const retryAfterInFlight = "1"
 //   - 200 {"status":"duplicate","event_id"}: stored before — "duplicate" is only
 //     ever said of an event that is stored;
 //   - 409 with Retry-After: another request holds the key and the event is not
-//     stored yet (it is being stored, or its request died; the claim's lease ends
-//     and a retry is then accepted);
+//     stored yet (it is being stored, or its request died; once the claim is
+//     older than the lease, a retry takes it over and is accepted);
 //   - the publishing error (404 for an unknown organization, 503 for an outage),
 //     after releasing the key, so the sender's retry is accepted at once.
 func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error {
@@ -37,7 +37,9 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 	case jobs.Seen:
 		return s.duplicate(c, ev, claim.SeenEventID)
 	case jobs.InFlight:
-		return s.inFlight(c, key, ev)
+		if err := s.claimedElsewhere(c, claim, key, ev); err != nil || claim.State != jobs.Claimed {
+			return err
+		}
 	}
 	if s.afterClaim != nil {
 		s.afterClaim(ctx)
@@ -54,19 +56,16 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
 		return err
 	}
-	if err := claim.Commit(ctx, ev.ID); err != nil {
-		// The event is stored and answered: a repeat finds the claim in flight,
-		// then the event in Postgres.
-		s.log.WarnContext(ctx, "mark dedup key seen", "event_id", ev.ID, "error", err)
-	}
 	inboundTotal.WithLabelValues(ev.Source, "accepted").Inc()
 	s.log.InfoContext(ctx, "inbound accepted", "source", ev.Source, "organization_id", ev.OrganizationID, "event_id", ev.ID, "event_type", ev.Type)
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID})
 }
 
-// inFlight answers a repeat that found the key claimed: a duplicate if the event
-// is in Postgres already, else 409.
-func (s *Server) inFlight(c *fiber.Ctx, key string, ev *webhooks.Event) error {
+// claimedElsewhere answers a request whose key another request claimed: a
+// duplicate if the event is in Postgres already, else 409 — unless the claim
+// outlived its lease (its request died), when the claim becomes this request's
+// (claim.State is then Claimed) and nil is returned: store the event.
+func (s *Server) claimedElsewhere(c *fiber.Ctx, claim *jobs.Claim, key string, ev *webhooks.Event) error {
 	since := time.Now().Add(-s.Dedup.WindowLength())
 	id, stored, err := s.DB.EventByDedupKey(c.UserContext(), ev.OrganizationID, key, since)
 	if err != nil {
@@ -75,6 +74,14 @@ func (s *Server) inFlight(c *fiber.Ctx, key string, ev *webhooks.Event) error {
 	}
 	if stored {
 		return s.duplicate(c, ev, id)
+	}
+	mine, err := claim.TakeOver(c.UserContext())
+	if err != nil {
+		inboundTotal.WithLabelValues(ev.Source, "error").Inc()
+		return err
+	}
+	if mine {
+		return nil
 	}
 	inboundTotal.WithLabelValues(ev.Source, "in_flight").Inc()
 	c.Set(fiber.HeaderRetryAfter, retryAfterInFlight)
@@ -89,7 +96,7 @@ func (s *Server) storedBefore(c *fiber.Ctx, claim *jobs.Claim, key string, ev *w
 		claim.Release(c.UserContext())
 		return err
 	}
-	if err := claim.Commit(c.UserContext(), id); err != nil {
+	if err := claim.MarkSeen(c.UserContext(), id); err != nil {
 		s.log.WarnContext(c.UserContext(), "mark dedup key seen", "event_id", id, "error", err)
 	}
 	return s.duplicate(c, ev, id)

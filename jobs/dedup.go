@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,19 +23,22 @@ const (
 	DefaultDedupLease = 10 * time.Second
 )
 
-// Dedup recognises repeats of inbound events across every API process, in two
-// steps, so that "duplicate" is only ever said of an event that is stored:
+// Dedup recognises repeats of inbound events across every API process, so that
+// "duplicate" is only ever said of an event that is stored. One SET NX claims
+// an event's key for the whole window, in the name of one request, stamped
+// with when it was claimed:
 //
-//  1. Claim marks the key in flight for Lease (SET NX PX), owned by one request;
-//  2. after the event is committed, Claim.Commit marks it seen for Window; if
-//     storing fails, Claim.Release frees it at once.
+//   - a repeat that finds the key claimed asks Postgres whether the event is
+//     stored under the key (a duplicate if so); if not, the claim is either
+//     still being stored (the repeat gets 409 and retries) or, once the claim
+//     is older than Lease, its request died: the repeat takes the claim over
+//     (compare-and-set) and stores the event itself;
+//   - if storing fails, Claim.Release frees the key at once, so the sender's
+//     retry is accepted.
 //
-// A repeat that finds the key seen is a duplicate. One that finds it in flight
-// is not told "duplicate": the caller asks Postgres whether the event is stored
-// (a duplicate if so), else answers 409 and the sender retries. If the owner dies
-// between the two steps the key expires with its lease and the next retry claims
-// it. If Redis loses its keys, a repeat is accepted again: at worst a second
-// copy, never a lost event.
+// Nothing is written to Redis after the event is stored: one round trip per
+// accepted event. If Redis loses its keys, a repeat is accepted again: at worst
+// a second copy, never a lost event.
 type Dedup struct {
 	Redis  redis.UniversalClient
 	Window time.Duration
@@ -45,19 +49,20 @@ const dedupPrefix = "empfio:dedup:"
 
 // Values of a dedup key.
 const (
-	inFlightValue = "inflight:" // + the owner's token
-	seenValue     = "seen:"     // + the id of the stored event
+	claimValue = "claim:" // + the claim's time (unix ms) + ":" + the owner's token
+	seenValue  = "seen:"  // + the id of the stored event (a Cal.com booking stored before the window)
 )
 
 // ClaimState is what Claim found.
 type ClaimState int
 
 const (
-	// Claimed: the key is the caller's; store the event, then Commit or Release.
+	// Claimed: the key is the caller's; store the event, and Release if that fails.
 	Claimed ClaimState = iota
-	// Seen: the event is stored and within the window; SeenEventID names it.
+	// Seen: the event is stored; SeenEventID names it.
 	Seen
-	// InFlight: another request is storing the event right now, or died doing so.
+	// InFlight: another request claimed the key. Ask Postgres whether the
+	// event is stored; if not, TakeOver tells whether the caller may store it.
 	InFlight
 )
 
@@ -66,12 +71,12 @@ type Claim struct {
 	State       ClaimState
 	SeenEventID string // with Seen
 	d           *Dedup
-	key, token  string
+	key, value  string // the key, and the value the caller wrote (Claimed) or found (InFlight)
 }
 
-// commitScript turns the caller's in-flight claim into seen; a claim taken over
-// by another request (its lease ended) is left to that request.
-var commitScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+// swapScript sets the key to ARGV[2] for ARGV[3] ms if it still holds ARGV[1]:
+// a claim is replaced only by whoever read it, never over someone else's.
+var swapScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false`)
 
 // releaseScript deletes the caller's claim and nothing else.
@@ -81,10 +86,10 @@ var releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] th
 // Claim looks key up and claims it when it is free. Returns EUNAVAILABLE when
 // Redis cannot be reached: the caller must refuse the event, not accept it blindly.
 func (d *Dedup) Claim(ctx context.Context, key string) (*Claim, error) {
-	c := &Claim{d: d, key: dedupPrefix + key, token: newToken()}
-	lease := orDefault(d.Lease, DefaultDedupLease)
+	c := &Claim{d: d, key: dedupPrefix + key}
 	for range 3 { // a key that expires between SET NX and GET is claimed again
-		ok, err := d.Redis.SetNX(ctx, c.key, inFlightValue+c.token, lease).Result()
+		c.value = newClaimValue()
+		ok, err := d.Redis.SetNX(ctx, c.key, c.value, d.WindowLength()).Result()
 		if err != nil {
 			return nil, webhooks.Unavailable("Redis", err)
 		}
@@ -99,24 +104,44 @@ func (d *Dedup) Claim(ctx context.Context, key string) (*Claim, error) {
 			return nil, webhooks.Unavailable("Redis", err)
 		case strings.HasPrefix(v, seenValue):
 			c.State, c.SeenEventID = Seen, strings.TrimPrefix(v, seenValue)
-		default:
-			c.State = InFlight
+		default: // a claim; or an older version's "inflight:" value, which expires on its own
+			c.State, c.value = InFlight, v
 		}
 		return c, nil
 	}
-	c.State = InFlight
+	c.State, c.value = InFlight, ""
 	return c, nil
+}
+
+// TakeOver makes an InFlight claim the caller's when it is older than the lease
+// (its request died: the caller has checked that the event is not stored) and
+// nobody took it over first. False: leave it, the sender retries.
+func (c *Claim) TakeOver(ctx context.Context) (bool, error) {
+	at, ok := claimedAt(c.value)
+	if c.State != InFlight || !ok || time.Since(at) < orDefault(c.d.Lease, DefaultDedupLease) {
+		return false, nil
+	}
+	mine := newClaimValue()
+	err := swapScript.Run(ctx, c.d.Redis, []string{c.key}, c.value, mine, c.d.WindowLength().Milliseconds()).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, webhooks.Unavailable("Redis", err)
+	}
+	c.State, c.value = Claimed, mine
+	return true, nil
 }
 
 // WindowLength is how long a stored event is remembered: Window, or
 // DefaultDedupWindow when zero.
 func (d *Dedup) WindowLength() time.Duration { return orDefault(d.Window, DefaultDedupWindow) }
 
-// Commit marks a Claimed key seen for the dedup window: eventID is stored.
-func (c *Claim) Commit(ctx context.Context, eventID string) error {
-	window := c.d.WindowLength()
-	err := commitScript.Run(context.WithoutCancel(ctx), c.d.Redis, []string{c.key},
-		inFlightValue+c.token, seenValue+eventID, window.Milliseconds()).Err()
+// MarkSeen points a Claimed key at eventID, an event stored before under the
+// same key (a Cal.com booking sent again after the window), for the window.
+func (c *Claim) MarkSeen(ctx context.Context, eventID string) error {
+	err := swapScript.Run(context.WithoutCancel(ctx), c.d.Redis, []string{c.key},
+		c.value, seenValue+eventID, c.d.WindowLength().Milliseconds()).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return webhooks.Unavailable("Redis", err)
 	}
@@ -126,10 +151,27 @@ func (c *Claim) Commit(ctx context.Context, eventID string) error {
 // Release frees a Claimed key at once, so that the sender's retry of an event
 // that could not be stored is not made to wait for the lease.
 func (c *Claim) Release(ctx context.Context) error {
-	if err := releaseScript.Run(context.WithoutCancel(ctx), c.d.Redis, []string{c.key}, inFlightValue+c.token).Err(); err != nil {
+	if err := releaseScript.Run(context.WithoutCancel(ctx), c.d.Redis, []string{c.key}, c.value).Err(); err != nil {
 		return webhooks.Unavailable("Redis", err)
 	}
 	return nil
+}
+
+// newClaimValue is a claim made now by a new owner.
+func newClaimValue() string {
+	return claimValue + strconv.FormatInt(time.Now().UnixMilli(), 10) + ":" + newToken()
+}
+
+// claimedAt is when the claim v was made; false for a value that is no claim
+// of this version (an older version's claim expires on its own).
+func claimedAt(v string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(v, claimValue)
+	if !ok {
+		return time.Time{}, false
+	}
+	ms, _, _ := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	return time.UnixMilli(n), err == nil
 }
 
 // Key returns the dedup key the claim is on, as stored with the event.
