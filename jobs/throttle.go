@@ -156,35 +156,37 @@ func (t *Throttle) takeSlot(ctx context.Context, endpointID string) (*slot, time
 	deadline := time.Now().Add(throttleWait)
 	for {
 		s, full := t.takeIdle(endpointID)
-		if s != nil {
-			if ok, err := t.renew(ctx, s); ok || err != nil {
-				return s, 0, err
+		if s == nil {
+			var busyFor time.Duration
+			if full { // this worker holds the whole cap: no need to ask Redis
+				busyFor = t.localBusyFor(endpointID)
+			} else {
+				s = &slot{endpointID: endpointID, member: newToken(), started: time.Now()}
+				expiry, err := t.lease(ctx, s)
+				if err != nil {
+					return nil, 0, err
+				}
+				if expiry == 0 {
+					t.hold(s)
+					return s, 0, nil
+				}
+				busyFor = max(s.started.Sub(time.UnixMilli(expiry).Add(-t.Lease)), 0)
 			}
-			continue // Redis lost it (flushed) and the cap is full now: it is gone
-		}
-		var busyFor time.Duration
-		if full { // this worker holds the whole cap: no need to ask Redis
-			busyFor = t.localBusyFor(endpointID)
-		} else {
-			s = &slot{endpointID: endpointID, member: newToken(), started: time.Now()}
-			expiry, err := t.lease(ctx, s)
-			if err != nil {
-				return nil, 0, err
+			left := time.Until(deadline)
+			if busyFor >= throttleSlow || left <= 0 {
+				return nil, busyFor, nil
 			}
-			if expiry == 0 {
-				t.hold(s)
-				return s, 0, nil
+			if s = t.await(ctx, endpointID, left); s == nil {
+				return nil, busyFor, nil
 			}
-			busyFor = max(s.started.Sub(time.UnixMilli(expiry).Add(-t.Lease)), 0)
 		}
-		left := time.Until(deadline)
-		if busyFor >= throttleSlow || left <= 0 {
-			return nil, busyFor, nil
+		// A slot kept idle or handed over in this worker starts a new use: its
+		// lease, which tells every worker how long the use has lasted, is made
+		// current.
+		if ok, err := t.renew(ctx, s); ok || err != nil {
+			return s, 0, err
 		}
-		if s := t.await(ctx, endpointID, left); s != nil {
-			return s, 0, nil
-		}
-		return nil, busyFor, nil
+		// Redis lost it (flushed) and the cap is full now: it is gone.
 	}
 }
 
@@ -200,7 +202,7 @@ func (t *Throttle) lease(ctx context.Context, s *slot) (int64, error) {
 	return expiry, nil
 }
 
-// renew readies a slot taken from idle for its next delivery: a lease older
+// renew readies a slot this worker held for its next delivery: a lease older
 // than slotRefresh is renewed. False when Redis no longer had the slot and the
 // cap has no room for it again.
 func (t *Throttle) renew(ctx context.Context, s *slot) (bool, error) {

@@ -117,16 +117,17 @@ func (c *countCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
 }
 
-// deliverAll runs rounds deliveries on each of goroutines goroutines per
-// worker, all to endpoint e, each holding its slot for a millisecond; it returns
-// how many went, how many were put back and the most in flight at once.
-func deliverAll(t *testing.T, workers []*jobs.Throttle, e *webhooks.Endpoint, goroutines, rounds int) (went, putBack, peak int64) {
-	var inFlight, top, back atomic.Int64
+// deliverFor runs deliveries to endpoint e for d on goroutines goroutines per
+// worker, each holding its slot for a millisecond; it returns how many went, how
+// many were put back and the most in flight at once.
+func deliverFor(t *testing.T, workers []*jobs.Throttle, e *webhooks.Endpoint, goroutines int, d time.Duration) (went, putBack, peak int64) {
+	var inFlight, top, done, back atomic.Int64
 	var wg sync.WaitGroup
+	end := time.Now().Add(d)
 	for _, th := range workers {
 		for range goroutines {
 			wg.Go(func() {
-				for range rounds {
+				for time.Now().Before(end) {
 					release, throttled, err := th.Acquire(context.Background(), e)
 					if err != nil {
 						t.Error(err)
@@ -141,38 +142,79 @@ func deliverAll(t *testing.T, workers []*jobs.Throttle, e *webhooks.Endpoint, go
 					}
 					time.Sleep(time.Millisecond) // the receiver's answer
 					inFlight.Add(-1)
+					done.Add(1)
 					release()
 				}
 			})
 		}
 	}
 	wg.Wait()
-	return int64(len(workers)*goroutines*rounds) - back.Load(), back.Load(), top.Load()
+	return done.Load(), back.Load(), top.Load()
+}
+
+// oldestLease samples, until stop is closed, how long ago the oldest slot of
+// key in Redis began its lease (its score is that moment plus lease), and
+// returns the most it saw.
+func oldestLease(rdb *redis.Client, key string, lease time.Duration, stop <-chan struct{}) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	go func() {
+		var most time.Duration
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				out <- most
+				return
+			case <-tick.C:
+			}
+			for _, z := range rdb.ZRangeWithScores(context.Background(), key, 0, 0).Val() {
+				most = max(most, time.Since(time.UnixMilli(int64(z.Score)).Add(-lease)))
+			}
+		}
+	}()
+	return out
 }
 
 // Slots linger in a worker between deliveries: one worker busy with an endpoint
-// takes most of its slots without a Redis call; two workers sharing the
-// endpoint never have more deliveries in flight than its cap between them; the
-// slots go back to Redis once nobody uses them, or at once when a worker stops.
+// takes most of its slots without a Redis call, and keeps their leases current
+// (so no worker takes a busy fast endpoint for a slow one); two workers sharing
+// the endpoint never have more deliveries in flight than its cap between them;
+// the slots go back to Redis once nobody uses them, or at once when a worker
+// stops.
 func TestThrottle_SlotsLingerAndTheCapHoldsAcrossWorkers(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
+	rdb, url := testenv.Redis(t)
+	opts, err := redis.ParseURL(url)
+	testenv.Must(t, err)
+	sampler := redis.NewClient(opts) // uncounted
+	defer sampler.Close()
 	calls := &countCalls{}
 	rdb.AddHook(calls)
-	const limit = 4
+	const limit, lease = 4, 10 * time.Second
 	e := &webhooks.Endpoint{ID: "ep-linger"}
 	key := "empfio:inflight:{ep-linger}"
-	one, other := jobs.NewThrottle(rdb, limit, 10*time.Second), jobs.NewThrottle(rdb, limit, 10*time.Second)
+	one, other := jobs.NewThrottle(rdb, limit, lease), jobs.NewThrottle(rdb, limit, lease)
 
-	went, putBack, peak := deliverAll(t, []*jobs.Throttle{one}, e, 12, 40)
-	t.Logf("one worker: %d deliveries went, %d put back, peak %d in flight, %d Redis calls", went, putBack, peak, calls.n.Load())
+	stop := make(chan struct{})
+	oldest := oldestLease(sampler, key, lease, stop)
+	went, putBack, peak := deliverFor(t, []*jobs.Throttle{one}, e, 12, 1500*time.Millisecond)
+	close(stop)
+	age := <-oldest
+	t.Logf("one worker: %d deliveries went, %d put back, peak %d in flight, %d Redis calls, oldest lease %v", went, putBack, peak, calls.n.Load(), age)
 	if peak > limit || went == 0 {
 		t.Fatalf("one worker: peak %d in flight (cap %d), %d went", peak, limit, went)
 	}
 	if c := calls.n.Load(); c >= went {
 		t.Fatalf("%d Redis calls for %d deliveries: slots were not reused (without lingering it takes two a delivery)", c, went)
 	}
+	if age > 750*time.Millisecond { // of 1.5 s of 1 ms deliveries: kept current, it is tens of ms
+		t.Fatalf("a slot's lease was %v old while the endpoint answered in a millisecond: the workers would take it for slow", age)
+	}
+	if putBack > went/10 { // slots handed over without a current lease made it look slow: more put back than went
+		t.Fatalf("%d put back for %d that went: a busy fast endpoint was taken for a slow one", putBack, went)
+	}
 
-	went, putBack, peak = deliverAll(t, []*jobs.Throttle{one, other}, e, 12, 40)
+	went, putBack, peak = deliverFor(t, []*jobs.Throttle{one, other}, e, 12, 500*time.Millisecond)
 	t.Logf("two workers: %d deliveries went, %d put back, peak %d in flight", went, putBack, peak)
 	if peak > limit || went == 0 {
 		t.Fatalf("two workers: peak %d in flight (cap %d), %d went", peak, limit, went)
