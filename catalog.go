@@ -51,12 +51,18 @@ var Catalog = []EventType{
 
 // IsEventType reports whether name is a type of the catalog.
 func IsEventType(name string) bool {
+	_, ok := LookupEventType(name)
+	return ok
+}
+
+// LookupEventType returns the catalog's entry for name.
+func LookupEventType(name string) (EventType, bool) {
 	for _, t := range Catalog {
 		if t.Name == name {
-			return true
+			return t, true
 		}
 	}
-	return false
+	return EventType{}, false
 }
 
 // ValidSubscription reports whether s may appear in an endpoint's events: an exact

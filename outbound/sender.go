@@ -18,14 +18,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-)
-
-// Header names of an outbound delivery.
-const (
-	HeaderSignature = "X-Empfio-Signature"
-	HeaderEvent     = "X-Empfio-Event"
-	HeaderDelivery  = "X-Empfio-Delivery"
-	HeaderTimestamp = "X-Empfio-Timestamp"
+	"github.com/empfio/webhooks/verify"
 )
 
 // DefaultTimeout is how long a receiver has to answer (DELIVERY_TIMEOUT).
@@ -100,11 +93,11 @@ type Message struct {
 // timestamp and signature headers are computed at each attempt's start.
 func (s *Sender) StableHeaders(m Message) map[string]string {
 	return map[string]string{
-		"Content-Type": "application/json",
-		"User-Agent":   s.userAgent,
-		HeaderEvent:    m.EventType,
-		HeaderDelivery: m.ID,
-		"webhook-id":   m.ID,
+		"Content-Type":         "application/json",
+		"User-Agent":           s.userAgent,
+		verify.HeaderEvent:     m.EventType,
+		verify.HeaderDelivery:  m.ID,
+		verify.HeaderWebhookID: m.ID,
 	}
 }
 
@@ -116,10 +109,10 @@ func (s *Sender) Headers(m Message, now time.Time) http.Header {
 		h.Set(k, v)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
-	h.Set(HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
-	h.Set(HeaderTimestamp, ts)
-	h.Set("webhook-timestamp", ts)
-	h.Set("webhook-signature", webhooks.SignStandard(m.Secrets, m.ID, now.Unix(), m.Body))
+	h.Set(verify.HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
+	h.Set(verify.HeaderTimestamp, ts)
+	h.Set(verify.HeaderWebhookTimestamp, ts)
+	h.Set(verify.HeaderWebhookSignature, webhooks.SignStandard(m.Secrets, m.ID, now.Unix(), m.Body))
 	return h
 }
 

@@ -118,8 +118,13 @@ type seenSet struct {
 	ttl   time.Duration
 	max   int
 	at    map[string]time.Time // handled id → when
-	order []string             // handled ids, oldest first
+	order []seenEntry          // handlings, oldest first
 	busy  map[string]bool
+}
+
+type seenEntry struct {
+	id string
+	at time.Time
 }
 
 func (s *seenSet) claim(id string, now time.Time) claim {
@@ -149,10 +154,10 @@ func (s *seenSet) finish(id string, ok bool, now time.Time) {
 		return
 	}
 	s.at[id] = now
-	s.order = append(s.order, id)
-	for len(s.order) > 0 && (len(s.order) > s.max || now.Sub(s.at[s.order[0]]) >= s.ttl) {
-		if at, ok := s.at[s.order[0]]; ok && (len(s.order) > s.max || now.Sub(at) >= s.ttl) {
-			delete(s.at, s.order[0])
+	s.order = append(s.order, seenEntry{id, now})
+	for len(s.order) > s.max || len(s.order) > 0 && now.Sub(s.order[0].at) >= s.ttl {
+		if old := s.order[0]; s.at[old.id].Equal(old.at) { // a later handling of the id stays
+			delete(s.at, old.id)
 		}
 		s.order = s.order[1:]
 	}
