@@ -117,7 +117,10 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer db.Close()
-	rdb := cfg.Redis()
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 
 	warnUnset(log, cfg)

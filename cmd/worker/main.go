@@ -56,7 +56,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer db.Close()
-	rdb := cfg.Redis()
+	rdb, err := cfg.Redis()
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 
 	schedule := webhooks.RetrySchedule{MaxRetries: cfg.DeliveryMaxRetries, Window: cfg.DeliveryRetryWindow}

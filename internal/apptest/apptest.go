@@ -75,6 +75,7 @@ type App struct {
 	Breaker   *jobs.BreakerRounds
 	Log       *slog.Logger
 
+	client       redis.UniversalClient // the app's parts' own: Redis, pipelined
 	concurrency  int
 	pollInterval time.Duration
 }
@@ -94,11 +95,18 @@ func Start(t testing.TB, o Options) *App {
 		single, u := testenv.Redis(t)
 		rdb, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
 	}
+	raw := rdb
+	// The app's parts share round trips, as cmd/ wires them by default
+	// (REDIS_PIPELINING); App.Redis stays the plain client, for the tests.
+	rdb, err := jobs.Pipelined(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(webhooks.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels())))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
-	a := &App{DB: db, DSN: dsn, Redis: rdb, RedisURL: redisURL, Queue: queue, Log: log}
+	a := &App{DB: db, DSN: dsn, Redis: raw, RedisURL: redisURL, Queue: queue, Log: log, client: rdb}
 	a.Server = api.New(api.Config{
 		DB: db, Redis: rdb, Queue: queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
@@ -189,7 +197,7 @@ func (o Options) withDefaults() Options {
 // StartWorker runs an asynq server with the app's Deliverer, and the sweeper,
 // until t ends.
 func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
-	srv, mux := jobs.NewServer(a.Redis, jobs.ServerConfig{
+	srv, mux := jobs.NewServer(a.client, jobs.ServerConfig{
 		Concurrency: a.concurrency, PollInterval: a.pollInterval, RetryPollInterval: 100 * time.Millisecond,
 		DeliveryTimeout: timeout, Log: a.Log,
 	}, a.Deliverer)

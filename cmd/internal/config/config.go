@@ -30,6 +30,7 @@ type Config struct {
 	DatabaseURL       string   `envconfig:"DATABASE_URL"`
 	RedisURL          string   `envconfig:"REDIS_URL"`
 	RedisClusterAddrs []string `envconfig:"REDIS_CLUSTER_ADDRS"`
+	RedisPipelining   bool     `envconfig:"REDIS_PIPELINING"`
 	HTTPAddr          string   `envconfig:"HTTP_ADDR"`
 
 	InternalAuthToken   string `envconfig:"INTERNAL_AUTH_TOKEN"`
@@ -86,6 +87,7 @@ func Defaults() Config {
 	return Config{
 		DatabaseURL:             DefaultDatabaseURL,
 		RedisURL:                DefaultRedisURL,
+		RedisPipelining:         true,
 		HTTPAddr:                DefaultHTTPAddr,
 		WorkerConcurrency:       jobs.DefaultConcurrency,
 		DeliveryTimeout:         outbound.DefaultTimeout,
@@ -223,13 +225,26 @@ func (c *Config) Logger() *slog.Logger {
 	return slog.New(webhooks.LogHandler(h))
 }
 
-// Redis returns a client for REDIS_CLUSTER_ADDRS when set, else REDIS_URL.
-func (c *Config) Redis() redis.UniversalClient {
+// Redis returns a client for REDIS_CLUSTER_ADDRS when set, else REDIS_URL,
+// whose concurrent commands share round trips (jobs.Pipelined) unless
+// REDIS_PIPELINING=false.
+func (c *Config) Redis() (redis.UniversalClient, error) {
+	var rdb redis.UniversalClient
 	if len(c.RedisClusterAddrs) > 0 {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs})
+	} else {
+		opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
+		rdb = redis.NewClient(opt)
 	}
-	opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
-	return redis.NewClient(opt)
+	if !c.RedisPipelining {
+		return rdb, nil
+	}
+	p, err := jobs.Pipelined(rdb)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // AsynqRedis returns the same connection settings for asynqmon.

@@ -59,6 +59,7 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"SECRET_ENCRYPTION_KEY":  "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"REDIS_CLUSTER_ADDRS":    "127.0.0.1:7000,127.0.0.1:7001",
 		"BREAKER_PROBE_INTERVAL": "7m",
+		"REDIS_PIPELINING":       "false",
 	}
 	defaults := Defaults()
 	typ := reflect.TypeOf(defaults)

@@ -1,0 +1,125 @@
+package jobs_test
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
+	"github.com/redis/go-redis/v9"
+)
+
+// roundTrips counts what a Redis client sends: each lone command and each
+// pipeline is one round trip.
+type roundTrips struct{ commands, trips atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.commands.Add(1)
+		c.trips.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.commands.Add(int64(len(cmds)))
+		c.trips.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func TestPipelined_ConcurrentCommandsShareRoundTripsAndEachGetsItsOwnAnswer(t *testing.T) {
+	base, _ := testenv.Redis(t)
+	counted := &roundTrips{}
+	base.AddHook(counted)
+	rdb, err := jobs.Pipelined(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// A lone command goes out at once, alone (once the connection is up: its
+	// handshake is a few commands of its own).
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	commands0, trips0 := counted.commands.Load(), counted.trips.Load()
+	if n, err := rdb.Incr(ctx, "counter").Result(); err != nil || n != 1 {
+		t.Fatalf("lone INCR: %d, %v", n, err)
+	}
+	if got := counted.trips.Load() - trips0; got != 1 {
+		t.Fatalf("a lone command took %d round trips, want 1", got)
+	}
+
+	// Many at once: each caller gets its own reply, none lost or repeated.
+	const callers = 2000
+	answered := make([]atomic.Bool, callers+2)
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			n, err := rdb.Incr(ctx, "counter").Result()
+			if err != nil || n < 2 || n > callers+1 || answered[n].Swap(true) {
+				wrong.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d concurrent callers got an error, a repeated or an impossible reply", wrong.Load(), callers)
+	}
+	commands, trips := counted.commands.Load()-commands0-1, counted.trips.Load()-trips0-1
+	if n, _ := base.Get(ctx, "counter").Int(); n != callers+1 {
+		t.Fatalf("counter is %d, want %d", n, callers+1)
+	}
+	t.Logf("%d concurrent commands in %d round trips", commands, trips)
+	if commands != callers || trips > callers/4 {
+		t.Fatalf("%d concurrent commands (want %d) took %d round trips: not pipelined", commands, callers, trips)
+	}
+
+	// Closing it closes the client.
+	if err := rdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.Ping(ctx).Err(); err == nil {
+		t.Fatal("the client still answers after the pipelined client was closed")
+	}
+}
+
+// Redis down: a command fails with an error in bounded time, it does not hang
+// in the pipeline (the api turns the error into a 503).
+func TestPipelined_RedisDownFailsFast(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start := time.Now()
+	for range 20 {
+		wg.Go(func() {
+			if rdb.SetNX(context.Background(), "k", "v", time.Minute).Err() != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 20 {
+		t.Fatalf("%d of 20 commands to a Redis that is down failed, want all", failed.Load())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("commands to a Redis that is down took %s to fail", took)
+	}
+}
