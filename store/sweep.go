@@ -14,7 +14,10 @@ const sweepLockID = 0x656d7066696f01 // "empfio" + 1
 // attempt is overdue by more than grace, and sets their next_attempt_at to now, so
 // that each is claimed again only after another grace period. Concurrent callers
 // do not repeat each other's work: the claim runs under a transaction-scoped
-// advisory lock, and a caller that cannot take it gets nothing at once. The
+// advisory lock, and a caller that cannot take it gets nothing at once. Rows a
+// worker is recording at that moment are skipped, not waited for: they are
+// not overdue, and waiting could deadlock with the worker's group update,
+// which locks its rows in another order. The
 // transaction ends before ClaimOverdue returns: the caller checks the queue
 // holding no lock and no connection.
 func (db *DB) ClaimOverdue(ctx context.Context, grace time.Duration, limit int) ([]string, error) {
@@ -30,7 +33,7 @@ func (db *DB) ClaimOverdue(ctx context.Context, grace time.Duration, limit int) 
 	rows, err := tx.Query(ctx, `UPDATE deliveries SET next_attempt_at = now()
 		WHERE id IN (SELECT id FROM deliveries
 			WHERE status IN ('pending', 'retrying') AND next_attempt_at < now() - make_interval(secs => $1)
-			ORDER BY next_attempt_at LIMIT $2)
+			ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING id`, grace.Seconds(), limit)
 	if err != nil {
 		return nil, wrap(err, "")

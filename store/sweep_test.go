@@ -1,0 +1,57 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/google/uuid"
+)
+
+// A delivery a worker is recording (its row locked) is skipped by the sweep,
+// not waited for: waiting could deadlock with the worker's group update.
+func TestClaimOverdue_SkipsRowsBeingRecorded(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org, _, err := db.CreateOrganization(ctx, "Sweep")
+	testenv.Must(t, err)
+	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://hooks.example.com/x", Events: []string{"*"}}
+	testenv.Must(t, db.CreateEndpoint(ctx, e))
+	var ids []string
+	for range 2 {
+		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org.ID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: []byte(`{}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		testenv.Must(t, ev.RenderEnvelope())
+		got, err := db.Publish(ctx, ev)
+		testenv.Must(t, err)
+		ids = append(ids, got...)
+	}
+	_, err = db.Pool().Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() - interval '1 hour'`)
+	testenv.Must(t, err)
+
+	busy, err := db.Pool().Begin(ctx) // a worker recording ids[0]
+	testenv.Must(t, err)
+	defer busy.Rollback(ctx)
+	_, err = busy.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1 WHERE id = $1`, ids[0])
+	testenv.Must(t, err)
+
+	claimCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	claimed, err := db.ClaimOverdue(claimCtx, time.Minute, 10)
+	if err != nil {
+		t.Fatalf("the sweep waited for a locked row instead of skipping it: %v", err)
+	}
+	if !slices.Equal(claimed, []string{ids[1]}) {
+		t.Fatalf("claimed %v, want only the free delivery %s", claimed, ids[1])
+	}
+
+	testenv.Must(t, busy.Rollback(ctx)) // recorded: the row is free again, and still overdue
+	claimed, err = db.ClaimOverdue(ctx, time.Minute, 10)
+	testenv.Must(t, err)
+	if !slices.Equal(claimed, []string{ids[0]}) {
+		t.Fatalf("after the lock: claimed %v, want %s", claimed, ids[0])
+	}
+}
