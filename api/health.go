@@ -25,12 +25,22 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	pg, rd := make(chan error, 1), make(chan error, 1)
 	go func() { pg <- s.DB.Ping(ctx) }()
 	go func() { rd <- s.Redis.Ping(ctx).Err() }()
+	// Waited for here, not only through ctx: a pipelined Redis client does not
+	// cut a queued command short when its context ends (jobs.Pipelined).
+	answered := func(check chan error) bool {
+		select {
+		case err := <-check:
+			return err == nil
+		case <-ctx.Done():
+			return false
+		}
+	}
 	checks := fiber.Map{"postgres": "ok", "redis": "ok"}
 	ready := true
-	if err := <-pg; err != nil {
+	if !answered(pg) {
 		checks["postgres"], ready = "unreachable", false
 	}
-	if err := <-rd; err != nil {
+	if !answered(rd) {
 		checks["redis"], ready = "unreachable", false
 	}
 	if !ready {

@@ -92,6 +92,48 @@ func TestReadyz_503NamesRedisWhenItIsDown(t *testing.T) {
 	}
 }
 
+// A Redis that takes connections and never answers (hung, or a black hole on
+// the way): /readyz still answers within its second, through the pipelined
+// client the processes use.
+func TestReadyz_503WithinASecondWhenRedisHangs(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	url := serve(t, api.Config{DB: db, Redis: rdb}) + "/readyz"
+	start := time.Now()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	took := time.Since(start)
+	var body struct{ Checks map[string]string }
+	(&apptest.Response{Body: mustRead(t, resp)}).JSON(t, &body)
+	if resp.StatusCode != 503 || body.Checks["redis"] != "unreachable" || body.Checks["postgres"] != "ok" {
+		t.Fatalf("readyz with Redis hung: %d %v", resp.StatusCode, body.Checks)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("readyz with Redis hung took %s; its checks are bounded by a second", took)
+	}
+}
+
 func TestReadyz_503NamesPostgresWhenItIsDown(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	resp, err := http.Get(serve(t, api.Config{DB: deadPostgres(t), Redis: rdb}) + "/readyz")
