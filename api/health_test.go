@@ -111,7 +111,8 @@ func TestReadyz_503WithinASecondWhenRedisHangs(t *testing.T) {
 			t.Cleanup(func() { c.Close() }) // held open, never answered
 		}
 	}()
-	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1}))
+	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: ln.Addr().String(),
+		MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -20,9 +21,10 @@ import (
 // Redis's own (bench/RESULTS.md).
 //
 // What changes for callers: a command's context no longer cuts it short once
-// it is queued (the connection's read and write timeouts still bound it), and
-// a batch cut by a dropped connection is sent again whole, as a lone command
-// is. Closing the result closes rdb.
+// it is queued; the connection's timeouts bound it. Make rdb with
+// PipelineMaxRetries and PipelineReadTimeout, so that a batch is never sent
+// twice and a hung Redis fails a command within seconds. Closing the result
+// closes rdb.
 func Pipelined(rdb redis.UniversalClient) (redis.UniversalClient, error) {
 	ap, err := rdb.AutoPipeline()
 	if err != nil {
@@ -30,6 +32,23 @@ func Pipelined(rdb redis.UniversalClient) (redis.UniversalClient, error) {
 	}
 	return pipelined{ap, rdb}, nil
 }
+
+// The settings of a client given to Pipelined.
+//
+// A batch that failed is not sent again (PipelineMaxRetries): go-redis would
+// resend it whole, timeouts included, and a command that timed out may have
+// run — a dedup SET NX or an asynq dequeue must not run twice. The caller
+// sees the error (the api answers 503; asynq retries its own calls later).
+//
+// PipelineReadTimeout bounds the wait for a batch's replies. A batch against
+// a Redis that accepts and never answers fails after about twice this (4 s,
+// measured), where go-redis's defaults (5 s, three retries) took 40 s.
+// Redis answers in microseconds; blocking reads (XREAD BLOCK) add their own
+// block time to it.
+const (
+	PipelineMaxRetries  = -1
+	PipelineReadTimeout = 2 * time.Second
+)
 
 // pipelined is an autopipeliner that owns its client.
 type pipelined struct {

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,8 @@ func TestPipelined_RedisDownFailsFast(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}))
+	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: addr,
+		MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +123,94 @@ func TestPipelined_RedisDownFailsFast(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("commands to a Redis that is down took %s to fail", took)
+	}
+}
+
+// A Redis that stops answering mid-stream: the command fails within seconds,
+// and it was sent once — go-redis's default retries would have sent the batch
+// again on a fresh connection and answered the INCR twice (counter 2, no error).
+func TestPipelined_AHungRedisFailsInSecondsAndNothingIsSentTwice(t *testing.T) {
+	base, _ := testenv.Redis(t)
+	proxy := startMuteProxy(t, base.Options().Addr)
+	rdb, err := jobs.Pipelined(redis.NewClient(&redis.Options{Addr: proxy.addr, DB: base.Options().DB,
+		MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	testenv.Must(t, rdb.Ping(ctx).Err()) // connected
+
+	proxy.mute() // the connections open now get no more replies
+	start := time.Now()
+	n, err := rdb.Incr(ctx, "counter").Result()
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("INCR through a Redis that stopped answering returned %d and no error", n)
+	}
+	if took > 6*time.Second {
+		t.Fatalf("INCR through a Redis that stopped answering took %s to fail", took)
+	}
+	if got, _ := base.Get(ctx, "counter").Int(); got != 1 {
+		t.Fatalf("the INCR ran %d times, want once", got)
+	}
+	t.Logf("failed after %s: %v", took.Round(time.Millisecond), err)
+}
+
+// muteProxy passes a Redis connection through until mute: then the
+// connections already open get nothing more from Redis (their commands still
+// reach it), and new ones pass through as before.
+type muteProxy struct {
+	addr  string
+	mu    sync.Mutex
+	muted []*atomic.Bool
+}
+
+func startMuteProxy(t *testing.T, redisAddr string) *muteProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &muteProxy{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r, err := net.Dial("tcp", redisAddr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); r.Close() })
+			muted := &atomic.Bool{}
+			p.mu.Lock()
+			p.muted = append(p.muted, muted)
+			p.mu.Unlock()
+			go io.Copy(r, c)
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := r.Read(buf)
+					if err != nil {
+						return
+					}
+					if !muted.Load() {
+						c.Write(buf[:n])
+					}
+				}
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *muteProxy) mute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.muted {
+		m.Store(true)
 	}
 }

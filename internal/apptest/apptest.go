@@ -85,23 +85,28 @@ func Start(t testing.TB, o Options) *App {
 	t.Helper()
 	db, dsn := testenv.DB(t)
 	o = o.withDefaults()
-	var rdb redis.UniversalClient
+	// The app's parts have a client of their own, pipelined and set as cmd/
+	// makes it by default (REDIS_PIPELINING); App.Redis is a plain client on
+	// the same Redis, for the tests.
+	var raw, own redis.UniversalClient
 	var redisURL string
 	var opsRedis asynq.RedisConnOpt
 	if o.RedisCluster {
 		cluster, addrs := testenv.RedisCluster(t)
-		rdb, opsRedis = cluster, asynq.RedisClusterClientOpt{Addrs: addrs}
+		raw, opsRedis = cluster, asynq.RedisClusterClientOpt{Addrs: addrs}
+		own = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs,
+			MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout})
 	} else {
 		single, u := testenv.Redis(t)
-		rdb, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
+		raw, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
+		own = redis.NewClient(&redis.Options{Addr: single.Options().Addr, DB: single.Options().DB,
+			MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout})
 	}
-	raw := rdb
-	// The app's parts share round trips, as cmd/ wires them by default
-	// (REDIS_PIPELINING); App.Redis stays the plain client, for the tests.
-	rdb, err := jobs.Pipelined(raw)
+	rdb, err := jobs.Pipelined(own)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rdb.Close() })
 	log := slog.New(webhooks.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels())))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -229,22 +230,29 @@ func (c *Config) Logger() *slog.Logger {
 // whose concurrent commands share round trips (jobs.Pipelined) unless
 // REDIS_PIPELINING=false.
 func (c *Config) Redis() (redis.UniversalClient, error) {
-	var rdb redis.UniversalClient
-	if len(c.RedisClusterAddrs) > 0 {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs})
-	} else {
-		opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
-		rdb = redis.NewClient(opt)
-	}
 	if !c.RedisPipelining {
-		return rdb, nil
+		return c.redis(0, 0), nil
 	}
+	rdb := c.redis(jobs.PipelineMaxRetries, jobs.PipelineReadTimeout)
 	p, err := jobs.Pipelined(rdb)
 	if err != nil {
 		rdb.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// redis returns a client; non-zero arguments replace go-redis's retries and
+// read timeout (a read_timeout in REDIS_URL is kept).
+func (c *Config) redis(maxRetries int, readTimeout time.Duration) redis.UniversalClient {
+	if len(c.RedisClusterAddrs) > 0 {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs,
+			MaxRetries: maxRetries, ReadTimeout: readTimeout})
+	}
+	opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
+	opt.MaxRetries = cmp.Or(maxRetries, opt.MaxRetries)
+	opt.ReadTimeout = cmp.Or(opt.ReadTimeout, readTimeout)
+	return redis.NewClient(opt)
 }
 
 // AsynqRedis returns the same connection settings for asynqmon.

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/empfio/webhooks/jobs"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestLoad_DefaultsMatchTheDesign(t *testing.T) {
@@ -99,5 +102,27 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 	}
 	if c.DeliveryTimeout != 97*time.Hour || c.WorkerConcurrency != 3001 || len(c.RedisClusterAddrs) != 2 || c.LogLevel != "debug" {
 		t.Fatalf("values not parsed as set: %+v", c)
+	}
+}
+
+// The pipelined client is made never to resend a batch and to wait 2 s for
+// replies (jobs.PipelineMaxRetries, jobs.PipelineReadTimeout); a read_timeout
+// in REDIS_URL is kept; without pipelining go-redis's defaults stay.
+func TestRedis_PipelinedClientSettings(t *testing.T) {
+	c := Defaults()
+	options := func(rdb redis.UniversalClient) *redis.Options {
+		defer rdb.Close()
+		return rdb.(*redis.Client).Options()
+	}
+	if o := options(c.redis(jobs.PipelineMaxRetries, jobs.PipelineReadTimeout)); o.MaxRetries != 0 || o.ReadTimeout != 2*time.Second {
+		// go-redis stores "no retries" (-1) as 0 once the client is made
+		t.Errorf("pipelined: max retries %d, read timeout %s; want none and 2s", o.MaxRetries, o.ReadTimeout)
+	}
+	if o := options(c.redis(0, 0)); o.MaxRetries != 3 || o.ReadTimeout != 5*time.Second {
+		t.Errorf("plain: max retries %d, read timeout %s; want go-redis's 3 and 5s", o.MaxRetries, o.ReadTimeout)
+	}
+	c.RedisURL = "redis://127.0.0.1:6379/0?read_timeout=7s"
+	if o := options(c.redis(jobs.PipelineMaxRetries, jobs.PipelineReadTimeout)); o.ReadTimeout != 7*time.Second {
+		t.Errorf("read_timeout=7s in REDIS_URL gave %s", o.ReadTimeout)
 	}
 }
