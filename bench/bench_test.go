@@ -21,7 +21,7 @@ func TestBench_SmokeRunsEveryCase(t *testing.T) {
 		rate: 50, duration: time.Second, idleRate: 5, idleDuration: time.Second,
 		wide: 20, queued: 50, workers: 1, concurrency: 20, // above ENDPOINT_MAX_IN_FLIGHT (fairness)
 		redisDB: dbIndex(t, runRedis), noopDB: dbIndex(t, noopRedis),
-		cases: "throughput,fanout,burst,steady,idle,wide,drain,fairness", out: t.TempDir(),
+		cases: "throughput,fanout,burst,steady,idle,wide,drain,fairness", out: t.TempDir(), logLevel: "warn",
 		databaseURL: envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		redisURL:    runRedis,
 	}

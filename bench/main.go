@@ -36,6 +36,7 @@ type options struct {
 	workers, concurrency        int
 	cases                       string
 	cpuprofile, trace           bool
+	logLevel                    string
 	out                         string
 	databaseURL, redisURL       string
 	redisDB, noopDB             int
@@ -59,6 +60,7 @@ func parseOptions() options {
 	flag.IntVar(&o.concurrency, "concurrency", 50, "WORKER_CONCURRENCY of each worker (and of the asynq baseline)")
 	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,idle,wide,drain,fairness", "cases to run, comma-separated")
 	flag.BoolVar(&o.cpuprofile, "cpuprofile", false, "write a CPU profile of each process to -out")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the api and workers (the service's default is info: two lines per accepted event)")
 	flag.BoolVar(&o.trace, "trace", false, "write an execution trace of each process to -out")
 	flag.StringVar(&o.out, "out", "bench/results/"+time.Now().UTC().Format("20060102-150405"), "where results, profiles and binaries go")
 	flag.IntVar(&o.redisDB, "redis-db", 14, "Redis database of the run; emptied")
@@ -126,7 +128,7 @@ func run(ctx context.Context, o options) error {
 	}
 	redisURL.Path = "/" + strconv.Itoa(o.redisDB)
 	s, err := stack.New(ctx, stack.Config{DatabaseURL: o.databaseURL, RedisURL: redisURL.String(), Concurrency: o.concurrency,
-		Out: o.out, CPUProfile: o.cpuprofile, Trace: o.trace})
+		Out: o.out, CPUProfile: o.cpuprofile, Trace: o.trace, Env: []string{"LOG_LEVEL=" + o.logLevel}})
 	if err != nil {
 		return err
 	}
