@@ -14,29 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// roundTrips counts what a Redis client sends: each lone command and each
-// pipeline is one round trip.
-type roundTrips struct{ commands, trips atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.commands.Add(1)
-		c.trips.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.commands.Add(int64(len(cmds)))
-		c.trips.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 func TestPipelined_ConcurrentCommandsShareRoundTripsAndEachGetsItsOwnAnswer(t *testing.T) {
 	base, _ := testenv.Redis(t)
-	counted := &roundTrips{}
+	counted := &countCalls{}
 	base.AddHook(counted)
 	rdb, err := jobs.Pipelined(base)
 	if err != nil {
@@ -49,7 +29,7 @@ func TestPipelined_ConcurrentCommandsShareRoundTripsAndEachGetsItsOwnAnswer(t *t
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	commands0, trips0 := counted.commands.Load(), counted.trips.Load()
+	commands0, trips0 := counted.n.Load(), counted.trips.Load()
 	if n, err := rdb.Incr(ctx, "counter").Result(); err != nil || n != 1 {
 		t.Fatalf("lone INCR: %d, %v", n, err)
 	}
@@ -74,7 +54,7 @@ func TestPipelined_ConcurrentCommandsShareRoundTripsAndEachGetsItsOwnAnswer(t *t
 	if wrong.Load() > 0 {
 		t.Fatalf("%d of %d concurrent callers got an error, a repeated or an impossible reply", wrong.Load(), callers)
 	}
-	commands, trips := counted.commands.Load()-commands0-1, counted.trips.Load()-trips0-1
+	commands, trips := counted.n.Load()-commands0-1, counted.trips.Load()-trips0-1
 	if n, _ := base.Get(ctx, "counter").Int(); n != callers+1 {
 		t.Fatalf("counter is %d, want %d", n, callers+1)
 	}

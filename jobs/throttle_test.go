@@ -106,15 +106,24 @@ func TestThrottle_EndpointRateLimitIsNeverExceeded(t *testing.T) {
 	t.Logf("15 deliveries at 5/s: at most %d in any second, over %s", worst, at[len(at)-1].Sub(at[0]).Round(time.Millisecond))
 }
 
-// countCalls counts the commands a Redis client sends (pipelines too).
-type countCalls struct{ n atomic.Int64 }
+// countCalls counts the commands a Redis client sends (n, pipelines' too) and
+// its round trips (trips: a lone command or a pipeline each).
+type countCalls struct{ n, trips atomic.Int64 }
 
 func (c *countCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *countCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		c.trips.Add(1)
+		return next(ctx, cmd)
+	}
 }
 func (c *countCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		c.trips.Add(1)
+		return next(ctx, cmds)
+	}
 }
 
 // deliverFor runs deliveries to endpoint e for d on goroutines goroutines per

@@ -17,17 +17,14 @@ import (
 func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
-	org, _, err := db.CreateOrganization(ctx, "Group")
-	testenv.Must(t, err)
-	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/x", Events: []string{"*"}}
-	testenv.Must(t, db.CreateEndpoint(ctx, e))
+	org := subscribedOrg(t, db, "Group")
 
 	const n = 200
 	errs := make([]error, n)
 	ids := make([][]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		orgID := org.ID
+		orgID := org
 		if i%10 == 3 {
 			orgID = uuid.NewString() // unknown: its group must not fail with it
 		}
@@ -60,18 +57,11 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 func TestRecordAttempt_ConcurrentRecordsOfEveryOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
-	org, _, err := db.CreateOrganization(ctx, "Records")
-	testenv.Must(t, err)
-	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/x", Events: []string{"*"}}
-	testenv.Must(t, db.CreateEndpoint(ctx, e))
+	org := subscribedOrg(t, db, "Records")
 	const n = 120
 	var deliveries []string
 	for range n {
-		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org.ID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-			Data: []byte(`{}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
-		testenv.Must(t, ev.RenderEnvelope())
-		ids, err := db.Publish(ctx, ev)
-		testenv.Must(t, err)
+		_, ids := publishLead(t, db, org, time.Now())
 		deliveries = append(deliveries, ids...)
 	}
 	statuses := []string{webhooks.StatusSucceeded, webhooks.StatusRetrying, webhooks.StatusFailed}

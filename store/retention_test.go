@@ -7,32 +7,17 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/google/uuid"
 )
 
 func TestPruneEvents_DeletesOnlyOldEventsWhoseDeliveriesAreFinal(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org, _, err := db.CreateOrganization(ctx, "Retention")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://hooks.example.com/x", Events: []string{"*"}}
-	if err := db.CreateEndpoint(ctx, e); err != nil {
-		t.Fatal(err)
-	}
+	org := subscribedOrg(t, db, "Retention")
 	old := time.Now().Add(-40 * 24 * time.Hour)
 	publish := func(receivedAt time.Time, status string) string {
-		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org.ID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-			Data: []byte(`{}`), OccurredAt: receivedAt, ReceivedAt: receivedAt}
-		if err := ev.RenderEnvelope(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Publish(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-		db.Pool().Exec(ctx, `UPDATE deliveries SET status = $2 WHERE event_id = $1`, ev.ID, status)
-		return ev.ID
+		id, _ := publishLead(t, db, org, receivedAt)
+		db.Pool().Exec(ctx, `UPDATE deliveries SET status = $2 WHERE event_id = $1`, id, status)
+		return id
 	}
 	oldDone := publish(old, webhooks.StatusSucceeded)
 	oldFailed := publish(old, webhooks.StatusFailed)
@@ -44,7 +29,7 @@ func TestPruneEvents_DeletesOnlyOldEventsWhoseDeliveriesAreFinal(t *testing.T) {
 		t.Fatalf("pruned %d, %v; want the 2 old events with final deliveries", n, err)
 	}
 	for id, want := range map[string]bool{oldDone: false, oldFailed: false, oldPending: true, recent: true} {
-		_, err := db.Event(ctx, org.ID, id)
+		_, err := db.Event(ctx, org, id)
 		if kept := err == nil; kept != want {
 			t.Errorf("event %s kept = %v, want %v (%v)", id, kept, want, err)
 		}

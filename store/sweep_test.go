@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/google/uuid"
 )
 
 // A delivery a worker is recording (its row locked) is skipped by the sweep,
@@ -16,20 +14,13 @@ import (
 func TestClaimOverdue_SkipsRowsBeingRecorded(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org, _, err := db.CreateOrganization(ctx, "Sweep")
-	testenv.Must(t, err)
-	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://hooks.example.com/x", Events: []string{"*"}}
-	testenv.Must(t, db.CreateEndpoint(ctx, e))
+	org := subscribedOrg(t, db, "Sweep")
 	var ids []string
 	for range 2 {
-		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org.ID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-			Data: []byte(`{}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
-		testenv.Must(t, ev.RenderEnvelope())
-		got, err := db.Publish(ctx, ev)
-		testenv.Must(t, err)
+		_, got := publishLead(t, db, org, time.Now())
 		ids = append(ids, got...)
 	}
-	_, err = db.Pool().Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() - interval '1 hour'`)
+	_, err := db.Pool().Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() - interval '1 hour'`)
 	testenv.Must(t, err)
 
 	busy, err := db.Pool().Begin(ctx) // a worker recording ids[0]
