@@ -51,6 +51,9 @@ type Deliverer struct {
 	Publisher *Publisher
 	// Throttle caps each endpoint's deliveries in flight and its rate; nil: none.
 	Throttle *Throttle
+	// Endpoints keeps endpoints in memory for first attempts; nil: every
+	// attempt reads its delivery, event and endpoint from Postgres.
+	Endpoints *store.EndpointCache
 	// Redis counts the tries of tasks that fail before a delivery decision;
 	// nil: asynq's retry count does.
 	Redis redis.UniversalClient
@@ -72,7 +75,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		}
 		span.End()
 	}()
-	job, err := d.DB.Job(ctx, p.DeliveryID)
+	job, err := d.job(ctx, &p)
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
 	} else if err != nil {
@@ -138,6 +141,22 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		return &retryError{delay: delay, reason: *rec.LastError}
 	}
 	return nil
+}
+
+// job returns what the attempt of p needs. The first run of a task that
+// Publish gave carries its delivery as stored, and its endpoint comes from
+// Endpoints: nothing is read. Every other run reads the delivery, which may
+// have moved on: a retry, a task the sweeper, a user or the breaker gave, a
+// task asynq recovered from a worker that died (asynq counts that as a retry).
+func (d *Deliverer) job(ctx context.Context, p *payload) (*webhooks.Job, error) {
+	if retried, _ := asynq.GetRetryCount(ctx); retried > 0 || p.Published == nil || d.Endpoints == nil {
+		return d.DB.Job(ctx, p.DeliveryID)
+	}
+	e, err := d.Endpoints.Endpoint(ctx, p.Published.EndpointID, p.Published.EndpointVersion)
+	if err != nil {
+		return nil, err
+	}
+	return p.Published.job(p.DeliveryID, e), nil
 }
 
 // send makes the attempt: a POST to the endpoint, or, for a listen session's

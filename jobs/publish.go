@@ -42,13 +42,13 @@ func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err
 	if err := ev.RenderEnvelope(); err != nil {
 		return 0, webhooks.Errorf(webhooks.EINVALID, "The event data is not valid JSON.")
 	}
-	ids, err := p.DB.Publish(ctx, ev)
+	deliveries, err := p.DB.Publish(ctx, ev)
 	if err != nil {
 		return 0, err
 	}
 	publishedTotal.WithLabelValues(ev.Source).Inc()
-	p.enqueue(context.WithoutCancel(ctx), ev, ids)
-	return len(ids), nil
+	p.enqueue(context.WithoutCancel(ctx), ev, deliveries)
+	return len(deliveries), nil
 }
 
 // enqueueParallelism bounds the enqueues of one event's fan-out in flight at
@@ -58,9 +58,9 @@ const enqueueParallelism = 16
 
 // enqueue gives each delivery its task. A failure is logged and left to the
 // sweeper: the deliveries are stored, so nothing is lost.
-func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []string) {
-	if len(ids) == 1 {
-		if err := p.Queue.Enqueue(ctx, ids[0]); err != nil {
+func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, deliveries []store.Published) {
+	if len(deliveries) == 1 {
+		if err := p.Queue.EnqueuePublished(ctx, &deliveries[0], ev.Envelope); err != nil {
 			p.Log.WarnContext(ctx, "enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)
 		}
 		return
@@ -70,7 +70,7 @@ func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []strin
 	var firstErr error
 	sem := make(chan struct{}, enqueueParallelism)
 	var wg sync.WaitGroup
-	for _, id := range ids {
+	for i := range deliveries {
 		if failed.Load() > 0 {
 			failed.Add(1) // Redis is down: the rest would fail too, one timeout each
 			continue
@@ -78,7 +78,7 @@ func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, ids []strin
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := p.Queue.Enqueue(ctx, id); err != nil {
+			if err := p.Queue.EnqueuePublished(ctx, &deliveries[i], ev.Envelope); err != nil {
 				failed.Add(1)
 				mu.Lock()
 				if firstErr == nil {

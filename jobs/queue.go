@@ -11,6 +11,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/store"
 	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,36 @@ const taskTimeoutMargin = 15 * time.Second
 type payload struct {
 	DeliveryID string `json:"delivery_id"`
 	Trace      string `json:"traceparent,omitempty"` // the trace of what made the delivery (telemetry)
+	// Published is the delivery as Publish stored it, so that the task's first
+	// run reads nothing (see Deliverer). Only Publish's tasks carry it, and
+	// only with an envelope up to publishedEnvelopeMax.
+	Published *published `json:"published,omitempty"`
+}
+
+// published is what an attempt needs of a delivery as stored, but its endpoint.
+type published struct {
+	OrganizationID string `json:"organization_id"`
+	EventID        string `json:"event_id"`
+	EventType      string `json:"event_type"`
+	EndpointID     string `json:"endpoint_id"`
+	// EndpointVersion is the endpoint's version the delivery was published
+	// to: the attempt uses that version or a later one.
+	EndpointVersion int64  `json:"endpoint_version"`
+	Envelope        []byte `json:"envelope"` // base64 in JSON: the bytes as stored, whatever they are
+}
+
+// publishedEnvelopeMax bounds the envelope a task carries: a delivery waiting
+// in Redis holds a copy of it. A larger event's deliveries read theirs.
+const publishedEnvelopeMax = 2 << 10
+
+// job is the delivery of p, to e, as Publish stored it: pending, not attempted.
+func (p *published) job(id string, e *webhooks.Endpoint) *webhooks.Job {
+	return &webhooks.Job{
+		Delivery: webhooks.Delivery{ID: id, OrganizationID: p.OrganizationID, EventID: p.EventID, EndpointID: p.EndpointID,
+			EventType: p.EventType, Status: webhooks.StatusPending},
+		Envelope: p.Envelope,
+		Endpoint: *e,
+	}
 }
 
 // Queue enqueues deliveries. It is safe for concurrent use.
@@ -70,15 +101,30 @@ func (q *Queue) Enqueue(ctx context.Context, id string) error {
 	return err
 }
 
+// EnqueuePublished is Enqueue of a delivery Publish just stored, of an event
+// whose envelope is envelope: its task carries both, so that its first
+// attempt reads nothing.
+func (q *Queue) EnqueuePublished(ctx context.Context, d *store.Published, envelope []byte) error {
+	p := payload{DeliveryID: d.ID}
+	if len(envelope) <= publishedEnvelopeMax {
+		p.Published = &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
+			EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
+	}
+	_, err := q.enqueueAt(ctx, p, time.Time{})
+	return err
+}
+
 // enqueue is Enqueue that also reports whether a task was created (false: the
 // delivery already had one).
 func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error) {
-	return q.enqueueAt(ctx, id, time.Time{})
+	return q.enqueueAt(ctx, payload{DeliveryID: id}, time.Time{})
 }
 
-// enqueueAt is enqueue of a task due at at (zero or past: now).
-func (q *Queue) enqueueAt(ctx context.Context, id string, at time.Time) (created bool, err error) {
-	b, _ := json.Marshal(payload{DeliveryID: id, Trace: telemetry.Inject(ctx)})
+// enqueueAt gives p's delivery a task due at at (zero or past: now).
+func (q *Queue) enqueueAt(ctx context.Context, p payload, at time.Time) (created bool, err error) {
+	id := p.DeliveryID
+	p.Trace = telemetry.Inject(ctx)
+	b, _ := json.Marshal(p)
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
 		asynq.Timeout(q.timeout + taskTimeoutMargin)}
 	if time.Until(at) > 0 {

@@ -115,7 +115,7 @@ func (s *Sweeper) RecoverAll(ctx context.Context) (int, error) {
 			if d.NextAttemptAt != nil {
 				at = *d.NextAttemptAt
 			}
-			ok, err := s.Queue.enqueueAt(ctx, d.ID, at)
+			ok, err := s.Queue.enqueueAt(ctx, payload{DeliveryID: d.ID}, at)
 			if err != nil {
 				return created, err
 			}

@@ -14,14 +14,15 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second,
 	circuit_state, circuit_since, consecutive_failures, probe_at, probe_delivery_id`
 
-func (db *DB) scanEndpoint(row pgx.Row) (*webhooks.Endpoint, error) {
+// scanEndpoint scans endpointColumns, then the columns after them into extra.
+func (db *DB) scanEndpoint(row pgx.Row, extra ...any) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
 	var maxRetries, perSecond *int
 	var windowSeconds *int64
-	err := row.Scan(&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
+	err := row.Scan(append([]any{&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond,
-		&e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.NextProbeAt, &e.Health.ProbeDeliveryID)
+		&e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.NextProbeAt, &e.Health.ProbeDeliveryID}, extra...)...)
 	if err != nil {
 		return nil, err
 	}

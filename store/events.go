@@ -12,15 +12,15 @@ import (
 )
 
 // Publish stores ev and one pending delivery for each enabled endpoint of its
-// organization subscribed to its type, atomically (one statement), and returns the
-// ids of those deliveries. ev.Envelope must be rendered. Returns ENOTFOUND if the
+// organization subscribed to its type, atomically (one statement), and returns
+// those deliveries as stored (pending, no attempt yet). ev.Envelope must be rendered. Returns ENOTFOUND if the
 // organization does not exist, ErrStoredBefore for a Cal.com booking stored
 // before. Concurrent calls share commits (group commit); each returns only once
 // its own event is durably committed.
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
-func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]string, error) {
+func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]Published, error) {
 	p, err := db.publisher.do(ctx, ev)
 	if isForeignKeyViolation(err) {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
@@ -38,8 +38,9 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 
 // publishSQL stores a group of events, given as arrays, with one delivery per
 // enabled endpoint of each event's organization subscribed to its type, but the
-// one it excludes (an operational event's own endpoint). An event's subscription
-// keys come space-separated (webhooks.SubscriptionKeys).
+// one it excludes (an operational event's own endpoint), and returns each
+// delivery with its endpoint's version. An event's subscription keys come
+// space-separated (webhooks.SubscriptionKeys).
 const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[])
@@ -49,19 +50,29 @@ const publishSQL = `WITH input AS (
 		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
 		ON CONFLICT (organization_id, dedup_key) WHERE source = 'calcom' DO NOTHING
 		RETURNING id
-	), d AS (
-		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-		SELECT gen_random_uuid(), i.organization_id, i.id, e.id, i.type, i.created_at, i.created_at, i.created_at
+	), target AS (
+		SELECT i.*, e.id AS endpoint_id, e.version
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
 			AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
-		RETURNING event_id, id
+	), d AS (
+		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
+		SELECT gen_random_uuid(), organization_id, id, endpoint_id, type, created_at, created_at, created_at FROM target
+		RETURNING event_id, id, endpoint_id
 	)
-	SELECT ev.id::text, d.id::text FROM ev LEFT JOIN d ON d.event_id = ev.id`
+	SELECT ev.id::text, d.id::text, d.endpoint_id::text, t.version
+	FROM ev LEFT JOIN d ON d.event_id = ev.id LEFT JOIN target t ON t.id = d.event_id AND t.endpoint_id = d.endpoint_id`
 
 // published is what publishing one event did.
 type published struct {
-	deliveries []string
+	deliveries []Published
 	stored     bool // false: a Cal.com event stored before under the same key
+}
+
+// Published is a delivery Publish stored: pending, not attempted, to its
+// endpoint at EndpointVersion.
+type Published struct {
+	webhooks.Delivery
+	EndpointVersion int64
 }
 
 // publishGroup stores a group of events in one statement and returns what each
@@ -85,12 +96,17 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	}
 	out := make([]published, n)
 	var eventID string
-	var deliveryID *string
-	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID}, func() error {
+	var deliveryID, endpointID *string
+	var version *int64
+	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID, &endpointID, &version}, func() error {
 		i := index[eventID]
 		out[i].stored = true
 		if deliveryID != nil {
-			out[i].deliveries = append(out[i].deliveries, *deliveryID)
+			ev := evs[i]
+			out[i].deliveries = append(out[i].deliveries, Published{Delivery: webhooks.Delivery{ID: *deliveryID,
+				OrganizationID: ev.OrganizationID, EventID: ev.ID, EndpointID: *endpointID, EventType: ev.Type,
+				Status: webhooks.StatusPending, NextAttemptAt: &ev.ReceivedAt, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt},
+				EndpointVersion: *version})
 		}
 		return nil
 	})

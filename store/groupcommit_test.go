@@ -8,6 +8,7 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/store"
 	"github.com/google/uuid"
 )
 
@@ -18,10 +19,13 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
 	org := subscribedOrg(t, db, "Group")
+	var endpoint string
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT id::text FROM endpoints WHERE organization_id = $1`, org).Scan(&endpoint))
 
 	const n = 200
 	errs := make([]error, n)
-	ids := make([][]string, n)
+	published := make([][]store.Published, n)
+	events := make([]*webhooks.Event, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		orgID := org
@@ -31,7 +35,8 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
 			Data: []byte(`{"id":"l"}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
 		testenv.Must(t, ev.RenderEnvelope())
-		wg.Go(func() { ids[i], errs[i] = db.Publish(ctx, ev) })
+		events[i] = ev
+		wg.Go(func() { published[i], errs[i] = db.Publish(ctx, ev) })
 	}
 	wg.Wait()
 	stored := 0
@@ -39,16 +44,19 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 		switch {
 		case i%10 == 3 && webhooks.ErrorCode(errs[i]) != webhooks.ENOTFOUND:
 			t.Errorf("event %d of an unknown organization: %v", i, errs[i])
-		case i%10 != 3 && (errs[i] != nil || len(ids[i]) != 1):
-			t.Errorf("event %d: %v, deliveries %v", i, errs[i], ids[i])
+		case i%10 != 3 && (errs[i] != nil || len(published[i]) != 1):
+			t.Errorf("event %d: %v, deliveries %v", i, errs[i], published[i])
+		case i%10 != 3 && (published[i][0].EventID != events[i].ID || published[i][0].EndpointID != endpoint ||
+			published[i][0].Status != webhooks.StatusPending || published[i][0].EndpointVersion != 1):
+			t.Errorf("event %d (%s): delivery %+v, want pending to endpoint %s", i, events[i].ID, published[i][0], endpoint)
 		case i%10 != 3:
 			stored++
 		}
 	}
-	var events, deliveries int
-	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)`).Scan(&events, &deliveries))
-	if events != stored || deliveries != stored {
-		t.Fatalf("%d events and %d deliveries stored, want %d each", events, deliveries, stored)
+	var storedEvents, deliveries int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)`).Scan(&storedEvents, &deliveries))
+	if storedEvents != stored || deliveries != stored {
+		t.Fatalf("%d events and %d deliveries stored, want %d each", storedEvents, deliveries, stored)
 	}
 }
 

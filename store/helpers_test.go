@@ -31,5 +31,9 @@ func publishLead(t *testing.T, db *store.DB, orgID string, at time.Time) (string
 	testenv.Must(t, ev.RenderEnvelope())
 	deliveries, err := db.Publish(context.Background(), ev)
 	testenv.Must(t, err)
-	return ev.ID, deliveries
+	ids := make([]string, len(deliveries))
+	for i, d := range deliveries {
+		ids[i] = d.ID
+	}
+	return ev.ID, ids
 }

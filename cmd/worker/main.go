@@ -74,6 +74,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Redis:     rdb,
 		Log:       log,
 	}
+	if cfg.EndpointCache {
+		deliverer.Endpoints = db.NewEndpointCache(log)
+	}
 	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{
 		Queue:             cfg.DeliveryQueue,
 		Concurrency:       cfg.WorkerConcurrency,
@@ -103,6 +106,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	background.Go(func() { sweeper.Run(bgCtx) })
 	background.Go(func() { retention.Run(bgCtx) })
 	background.Go(func() { breaker.Run(bgCtx) })
+	if deliverer.Endpoints != nil {
+		background.Go(func() { deliverer.Endpoints.Run(bgCtx) })
+	}
 	log.Info("worker started", "queue", cfg.DeliveryQueue, "concurrency", cfg.WorkerConcurrency)
 
 	<-ctx.Done()

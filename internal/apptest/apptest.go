@@ -135,6 +135,7 @@ func Start(t testing.TB, o Options) *App {
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Breaker: o.Breaker,
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
+		Endpoints: db.NewEndpointCache(log),
 		Redis:     rdb, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
@@ -214,6 +215,7 @@ func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
 	go func() {
 		var wg sync.WaitGroup
 		wg.Go(func() { a.Breaker.Run(ctx) })
+		wg.Go(func() { a.Deliverer.Endpoints.Run(ctx) })
 		a.Sweeper.Run(ctx)
 		wg.Wait()
 		close(done)

@@ -51,6 +51,7 @@ type Config struct {
 
 	EndpointDisableAfter time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
 	EndpointMaxInFlight  int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
+	EndpointCache        bool          `envconfig:"ENDPOINT_CACHE"`
 	BreakerFailures      int           `envconfig:"BREAKER_FAILURES"`
 	BreakerProbeInterval time.Duration `envconfig:"BREAKER_PROBE_INTERVAL"`
 	BreakerReleaseRate   int           `envconfig:"BREAKER_RELEASE_RATE"`
@@ -89,6 +90,7 @@ func Defaults() Config {
 		DatabaseURL:             DefaultDatabaseURL,
 		RedisURL:                DefaultRedisURL,
 		RedisPipelining:         true,
+		EndpointCache:           true,
 		HTTPAddr:                DefaultHTTPAddr,
 		WorkerConcurrency:       jobs.DefaultConcurrency,
 		DeliveryTimeout:         outbound.DefaultTimeout,
