@@ -63,6 +63,7 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"REDIS_CLUSTER_ADDRS":    "127.0.0.1:7000,127.0.0.1:7001",
 		"BREAKER_PROBE_INTERVAL": "7m",
 		"REDIS_PIPELINING":       "false",
+		"ENDPOINT_CACHE":         "false",
 	}
 	defaults := Defaults()
 	typ := reflect.TypeOf(defaults)
