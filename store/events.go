@@ -50,17 +50,15 @@ const publishSQL = `WITH input AS (
 		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
 		ON CONFLICT (organization_id, dedup_key) WHERE source = 'calcom' DO NOTHING
 		RETURNING id
-	), target AS (
-		SELECT i.*, e.id AS endpoint_id, e.version
+	), target AS MATERIALIZED ( -- once: the ids it draws are the ones inserted and returned
+		SELECT gen_random_uuid() AS delivery_id, i.*, e.id AS endpoint_id, e.version
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
 			AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
 	), d AS (
 		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-		SELECT gen_random_uuid(), organization_id, id, endpoint_id, type, created_at, created_at, created_at FROM target
-		RETURNING event_id, id, endpoint_id
+		SELECT delivery_id, organization_id, id, endpoint_id, type, created_at, created_at, created_at FROM target
 	)
-	SELECT ev.id::text, d.id::text, d.endpoint_id::text, t.version
-	FROM ev LEFT JOIN d ON d.event_id = ev.id LEFT JOIN target t ON t.id = d.event_id AND t.endpoint_id = d.endpoint_id`
+	SELECT ev.id::text, t.delivery_id::text, t.endpoint_id::text, t.version FROM ev LEFT JOIN target t ON t.id = ev.id`
 
 // published is what publishing one event did.
 type published struct {

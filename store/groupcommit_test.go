@@ -40,6 +40,7 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 	}
 	wg.Wait()
 	stored := 0
+	var ids []string
 	for i := range n {
 		switch {
 		case i%10 == 3 && webhooks.ErrorCode(errs[i]) != webhooks.ENOTFOUND:
@@ -51,12 +52,14 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 			t.Errorf("event %d (%s): delivery %+v, want pending to endpoint %s", i, events[i].ID, published[i][0], endpoint)
 		case i%10 != 3:
 			stored++
+			ids = append(ids, published[i][0].ID)
 		}
 	}
-	var storedEvents, deliveries int
-	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries)`).Scan(&storedEvents, &deliveries))
-	if storedEvents != stored || deliveries != stored {
-		t.Fatalf("%d events and %d deliveries stored, want %d each", storedEvents, deliveries, stored)
+	var storedEvents, deliveries, returned int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries),
+		(SELECT count(*) FROM deliveries d JOIN events ev ON ev.id = d.event_id WHERE d.id = ANY($1))`, ids).Scan(&storedEvents, &deliveries, &returned))
+	if storedEvents != stored || deliveries != stored || returned != stored {
+		t.Fatalf("%d events and %d deliveries stored, %d of them as returned, want %d each", storedEvents, deliveries, returned, stored)
 	}
 }
 
