@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,8 +61,8 @@ type Deliverer struct {
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
 func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) {
-	var p payload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+	p, err := decodePayload(t.Payload())
+	if err != nil {
 		return fmt.Errorf("bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
 	ctx, span := telemetry.Tracer.Start(telemetry.Extract(ctx, p.Trace), "deliver", trace.WithSpanKind(trace.SpanKindConsumer),
@@ -75,7 +74,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		}
 		span.End()
 	}()
-	job, err := d.job(ctx, &p)
+	job, err := d.job(ctx, p)
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
 	} else if err != nil {

@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,10 @@ const taskMaxRetry = 1 << 20
 // leave room for loading and recording the attempt.
 const taskTimeoutMargin = 15 * time.Second
 
+// payload is a delivery task's: its JSON header, and for a task Publish gave,
+// a newline and the event's envelope, byte for byte. JSON never holds a raw
+// newline, so the first one ends the header, and the envelope needs neither
+// escaping nor decoding.
 type payload struct {
 	DeliveryID string `json:"delivery_id"`
 	Trace      string `json:"traceparent,omitempty"` // the trace of what made the delivery (telemetry)
@@ -52,7 +57,30 @@ type published struct {
 	// EndpointVersion is the endpoint's version the delivery was published
 	// to: the attempt uses that version or a later one.
 	EndpointVersion int64  `json:"endpoint_version"`
-	Envelope        []byte `json:"envelope"` // base64 in JSON: the bytes as stored, whatever they are
+	Envelope        []byte `json:"-"` // after the header
+}
+
+func (p *payload) encode() []byte {
+	b, _ := json.Marshal(p)
+	if p.Published != nil {
+		b = append(append(b, '\n'), p.Published.Envelope...)
+	}
+	return b
+}
+
+func decodePayload(b []byte) (*payload, error) {
+	header, envelope, found := bytes.Cut(b, []byte{'\n'})
+	var p payload
+	if err := json.Unmarshal(header, &p); err != nil {
+		return nil, err
+	}
+	if p.Published != nil {
+		if !found {
+			return nil, errors.New("no envelope after the header")
+		}
+		p.Published.Envelope = envelope
+	}
+	return &p, nil
 }
 
 // publishedEnvelopeMax bounds the envelope a task carries: a delivery waiting
@@ -124,7 +152,7 @@ func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error
 func (q *Queue) enqueueAt(ctx context.Context, p payload, at time.Time) (created bool, err error) {
 	id := p.DeliveryID
 	p.Trace = telemetry.Inject(ctx)
-	b, _ := json.Marshal(p)
+	b := p.encode()
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
 		asynq.Timeout(q.timeout + taskTimeoutMargin)}
 	if time.Until(at) > 0 {
