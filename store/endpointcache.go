@@ -55,10 +55,14 @@ const (
 	pingTimeout = 5 * time.Second
 )
 
-var endpointCacheTotal = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "empfio_endpoint_cache_total",
-	Help: "Endpoint lookups of first attempts, by result: hit (from memory) or miss (read from Postgres).",
-}, []string{"result"})
+var (
+	endpointCacheTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "empfio_endpoint_cache_total",
+		Help: "Endpoint lookups of first attempts, by result: hit (from memory) or miss (read from Postgres).",
+	}, []string{"result"})
+	endpointCacheHits   = endpointCacheTotal.WithLabelValues("hit")
+	endpointCacheMisses = endpointCacheTotal.WithLabelValues("miss")
+)
 
 // NewEndpointCache returns an empty cache of db's endpoints; Run makes it keep
 // what it reads.
@@ -75,15 +79,17 @@ func (c *EndpointCache) Endpoint(ctx context.Context, id string, version int64) 
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && got.version >= version {
-		endpointCacheTotal.WithLabelValues("hit").Inc()
+		endpointCacheHits.Inc()
 		return got.e, nil
 	}
-	endpointCacheTotal.WithLabelValues("miss").Inc()
-	e, err := c.db.scanEndpoint(c.db.pool.QueryRow(ctx, `SELECT `+endpointColumns+`, version FROM endpoints WHERE id = $1`, id), &got.version)
+	endpointCacheMisses.Inc()
+	got, err := c.db.endpoints.do(ctx, id)
 	if err != nil {
-		return nil, wrap(err, "Endpoint")
+		return nil, wrap(err, "")
 	}
-	got.e = e
+	if got.e == nil {
+		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Endpoint not found.")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.live && c.gen == gen { // nothing changed since the read began
@@ -92,7 +98,35 @@ func (c *EndpointCache) Endpoint(ctx context.Context, id string, version int64) 
 		}
 		c.entries[id] = got
 	}
-	return e, nil
+	return got.e, nil
+}
+
+// loadEndpoints reads the endpoints of ids, with their versions, in one
+// statement (a fan-out to many endpoints misses for each of them at once);
+// nil where one is gone.
+func (db *DB) loadEndpoints(ctx context.Context, ids []string) ([]cachedEndpoint, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+`, version FROM endpoints WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (cachedEndpoint, error) {
+		var c cachedEndpoint
+		var err error
+		c.e, err = db.scanEndpoint(row, &c.version)
+		return c, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]cachedEndpoint, len(found))
+	for _, c := range found {
+		byID[c.e.ID] = c
+	}
+	out := make([]cachedEndpoint, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
 }
 
 // Run keeps the cache while it listens for changes, until ctx is done; after a

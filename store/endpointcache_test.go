@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,4 +120,33 @@ func TestEndpointCache_DropsWhatChangesAndListensAgainAfterItsConnectionIsCut(t 
 		_, err := c.Endpoint(ctx, id, 1)
 		return webhooks.ErrorCode(err) == webhooks.ENOTFOUND
 	})
+}
+
+// Misses of many endpoints at once (one event to a wide fan-out) are read
+// together, and each caller gets its own endpoint.
+func TestEndpointCache_ConcurrentMissesEachGetTheirOwnEndpoint(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	org, _, err := db.CreateOrganization(ctx, "Wide")
+	testenv.Must(t, err)
+	const n = 60
+	ids := make([]string, n)
+	for i := range ids {
+		e := &webhooks.Endpoint{OrganizationID: org.ID, URL: fmt.Sprintf("https://hooks.example.com/%d", i), Events: []string{"*"}}
+		testenv.Must(t, db.CreateEndpoint(ctx, e))
+		ids[i] = e.ID
+	}
+	c := db.NewEndpointCache(slog.New(slog.DiscardHandler))
+	got := make([]*webhooks.Endpoint, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() { got[i], errs[i] = c.Endpoint(ctx, ids[i], 1) })
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || got[i].ID != ids[i] || got[i].URL != fmt.Sprintf("https://hooks.example.com/%d", i) || got[i].Secret == "" {
+			t.Errorf("endpoint %d: %+v, %v", i, got[i], errs[i])
+		}
+	}
 }

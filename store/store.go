@@ -27,6 +27,7 @@ type DB struct {
 	publisher *committer[*webhooks.Event, published]       // groups of Publish
 	jobs      *committer[string, *webhooks.Job]            // groups of Job
 	recorder  *committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
+	endpoints *committer[string, cachedEndpoint]           // groups of EndpointCache misses
 	keys      *Keyring                                     // nil: secrets stored in clear
 }
 
@@ -56,6 +57,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db.publisher = newCommitter("publish", db.publishGroup)
 	db.jobs = newCommitter("job", db.loadJobs)
 	db.recorder = newCommitter("record", db.recordGroup)
+	db.endpoints = newCommitter("endpoint", db.loadEndpoints)
 	return db, nil
 }
 
@@ -64,6 +66,7 @@ func (db *DB) Close() {
 	db.publisher.close()
 	db.jobs.close()
 	db.recorder.close()
+	db.endpoints.close()
 	db.pool.Close()
 }
 
