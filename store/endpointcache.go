@@ -118,15 +118,7 @@ func (db *DB) loadEndpoints(ctx context.Context, ids []string) ([]cachedEndpoint
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]cachedEndpoint, len(found))
-	for _, c := range found {
-		byID[c.e.ID] = c
-	}
-	out := make([]cachedEndpoint, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inOrder(ids, found, func(c cachedEndpoint) string { return c.e.ID }), nil
 }
 
 // Run keeps the cache while it listens for changes, until ctx is done; after a

@@ -13,14 +13,6 @@ import (
 	"github.com/empfio/webhooks/store"
 )
 
-// endpointOf returns the id of the one endpoint of orgID.
-func endpointOf(t *testing.T, db *store.DB, orgID string) string {
-	t.Helper()
-	var id string
-	testenv.Must(t, db.Pool().QueryRow(context.Background(), `SELECT id::text FROM endpoints WHERE organization_id = $1`, orgID).Scan(&id))
-	return id
-}
-
 func moveEndpoint(t *testing.T, db *store.DB, id, url string) {
 	t.Helper()
 	_, err := db.Pool().Exec(context.Background(), `UPDATE endpoints SET url = $2 WHERE id = $1`, id, url)

@@ -13,9 +13,9 @@ import (
 
 // Publish stores ev and one pending delivery for each enabled endpoint of its
 // organization subscribed to its type, atomically (one statement), and returns
-// those deliveries as stored (pending, no attempt yet). ev.Envelope must be rendered. Returns ENOTFOUND if the
-// organization does not exist, ErrStoredBefore for a Cal.com booking stored
-// before. Concurrent calls share commits (group commit); each returns only once
+// those deliveries as stored (pending, no attempt yet). ev.Envelope must be
+// rendered. Returns ENOTFOUND if the organization does not exist,
+// ErrStoredBefore for a Cal.com booking stored before. Concurrent calls share commits (group commit); each returns only once
 // its own event is durably committed.
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the

@@ -193,3 +193,17 @@ func (c *committer[T, R]) close() {
 	close(c.stop)
 	c.wg.Wait()
 }
+
+// inOrder returns, for each of ids, the row of found whose key is that id, or
+// T's zero value where none is: a group read's answers in its requests' order.
+func inOrder[T any](ids []string, found []T, key func(T) string) []T {
+	byID := make(map[string]T, len(found))
+	for _, row := range found {
+		byID[key(row)] = row
+	}
+	out := make([]T, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out
+}

@@ -19,8 +19,7 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
 	org := subscribedOrg(t, db, "Group")
-	var endpoint string
-	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT id::text FROM endpoints WHERE organization_id = $1`, org).Scan(&endpoint))
+	endpoint := endpointOf(t, db, org)
 
 	const n = 200
 	errs := make([]error, n)

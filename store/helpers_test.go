@@ -37,3 +37,11 @@ func publishLead(t *testing.T, db *store.DB, orgID string, at time.Time) (string
 	}
 	return ev.ID, ids
 }
+
+// endpointOf returns the id of the one endpoint of orgID.
+func endpointOf(t *testing.T, db *store.DB, orgID string) string {
+	t.Helper()
+	var id string
+	testenv.Must(t, db.Pool().QueryRow(context.Background(), `SELECT id::text FROM endpoints WHERE organization_id = $1`, orgID).Scan(&id))
+	return id
+}

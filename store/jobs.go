@@ -42,15 +42,7 @@ func (db *DB) loadJobs(ctx context.Context, ids []string) ([]*webhooks.Job, erro
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*webhooks.Job, len(found))
-	for _, j := range found {
-		byID[j.Delivery.ID] = j
-	}
-	out := make([]*webhooks.Job, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return inOrder(ids, found, func(j *webhooks.Job) string { return j.Delivery.ID }), nil
 }
 
 func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
