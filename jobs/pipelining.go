@@ -8,10 +8,12 @@ import (
 )
 
 // Pipelined returns rdb with go-redis's automatic pipelining: the commands that
-// goroutines issue at the same moment — asynq's enqueues, dequeues and acks,
-// the inbound dedup claims, the rate limits and the in-flight cap's scripts —
-// go to Redis together, one write and one read for the lot, instead of a round
-// trip each. Each call still blocks until its own reply is in and returns its
+// goroutines issue at the same moment — asynq's enqueues, the inbound dedup
+// claims, the rate limits and the in-flight cap's scripts — go to Redis
+// together, one write and one read for the lot, instead of a round trip each.
+// Not for a caller that waits for each command before it issues the next, as
+// asynq's server does with its dequeues (see NewServer): there, every command
+// would wait for the batch ahead of it. Each call still blocks until its own reply is in and returns its
 // own result, so callers do not change; a lone command is sent at once, so
 // nothing waits at idle. Blocking reads (a listen session's XREAD BLOCK) and
 // MULTI/EXEC pipelines keep connections of their own.

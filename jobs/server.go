@@ -38,7 +38,10 @@ type ServerConfig struct {
 }
 
 // NewServer returns an asynq server that runs d on the delivery queue with the
-// retry delays d's handler chooses.
+// retry delays d's handler chooses. Give it a client that is not Pipelined:
+// asynq's processor dequeues one task at a time and waits for each, so on a
+// pipelined client every dequeue waits for the batch ahead of it, and the
+// worker picks tasks up one batch round trip apart (bench/RESULTS.md).
 func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asynq.Server, *asynq.ServeMux) {
 	if cfg.Queue == "" {
 		cfg.Queue = DefaultQueue

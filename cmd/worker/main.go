@@ -77,7 +77,11 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if cfg.EndpointCache {
 		deliverer.Endpoints = db.NewEndpointCache(log)
 	}
-	srv, mux := jobs.NewServer(rdb, jobs.ServerConfig{
+	// asynq's server dequeues one task at a time: it gets a client of its own,
+	// not pipelined (RedisDirect).
+	srvRdb := cfg.RedisDirect()
+	defer srvRdb.Close()
+	srv, mux := jobs.NewServer(srvRdb, jobs.ServerConfig{
 		Queue:             cfg.DeliveryQueue,
 		Concurrency:       cfg.WorkerConcurrency,
 		PollInterval:      cfg.QueuePollInterval,

@@ -76,6 +76,7 @@ type App struct {
 	Log       *slog.Logger
 
 	client       redis.UniversalClient // the app's parts' own: Redis, pipelined
+	direct       redis.UniversalClient // the asynq server's: Redis, not pipelined
 	concurrency  int
 	pollInterval time.Duration
 }
@@ -86,9 +87,10 @@ func Start(t testing.TB, o Options) *App {
 	db, dsn := testenv.DB(t)
 	o = o.withDefaults()
 	// The app's parts have a client of their own, pipelined and set as cmd/
-	// makes it by default (REDIS_PIPELINING); App.Redis is a plain client on
-	// the same Redis, for the tests.
-	var raw, own redis.UniversalClient
+	// makes it by default (REDIS_PIPELINING), and the worker's asynq server a
+	// plain one, as cmd/worker gives it (RedisDirect); App.Redis is a plain
+	// client on the same Redis, for the tests.
+	var raw, own, direct redis.UniversalClient
 	var redisURL string
 	var opsRedis asynq.RedisConnOpt
 	if o.RedisCluster {
@@ -96,22 +98,24 @@ func Start(t testing.TB, o Options) *App {
 		raw, opsRedis = cluster, asynq.RedisClusterClientOpt{Addrs: addrs}
 		own = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs,
 			MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout})
+		direct = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	} else {
 		single, u := testenv.Redis(t)
 		raw, redisURL, opsRedis = single, u, asynq.RedisClientOpt{Addr: single.Options().Addr, DB: single.Options().DB}
 		own = redis.NewClient(&redis.Options{Addr: single.Options().Addr, DB: single.Options().DB,
 			MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout})
+		direct = redis.NewClient(&redis.Options{Addr: single.Options().Addr, DB: single.Options().DB})
 	}
 	rdb, err := jobs.Pipelined(own)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
+	t.Cleanup(func() { rdb.Close(); direct.Close() })
 	log := slog.New(webhooks.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels())))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
-	a := &App{DB: db, DSN: dsn, Redis: raw, RedisURL: redisURL, Queue: queue, Log: log, client: rdb}
+	a := &App{DB: db, DSN: dsn, Redis: raw, RedisURL: redisURL, Queue: queue, Log: log, client: rdb, direct: direct}
 	a.Server = api.New(api.Config{
 		DB: db, Redis: rdb, Queue: queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
@@ -203,7 +207,7 @@ func (o Options) withDefaults() Options {
 // StartWorker runs an asynq server with the app's Deliverer, and the sweeper,
 // until t ends.
 func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
-	srv, mux := jobs.NewServer(a.client, jobs.ServerConfig{
+	srv, mux := jobs.NewServer(a.direct, jobs.ServerConfig{
 		Concurrency: a.concurrency, PollInterval: a.pollInterval, RetryPollInterval: 100 * time.Millisecond,
 		DeliveryTimeout: timeout, Log: a.Log,
 	}, a.Deliverer)

@@ -233,7 +233,7 @@ func (c *Config) Logger() *slog.Logger {
 // REDIS_PIPELINING=false.
 func (c *Config) Redis() (redis.UniversalClient, error) {
 	if !c.RedisPipelining {
-		return c.redis(0, 0), nil
+		return c.RedisDirect(), nil
 	}
 	rdb := c.redis(jobs.PipelineMaxRetries, jobs.PipelineReadTimeout)
 	p, err := jobs.Pipelined(rdb)
@@ -243,6 +243,13 @@ func (c *Config) Redis() (redis.UniversalClient, error) {
 	}
 	return p, nil
 }
+
+// RedisDirect returns a client of the same Redis whose every command makes its
+// own round trip, for a caller that issues one command at a time and waits for
+// it. asynq's processor dequeues so: on the pipelined client each dequeue waits
+// for the batch ahead of it to come back, and the worker picks tasks up a batch
+// round trip apart (bench/RESULTS.md).
+func (c *Config) RedisDirect() redis.UniversalClient { return c.redis(0, 0) }
 
 // redis returns a client; non-zero arguments replace go-redis's retries and
 // read timeout (a read_timeout in REDIS_URL is kept).
