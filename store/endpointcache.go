@@ -83,7 +83,7 @@ func (c *EndpointCache) Endpoint(ctx context.Context, id string, version int64) 
 		return got.e, nil
 	}
 	endpointCacheMisses.Inc()
-	got, err := c.db.endpoints.do(ctx, id)
+	got, err := c.db.endpoints.Do(ctx, id)
 	if err != nil {
 		return nil, wrap(err, "")
 	}

@@ -21,7 +21,7 @@ import (
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]Published, error) {
-	p, err := db.publisher.do(ctx, ev)
+	p, err := db.publisher.Do(ctx, ev)
 	if isForeignKeyViolation(err) {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
 	}

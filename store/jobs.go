@@ -15,7 +15,7 @@ import (
 // Job loads delivery id with its event's envelope and its endpoint. Returns
 // ENOTFOUND if the delivery no longer exists (its endpoint was deleted).
 func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
-	j, err := db.jobs.do(ctx, id)
+	j, err := db.jobs.Do(ctx, id)
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
@@ -81,7 +81,7 @@ type Recorded struct {
 // share statements and commits; each returns once its own record is durable.
 // Returns ENOTFOUND if the delivery no longer exists.
 func (db *DB) RecordAttempt(ctx context.Context, r webhooks.AttemptRecord) (Recorded, error) {
-	rec, err := db.recorder.do(ctx, r)
+	rec, err := db.recorder.Do(ctx, r)
 	if err != nil {
 		return Recorded{}, wrap(err, "Delivery")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/group"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,11 +25,11 @@ const defaultMaxConns = 32
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
-	publisher *committer[*webhooks.Event, published]       // groups of Publish
-	jobs      *committer[string, *webhooks.Job]            // groups of Job
-	recorder  *committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
-	endpoints *committer[string, cachedEndpoint]           // groups of EndpointCache misses
-	keys      *Keyring                                     // nil: secrets stored in clear
+	publisher *group.Committer[*webhooks.Event, published]       // groups of Publish
+	jobs      *group.Committer[string, *webhooks.Job]            // groups of Job
+	recorder  *group.Committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
+	endpoints *group.Committer[string, cachedEndpoint]           // groups of EndpointCache misses
+	keys      *Keyring                                           // nil: secrets stored in clear
 }
 
 // Open connects a pool to url; it does not wait for Postgres to answer.
@@ -63,10 +64,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 
 // Close answers the writes in flight, then closes every connection.
 func (db *DB) Close() {
-	db.publisher.close()
-	db.jobs.close()
-	db.recorder.close()
-	db.endpoints.close()
+	db.publisher.Close()
+	db.jobs.Close()
+	db.recorder.Close()
+	db.endpoints.Close()
 	db.pool.Close()
 }
 
