@@ -53,10 +53,19 @@ type Deliverer struct {
 	// Endpoints keeps endpoints in memory for first attempts; nil: every
 	// attempt reads its delivery, event and endpoint from Postgres.
 	Endpoints *store.EndpointCache
-	// Redis counts the tries of tasks that fail before a delivery decision;
-	// nil: asynq's retry count does.
+	// Redis counts the tries of tasks that fail before a delivery decision,
+	// and marks the batch tasks that have run; nil: asynq's retry count does
+	// both.
 	Redis redis.UniversalClient
-	Log   *slog.Logger
+	// Queue gives a delivery of a batch task that is not final after its
+	// attempt a task of its own (see ProcessBatch).
+	Queue *Queue
+	// FreshFor is how long after it was enqueued a batch task's deliveries are
+	// taken as published, without reading them; keep it under the sweeper's
+	// Grace, after which the sweeper gives them tasks of their own (zero: half
+	// of DefaultSweepGrace).
+	FreshFor time.Duration
+	Log      *slog.Logger
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
@@ -65,6 +74,13 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 	if err != nil {
 		return fmt.Errorf("bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	return d.attempt(ctx, p, retried == 0)
+}
+
+// attempt makes the attempt of p's delivery; asPublished: p may be taken as
+// Publish stored it, if it carries it (see job).
+func (d *Deliverer) attempt(ctx context.Context, p *payload, asPublished bool) (err error) {
 	ctx, span := telemetry.Tracer.Start(telemetry.Extract(ctx, p.Trace), "deliver", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("empfio.delivery_id", p.DeliveryID)))
 	defer func() {
@@ -74,7 +90,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 		}
 		span.End()
 	}()
-	job, err := d.job(ctx, p)
+	job, err := d.job(ctx, p, asPublished)
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
 	} else if err != nil {
@@ -143,12 +159,13 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 }
 
 // job returns what the attempt of p needs. The first run of a task that
-// Publish gave carries its delivery as stored, and its endpoint comes from
-// Endpoints: nothing is read. Every other run reads the delivery, which may
-// have moved on: a retry, a task the sweeper, a user or the breaker gave, a
-// task asynq recovered from a worker that died (asynq counts that as a retry).
-func (d *Deliverer) job(ctx context.Context, p *payload) (*webhooks.Job, error) {
-	if retried, _ := asynq.GetRetryCount(ctx); retried > 0 || p.Published == nil || d.Endpoints == nil {
+// Publish gave (asPublished) carries its delivery as stored, and its endpoint
+// comes from Endpoints: nothing is read. Every other run reads the delivery,
+// which may have moved on: a retry, a task the sweeper, a user or the breaker
+// gave, a task asynq recovered from a worker that died (asynq counts that as a
+// retry), a batch task run again or old (see ProcessBatch).
+func (d *Deliverer) job(ctx context.Context, p *payload, asPublished bool) (*webhooks.Job, error) {
+	if !asPublished || p.Published == nil || d.Endpoints == nil {
 		return d.DB.Job(ctx, p.DeliveryID)
 	}
 	e, err := d.Endpoints.Endpoint(ctx, p.Published.EndpointID, p.Published.EndpointVersion)

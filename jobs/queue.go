@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/group"
 	"github.com/empfio/webhooks/store"
 	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
@@ -99,10 +101,15 @@ func (p *published) job(id string, e *webhooks.Endpoint) *webhooks.Job {
 
 // Queue enqueues deliveries. It is safe for concurrent use.
 type Queue struct {
+	// Unbatched gives every delivery Publish stores a task of its own
+	// (TASK_BATCHING=false); set it before use.
+	Unbatched bool
+
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	name      string
 	timeout   time.Duration
+	batcher   *group.Committer[*payload, error]
 }
 
 // NewQueue returns a Queue on rdb's Redis, queue name (DefaultQueue when empty);
@@ -111,13 +118,19 @@ func NewQueue(rdb redis.UniversalClient, name string, timeout time.Duration) *Qu
 	if name == "" {
 		name = DefaultQueue
 	}
-	return &Queue{
+	q := &Queue{
 		client:    asynq.NewClientFromRedisClient(rdb),
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
 		name:      name,
 		timeout:   timeout,
 	}
+	q.batcher = group.New(batchMax, q.enqueueGroup, batchSize)
+	return q
 }
+
+// Close stops grouping published deliveries, once those waiting have their
+// task. Enqueue nothing after it.
+func (q *Queue) Close() { q.batcher.Close() }
 
 // Name returns the asynq queue's name.
 func (q *Queue) Name() string { return q.name }
@@ -131,15 +144,24 @@ func (q *Queue) Enqueue(ctx context.Context, id string) error {
 
 // EnqueuePublished is Enqueue of a delivery Publish just stored, of an event
 // whose envelope is envelope: its task carries both, so that its first
-// attempt reads nothing.
+// attempt reads nothing. Deliveries published at the same moment share one
+// task (TypeDeliverBatch) unless Unbatched; a lone one, or one whose envelope
+// is larger than a task carries, has its own.
 func (q *Queue) EnqueuePublished(ctx context.Context, d *store.Published, envelope []byte) error {
 	p := payload{DeliveryID: d.ID}
-	if len(envelope) <= publishedEnvelopeMax {
-		p.Published = &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
-			EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
+	if len(envelope) > publishedEnvelopeMax {
+		_, err := q.enqueueAt(ctx, p, time.Time{})
+		return err
 	}
-	_, err := q.enqueueAt(ctx, p, time.Time{})
-	return err
+	p.Published = &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
+		EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
+	if q.Unbatched {
+		_, err := q.enqueueAt(ctx, p, time.Time{})
+		return err
+	}
+	p.Trace = telemetry.Inject(ctx)
+	err, gerr := q.batcher.Do(ctx, &p)
+	return cmp.Or(gerr, err)
 }
 
 // enqueue is Enqueue that also reports whether a task was created (false: the

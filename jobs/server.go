@@ -66,6 +66,7 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(TypeDeliver, d)
+	mux.HandleFunc(TypeDeliverBatch, d.ProcessBatch)
 	return srv, mux
 }
 

@@ -126,6 +126,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	warnUnset(log, cfg)
 	targets := outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
+	queue.Unbatched = !cfg.TaskBatching
+	defer queue.Close()
 	srv := api.New(api.Config{
 		DB:             db,
 		Redis:          rdb,

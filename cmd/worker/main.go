@@ -64,6 +64,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 	schedule := webhooks.RetrySchedule{MaxRetries: cfg.DeliveryMaxRetries, Window: cfg.DeliveryRetryWindow}
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
+	queue.Unbatched = !cfg.TaskBatching
+	defer queue.Close()
 	deliverer := &jobs.Deliverer{
 		DB:        db,
 		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
@@ -72,6 +74,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, cfg.EndpointMaxInFlight, cfg.DeliveryTimeout+jobs.ThrottleLeaseMargin),
 		Redis:     rdb,
+		Queue:     queue,
+		FreshFor:  cfg.SweepGrace / 2,
 		Log:       log,
 	}
 	if cfg.EndpointCache {

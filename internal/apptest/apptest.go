@@ -59,6 +59,7 @@ type Options struct {
 	AuthFailures  int              // failed authentications a minute per address; 0: no limit
 	RedisCluster  bool             // a three-node Redis Cluster of the test's own instead of a database
 	MaxInFlight   int              // deliveries in flight per endpoint; 0: no cap
+	Unbatched     bool             // each published delivery has a task of its own (TASK_BATCHING=false)
 }
 
 // App is a running service.
@@ -115,6 +116,8 @@ func Start(t testing.TB, o Options) *App {
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
+	queue.Unbatched = o.Unbatched
+	t.Cleanup(queue.Close)
 	a := &App{DB: db, DSN: dsn, Redis: raw, RedisURL: redisURL, Queue: queue, Log: log, client: rdb, direct: direct}
 	a.Server = api.New(api.Config{
 		DB: db, Redis: rdb, Queue: queue,
@@ -140,7 +143,7 @@ func Start(t testing.TB, o Options) *App {
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
 		Endpoints: db.NewEndpointCache(log),
-		Redis:     rdb, Log: log}
+		Redis:     rdb, Queue: queue, FreshFor: o.SweepGrace / 2, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
 	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,

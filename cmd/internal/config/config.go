@@ -52,6 +52,7 @@ type Config struct {
 	EndpointDisableAfter time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
 	EndpointMaxInFlight  int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
 	EndpointCache        bool          `envconfig:"ENDPOINT_CACHE"`
+	TaskBatching         bool          `envconfig:"TASK_BATCHING"`
 	BreakerFailures      int           `envconfig:"BREAKER_FAILURES"`
 	BreakerProbeInterval time.Duration `envconfig:"BREAKER_PROBE_INTERVAL"`
 	BreakerReleaseRate   int           `envconfig:"BREAKER_RELEASE_RATE"`
@@ -91,6 +92,7 @@ func Defaults() Config {
 		RedisURL:                DefaultRedisURL,
 		RedisPipelining:         true,
 		EndpointCache:           true,
+		TaskBatching:            true,
 		HTTPAddr:                DefaultHTTPAddr,
 		WorkerConcurrency:       jobs.DefaultConcurrency,
 		DeliveryTimeout:         outbound.DefaultTimeout,

@@ -64,6 +64,7 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"BREAKER_PROBE_INTERVAL": "7m",
 		"REDIS_PIPELINING":       "false",
 		"ENDPOINT_CACHE":         "false",
+		"TASK_BATCHING":          "false",
 	}
 	defaults := Defaults()
 	typ := reflect.TypeOf(defaults)

@@ -1,0 +1,26 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/empfio/webhooks/store"
+	"github.com/hibiken/asynq"
+)
+
+// EnqueueBatch gives deliveries, as Publish stored them, one batch task of id
+// taskID, enqueued at enqueuedAt; envelopes holds each event's envelope.
+func (q *Queue) EnqueueBatch(ctx context.Context, taskID string, enqueuedAt time.Time, deliveries []store.Published,
+	envelopes map[string][]byte) error {
+	ps := make([]*payload, len(deliveries))
+	for i, d := range deliveries {
+		ps[i] = &payload{DeliveryID: d.ID, Published: &published{OrganizationID: d.OrganizationID, EventID: d.EventID,
+			EventType: d.EventType, EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelopes[d.EventID]}}
+	}
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(enqueuedAt, ps)),
+		asynq.Queue(q.name), asynq.TaskID(taskID), asynq.MaxRetry(taskMaxRetry))
+	return err
+}
+
+// RedisMarker is the key whose absence tells the sweeper Redis lost its data.
+const RedisMarker = redisMarker
