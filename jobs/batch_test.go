@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +149,37 @@ func TestBatch_EachDeliveryOnceAndTheUnfinishedGetTasksOfTheirOwn(t *testing.T) 
 	waitGone(t, a, "batch-2")
 	if n := countByDelivery(ok)[ended]; n != 0 {
 		t.Errorf("a delivery that ended before its old batch ran was sent %d times", n)
+	}
+}
+
+// A worker sends at most its concurrency of requests at once, however many
+// deliveries its batches hold: a batch's deliveries wait for a place.
+func TestBatch_AWorkerSendsNoMoreThanItsConcurrencyAtOnce(t *testing.T) {
+	const concurrency = 4
+	a := apptest.Start(t, apptest.Options{Concurrency: concurrency})
+	ctx := context.Background()
+	orgID, key := a.Org(t, "Wide")
+	var now, most atomic.Int64
+	slow := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) {
+		n := now.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond) // a receiver that takes its time
+		now.Add(-1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	a.Webhook(t, key, slow.URL, "lead.created")
+	testenv.Must(t, a.Redis.Set(ctx, jobs.RedisMarker, "test", 0).Err())
+	a.StartWorker(t, 5*time.Second)
+	first, firstEnvelopes := stored(t, a, orgID, 12)
+	second, secondEnvelopes := stored(t, a, orgID, 12)
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-1", time.Now(), first, firstEnvelopes))
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-2", time.Now(), second, secondEnvelopes))
+	testenv.Eventually(t, 20*time.Second, "24 deliveries received", func() bool { return len(slow.Of("lead.created")) == 24 })
+	if m := most.Load(); m > concurrency || m < 2 {
+		t.Errorf("%d requests in flight at most, want 2 to %d", m, concurrency)
+	}
+	if n := len(countByDelivery(slow)); n != 24 {
+		t.Errorf("%d distinct deliveries received, want 24", n)
 	}
 }

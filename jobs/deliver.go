@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -65,7 +66,30 @@ type Deliverer struct {
 	// Grace, after which the sweeper gives them tasks of their own (zero: half
 	// of DefaultSweepGrace).
 	FreshFor time.Duration
+	// InFlight bounds the requests this worker sends at once
+	// (WORKER_CONCURRENCY), a batch's deliveries included; 0: no bound.
+	InFlight int
 	Log      *slog.Logger
+
+	inFlightOnce sync.Once
+	inFlight     chan struct{}
+}
+
+// enter takes one of the worker's InFlight places for an attempt, and returns
+// the func that gives it back. A delivery whose task's deadline comes first is
+// put back, without an attempt.
+func (d *Deliverer) enter(ctx context.Context) (leave func(), err error) {
+	if d.InFlight <= 0 {
+		return func() {}, nil
+	}
+	d.inFlightOnce.Do(func() { d.inFlight = make(chan struct{}, d.InFlight) })
+	select {
+	case d.inFlight <- struct{}{}:
+		return func() { <-d.inFlight }, nil
+	case <-ctx.Done():
+		throttledTotal.WithLabelValues("worker_busy").Inc()
+		return nil, &throttledError{delay: throttleRetry}
+	}
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
@@ -115,21 +139,28 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, asPublished bool) (
 			job.Probe = true
 		}
 	}
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
 	release := func() {}
 	if d.Throttle != nil {
 		var back *throttledError
 		release, back, err = d.Throttle.Acquire(ctx, &job.Endpoint)
 		if err != nil {
+			leave()
 			return d.infra(ctx, job.Delivery.ID, err)
 		}
 		if back != nil {
+			leave()
 			return back
 		}
 	}
 	res := d.send(ctx, job)
-	// The slot is the receiver's: it is free once the answer is in, before the
-	// attempt is recorded.
+	// The slots are the receiver's and the worker's: they are free once the
+	// answer is in, before the attempt is recorded.
 	release()
+	leave()
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
 	if span.IsRecording() { // nothing to build when tracing is off
 		span.SetName("deliver " + job.Delivery.EventType)

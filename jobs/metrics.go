@@ -34,7 +34,7 @@ var (
 	}, []string{"action"})
 	throttledTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_deliveries_put_back_total",
-		Help: "Deliveries put back for their endpoint's sake, by reason (in_flight, rate_limit).",
+		Help: "Deliveries put back without an attempt, by reason (in_flight, rate_limit: their endpoint's; worker_busy: their worker's).",
 	}, []string{"reason"})
 	heldTotal = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "empfio_deliveries_held_total",

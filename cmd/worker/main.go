@@ -76,6 +76,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Redis:     rdb,
 		Queue:     queue,
 		FreshFor:  cfg.SweepGrace / 2,
+		InFlight:  cfg.WorkerConcurrency,
 		Log:       log,
 	}
 	if cfg.EndpointCache {

@@ -143,7 +143,8 @@ func Start(t testing.TB, o Options) *App {
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
 		Endpoints: db.NewEndpointCache(log),
-		Redis:     rdb, Queue: queue, FreshFor: o.SweepGrace / 2, Log: log}
+		Redis:     rdb, Queue: queue, FreshFor: o.SweepGrace / 2,
+		InFlight: o.Concurrency, Log: log}
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
 	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,
