@@ -76,20 +76,37 @@ type Deliverer struct {
 }
 
 // enter takes one of the worker's InFlight places for an attempt, and returns
-// the func that gives it back. A delivery whose task's deadline comes first is
-// put back, without an attempt.
+// the func that gives it back. A delivery is put back, without an attempt,
+// when its task's deadline comes before a place, or leaves less than a whole
+// attempt's timeout (a batch's delivery that waited long for its place): cut
+// short, its attempt would be recorded as the receiver's failure.
 func (d *Deliverer) enter(ctx context.Context) (leave func(), err error) {
-	if d.InFlight <= 0 {
-		return func() {}, nil
+	leave = func() {}
+	if d.InFlight > 0 {
+		d.inFlightOnce.Do(func() { d.inFlight = make(chan struct{}, d.InFlight) })
+		select {
+		case d.inFlight <- struct{}{}:
+			leave = func() { <-d.inFlight }
+		case <-ctx.Done():
+			return nil, workerBusy()
+		}
 	}
-	d.inFlightOnce.Do(func() { d.inFlight = make(chan struct{}, d.InFlight) })
-	select {
-	case d.inFlight <- struct{}{}:
-		return func() { <-d.inFlight }, nil
-	case <-ctx.Done():
-		throttledTotal.WithLabelValues("worker_busy").Inc()
-		return nil, &throttledError{delay: throttleRetry}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d.Sender.Timeout()+attemptSlack {
+		leave()
+		return nil, workerBusy()
 	}
+	return leave, nil
+}
+
+// attemptSlack is what an attempt needs beyond its HTTP timeout before its
+// task's deadline: signing, and a throttle slot (throttleWait at most);
+// recording does not depend on the deadline.
+const attemptSlack = time.Second
+
+// workerBusy puts a delivery back for its worker's sake.
+func workerBusy() error {
+	throttledTotal.WithLabelValues("worker_busy").Inc()
+	return &throttledError{delay: throttleRetry}
 }
 
 // ProcessTask attempts one delivery. See Deliverer for what each outcome does.
