@@ -73,35 +73,40 @@ type Deliverer struct {
 
 	inFlightOnce sync.Once
 	inFlight     chan struct{}
+	placeWait    time.Duration // placeWaitMax when zero (tests shorten it)
 }
 
 // enter takes one of the worker's InFlight places for an attempt, and returns
-// the func that gives it back. A delivery is put back, without an attempt,
-// when its task's deadline comes before a place, or leaves less than a whole
-// attempt's timeout (a batch's delivery that waited long for its place): cut
-// short, its attempt would be recorded as the receiver's failure.
+// the func that gives it back. A delivery that waits longer than
+// placeWaitMax for a place, or past its task's deadline, is put back without
+// an attempt: its task's deadline leaves an attempt's timeout and
+// taskTimeoutMargin, so an attempt begun later (a batch's delivery behind slow
+// receivers) would be cut short and recorded as the receiver's failure.
 func (d *Deliverer) enter(ctx context.Context) (leave func(), err error) {
-	leave = func() {}
-	if d.InFlight > 0 {
-		d.inFlightOnce.Do(func() { d.inFlight = make(chan struct{}, d.InFlight) })
-		select {
-		case d.inFlight <- struct{}{}:
-			leave = func() { <-d.inFlight }
-		case <-ctx.Done():
-			return nil, workerBusy()
-		}
+	if d.InFlight <= 0 {
+		return func() {}, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d.Sender.Timeout()+attemptSlack {
-		leave()
-		return nil, workerBusy()
+	d.inFlightOnce.Do(func() { d.inFlight = make(chan struct{}, d.InFlight) })
+	leave = func() { <-d.inFlight }
+	select {
+	case d.inFlight <- struct{}{}:
+		return leave, nil
+	default:
 	}
-	return leave, nil
+	wait := time.NewTimer(orDefault(d.placeWait, placeWaitMax))
+	defer wait.Stop()
+	select {
+	case d.inFlight <- struct{}{}:
+		return leave, nil
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	return nil, workerBusy()
 }
 
-// attemptSlack is what an attempt needs beyond its HTTP timeout before its
-// task's deadline: signing, and a throttle slot (throttleWait at most);
-// recording does not depend on the deadline.
-const attemptSlack = time.Second
+// placeWaitMax is how long a delivery may wait for a place in its worker: two
+// thirds of taskTimeoutMargin, the rest left for loading and signing.
+const placeWaitMax = 10 * time.Second
 
 // workerBusy puts a delivery back for its worker's sake.
 func workerBusy() error {

@@ -5,36 +5,32 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/empfio/webhooks/outbound"
 )
 
-// A worker's places bound its attempts; a delivery that cannot have a whole
-// attempt before its task's deadline — no place in time, or too little time
-// left once it has one — is put back instead of being cut short.
-func TestEnter_PutsBackWhatCannotHaveAWholeAttempt(t *testing.T) {
-	d := &Deliverer{Sender: outbound.NewSender(outbound.SenderConfig{Timeout: 2 * time.Second}), InFlight: 1}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// A worker's places bound its attempts; a delivery that cannot have one in
+// time — past placeWait, or past its task's deadline — is put back instead of
+// beginning an attempt its deadline would cut short.
+func TestEnter_PutsBackWhatWaitsTooLongForAPlace(t *testing.T) {
+	d := &Deliverer{InFlight: 1, placeWait: 50 * time.Millisecond}
+	ctx := context.Background()
 	leave, err := d.enter(ctx)
 	if err != nil {
-		t.Fatalf("a free place and time enough: %v", err)
+		t.Fatalf("a free place: %v", err)
 	}
-	busy, cancelBusy := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancelBusy()
 	var te *throttledError
-	if _, err := d.enter(busy); !errors.As(err, &te) {
-		t.Errorf("no place before the deadline: %v, want a put-back", err)
+	if _, err := d.enter(ctx); !errors.As(err, &te) {
+		t.Errorf("no place within placeWait: %v, want a put-back", err)
+	}
+	d.placeWait = time.Minute
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := d.enter(short); !errors.As(err, &te) {
+		t.Errorf("no place before the task's deadline: %v, want a put-back", err)
 	}
 	leave()
-	near, cancelNear := context.WithTimeout(ctx, 2500*time.Millisecond)
-	defer cancelNear()
-	if _, err := d.enter(near); !errors.As(err, &te) {
-		t.Errorf("a place, but 2.5 s left for a 2 s attempt: %v, want a put-back", err)
-	}
-	again, err := d.enter(ctx) // the put-back gave its place back
+	again, err := d.enter(ctx) // the put-backs took no place
 	if err != nil {
-		t.Fatalf("time enough after a put-back: %v", err)
+		t.Fatalf("a place given back: %v", err)
 	}
 	again()
 }
