@@ -55,8 +55,8 @@ type Deliverer struct {
 	// attempt reads its delivery, event and endpoint from Postgres.
 	Endpoints *store.EndpointCache
 	// Redis counts the tries of tasks that fail before a delivery decision,
-	// and marks the batch tasks that have run; nil: asynq's retry count does
-	// both.
+	// and marks the batch tasks that have run; nil: asynq's retry count
+	// counts the tries, and a batch always reads its deliveries.
 	Redis redis.UniversalClient
 	// Queue gives a delivery of a batch task that is not final after its
 	// attempt a task of its own (see ProcessBatch).
