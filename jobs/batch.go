@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"golang.org/x/time/rate"
 )
 
 // TypeDeliverBatch is the asynq task type of deliveries published at the same
@@ -186,26 +184,18 @@ func (d *Deliverer) firstRun(ctx context.Context) bool {
 	return err == nil && first
 }
 
-// A batch's deliveries that fail before their decision (Postgres unreachable)
-// are logged at most once per infraErrorLogInterval, as tasks are.
-var (
-	batchFailureLog = rate.Sometimes{Interval: infraErrorLogInterval}
-	batchFailures   atomic.Int64
-)
+// batchFailures logs a batch's deliveries that fail before their decision,
+// as infraErrorLog does tasks.
+var batchFailures = newInfraFailures()
 
 // ownTask gives delivery id of a batch, whose attempt ended with err, a task of
 // its own, due when asynq would have run ProcessTask's task again.
 func (d *Deliverer) ownTask(ctx context.Context, id string, err error) {
 	ctx = context.WithoutCancel(ctx)
-	var re *retryError
-	var te *throttledError
-	if !errors.As(err, &re) && !errors.As(err, &te) {
-		batchFailures.Add(1)
-		batchFailureLog.Do(func() {
-			d.Log.Error("a delivery of a batch failed before its decision; it gets a task of its own", "delivery_id", id,
-				"error", err, "failures_since_last_line", batchFailures.Swap(0))
-		})
-	}
+	batchFailures.log(err, func(since int64) {
+		d.Log.Error("a delivery of a batch failed before its decision; it gets a task of its own", "delivery_id", id,
+			"error", err, "failures_since_last_line", since)
+	})
 	if errors.Is(err, asynq.SkipRetry) {
 		return // its tries are spent (see infra): the sweeper ends it
 	}

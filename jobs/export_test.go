@@ -14,8 +14,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, taskID string, enqueuedAt time
 	envelopes map[string][]byte) error {
 	ps := make([]*payload, len(deliveries))
 	for i, d := range deliveries {
-		ps[i] = &payload{DeliveryID: d.ID, Published: &published{OrganizationID: d.OrganizationID, EventID: d.EventID,
-			EventType: d.EventType, EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelopes[d.EventID]}}
+		ps[i] = &payload{DeliveryID: d.ID, Published: publishedOf(&d, envelopes[d.EventID])}
 	}
 	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(enqueuedAt, ps)),
 		asynq.Queue(q.name), asynq.TaskID(taskID), asynq.MaxRetry(taskMaxRetry))

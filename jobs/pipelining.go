@@ -13,9 +13,9 @@ import (
 // together, one write and one read for the lot, instead of a round trip each.
 // Not for a caller that waits for each command before it issues the next, as
 // asynq's server does with its dequeues (see NewServer): there, every command
-// would wait for the batch ahead of it. Each call still blocks until its own reply is in and returns its
-// own result, so callers do not change; a lone command is sent at once, so
-// nothing waits at idle. Blocking reads (a listen session's XREAD BLOCK) and
+// would wait for the batch ahead of it. Each call still blocks until its own
+// reply is in and returns its own result, so callers do not change; a lone
+// command is sent at once, so nothing waits at idle. Blocking reads (a listen session's XREAD BLOCK) and
 // MULTI/EXEC pipelines keep connections of their own.
 //
 // Why: on a machine shared by every process, the system calls of one round

@@ -149,19 +149,22 @@ func (q *Queue) Enqueue(ctx context.Context, id string) error {
 // is larger than a task carries, has its own.
 func (q *Queue) EnqueuePublished(ctx context.Context, d *store.Published, envelope []byte) error {
 	p := payload{DeliveryID: d.ID}
-	if len(envelope) > publishedEnvelopeMax {
-		_, err := q.enqueueAt(ctx, p, time.Time{})
-		return err
+	if len(envelope) <= publishedEnvelopeMax {
+		p.Published = publishedOf(d, envelope)
 	}
-	p.Published = &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
-		EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
-	if q.Unbatched {
+	if q.Unbatched || p.Published == nil {
 		_, err := q.enqueueAt(ctx, p, time.Time{})
 		return err
 	}
 	p.Trace = telemetry.Inject(ctx)
 	err, gerr := q.batcher.Do(ctx, &p)
 	return cmp.Or(gerr, err)
+}
+
+// publishedOf is what a task carries of d, published with envelope.
+func publishedOf(d *store.Published, envelope []byte) *published {
+	return &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
+		EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
 }
 
 // enqueue is Enqueue that also reports whether a task was created (false: the

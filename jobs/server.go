@@ -76,24 +76,41 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 const infraErrorLogInterval = 10 * time.Second
 
 // infraErrorLog logs the errors of tasks that failed without a delivery decision,
-// at most once per infraErrorLogInterval. A failed attempt is the receiver's
-// failure, not the worker's: the handler logged it already, so it is skipped.
+// at most once per infraErrorLogInterval (see infraFailures).
 func infraErrorLog(log *slog.Logger) asynq.ErrorHandler {
-	limit := rate.Sometimes{Interval: infraErrorLogInterval}
-	var suppressed atomic.Int64
+	failures := newInfraFailures()
 	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-		var re *retryError
-		var te *throttledError
-		if errors.As(err, &re) || errors.As(err, &te) {
-			return
-		}
-		suppressed.Add(1)
-		limit.Do(func() {
+		failures.log(err, func(since int64) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			log.Error("delivery task failed; asynq will retry it", "error", err, "retried", retried,
-				"task_id", taskID(ctx), "failures_since_last_line", suppressed.Swap(0))
+				"task_id", taskID(ctx), "failures_since_last_line", since)
 		})
 	})
+}
+
+// infraFailures logs failures before a delivery decision (Postgres unreachable,
+// an attempt not recorded) at most once per infraErrorLogInterval, with the
+// count since the last line. A failed attempt or a put-back is not one: it is
+// the receiver's doing, and the handler logged it already.
+type infraFailures struct {
+	limit      rate.Sometimes
+	suppressed atomic.Int64
+}
+
+func newInfraFailures() *infraFailures {
+	return &infraFailures{limit: rate.Sometimes{Interval: infraErrorLogInterval}}
+}
+
+// log writes line, given the failures since the last line, unless err is not
+// such a failure or a line was written within the interval.
+func (f *infraFailures) log(err error, line func(since int64)) {
+	var re *retryError
+	var te *throttledError
+	if errors.As(err, &re) || errors.As(err, &te) {
+		return
+	}
+	f.suppressed.Add(1)
+	f.limit.Do(func() { line(f.suppressed.Swap(0)) })
 }
 
 func taskID(ctx context.Context) string {

@@ -15,8 +15,9 @@ import (
 // organization subscribed to its type, atomically (one statement), and returns
 // those deliveries as stored (pending, no attempt yet). ev.Envelope must be
 // rendered. Returns ENOTFOUND if the organization does not exist,
-// ErrStoredBefore for a Cal.com booking stored before. Concurrent calls share commits (group commit); each returns only once
-// its own event is durably committed.
+// ErrStoredBefore for a Cal.com booking stored before. Concurrent calls share
+// commits (group commit); each returns only once its own event is durably
+// committed.
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
