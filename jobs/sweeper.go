@@ -91,8 +91,9 @@ func (s *Sweeper) watch(ctx context.Context) {
 	if err != nil || !lost {
 		return // Redis is down (the sweep and the workers' errors say so), or intact
 	}
+	seen := time.Now()
 	s.Log.Warn("Redis has lost its data (flushed, or restarted without persistence): giving every open delivery its task back")
-	n, err := s.RecoverAll(ctx)
+	n, err := s.RecoverAll(ctx, seen)
 	if err != nil {
 		s.Log.Warn("recovery after Redis lost its data failed; the sweep will finish it", "error", err)
 		s.Redis.Del(context.WithoutCancel(ctx), redisMarker) // try again at the next watch
@@ -101,12 +102,16 @@ func (s *Sweeper) watch(ctx context.Context) {
 	s.Log.Info("recovered deliveries after Redis lost its data", "requeued", n)
 }
 
-// RecoverAll gives every delivery that is not final a task, due when the
-// delivery is, unless it has one; it returns how many it created.
-func (s *Sweeper) RecoverAll(ctx context.Context) (int, error) {
+// RecoverAll gives every delivery created before lostBy that is not final a
+// task, due when the delivery is, unless it has one; it returns how many it
+// created. lostBy is when Redis was seen without its data: a delivery created
+// later was enqueued into the Redis of now, and may wait in a batch task,
+// which no task id finds — a task of its own would send it a second time.
+// (One whose enqueue failed is the sweep's, after its grace, as always.)
+func (s *Sweeper) RecoverAll(ctx context.Context, lostBy time.Time) (int, error) {
 	created, after := 0, ""
 	for {
-		page, err := s.DB.NotFinal(ctx, after, sweepBatch)
+		page, err := s.DB.NotFinal(ctx, lostBy, after, sweepBatch)
 		if err != nil || len(page) == 0 {
 			return created, err
 		}

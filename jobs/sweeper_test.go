@@ -15,6 +15,7 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -217,6 +218,44 @@ func TestSweeper_RedisLossIsRecoveredAtOnce(t *testing.T) {
 	}
 	a.StartWorker(t, 2*time.Second)
 	testenv.Eventually(t, 10*time.Second, "the due delivery arrives", func() bool { return len(recv.Of("lead.created")) == 1 })
+}
+
+// After Redis lost its data, the deliveries enqueued since are in the Redis of
+// now, some in batch tasks no task id finds: recovery gives a task of its own
+// only to those created before the loss was seen, so none is sent twice.
+func TestSweeper_RedisLossRecoverySparesWhatWasEnqueuedSince(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: time.Minute, SweepInterval: time.Hour})
+	ctx := context.Background()
+	orgID, key := a.Org(t, "Recover")
+	recv := apptest.NewReceiver(t, apptest.Status(http.StatusNoContent))
+	a.Webhook(t, key, recv.URL, "lead.created")
+	before, _ := stored(t, a, orgID, 1) // its task went with Redis's data
+	lostBy := time.Now()
+	since, envelopes := stored(t, a, orgID, 2)
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-since", time.Now(), since, envelopes))
+
+	created, err := a.Sweeper.RecoverAll(ctx, lostBy)
+	testenv.Must(t, err)
+	if created != 1 {
+		t.Fatalf("recovery created %d tasks, want 1: the delivery stored before the loss", created)
+	}
+	taskKey := func(id string) string { return "asynq:{" + a.Queue.Name() + "}:t:" + id }
+	if a.Redis.Exists(ctx, taskKey(before[0].ID)).Val() != 1 {
+		t.Fatal("the delivery stored before the loss has no task")
+	}
+	for _, d := range since {
+		if a.Redis.Exists(ctx, taskKey(d.ID)).Val() != 0 {
+			t.Fatalf("delivery %s, waiting in its batch, was given a task of its own", d.ID)
+		}
+	}
+	testenv.Must(t, a.Redis.Set(ctx, jobs.RedisMarker, "test", 0).Err())
+	a.StartWorker(t, 5*time.Second)
+	testenv.Eventually(t, 10*time.Second, "the three deliveries arrive", func() bool { return len(recv.Of("lead.created")) >= 3 })
+	for id, n := range countByDelivery(recv) {
+		if n != 1 {
+			t.Errorf("delivery %s was sent %d times", id, n)
+		}
+	}
 }
 
 // An active task whose lease has expired (its worker is gone) goes back to

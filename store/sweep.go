@@ -51,14 +51,14 @@ type Due struct {
 	NextAttemptAt *time.Time
 }
 
-// NotFinal returns, in id order, at most limit deliveries that are not final with
-// an id above after ("" for the first page).
-func (db *DB) NotFinal(ctx context.Context, after string, limit int) ([]Due, error) {
+// NotFinal returns, in id order, at most limit deliveries created before
+// before that are not final, with an id above after ("" for the first page).
+func (db *DB) NotFinal(ctx context.Context, before time.Time, after string, limit int) ([]Due, error) {
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
 	rows, err := db.pool.Query(ctx, `SELECT id::text, next_attempt_at FROM deliveries
-		WHERE status IN ('pending', 'retrying') AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+		WHERE status IN ('pending', 'retrying') AND created_at < $1 AND id > $2 ORDER BY id LIMIT $3`, before, after, limit)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
