@@ -216,6 +216,7 @@ func sortedFigures(m map[string]float64) []string {
 	order := []string{"deliveries_per_s", "drain_deliveries_per_s", "ingest_events_per_s", "rate_per_s", "ingest_p50_ms", "ingest_p99_ms",
 		"e2e_p50_ms", "e2e_p99_ms", "all_received_ms", "worker_peak_rss_mb", "cpu_ms_per_delivery",
 		"cpu_ms_per_delivery_postgres", "cpu_ms_per_delivery_redis", "cpu_ms_per_delivery_api", "cpu_ms_per_delivery_worker",
+		"cpu_ms_per_delivery_harness",
 		"mean_group_publish", "mean_group_job", "mean_group_record"}
 	var out []string
 	for _, k := range order {
