@@ -145,19 +145,27 @@ func (q *Queue) enqueueBatch(ctx context.Context, enqueuedAt time.Time, ps []*pa
 //
 // Its deliveries are taken as published, without reading them, only on the
 // task's first run and while it is fresh (FreshFor). A batch run again — after
-// its worker died, or a shutdown outlasted its grace — reads each delivery and
-// skips those already final; so does an old one, since past the sweeper's
-// grace a delivery may have been given a task of its own.
+// its worker died, or a shutdown outlasted its grace — reads each delivery, and
+// so does an old one: past the sweeper's grace a delivery may have been given
+// a task of its own, which no task id tells (a batch's deliveries have none).
+// What the read finds anything but untouched since it was published
+// (Delivery.Untouched) is left to that task: the sweeper's claim, an attempt
+// recorded, a hold or a user's retry each moved it on and gave it one. Were
+// both to attempt it, a stale batch and the task the sweeper gave would send
+// it twice — after workers were down past the grace, every delivery waiting.
 func (d *Deliverer) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 	b, err := decodeBatch(t.Payload())
 	if err != nil {
 		return fmt.Errorf("bad batch payload: %v: %w", err, asynq.SkipRetry)
 	}
-	asPublished := time.Since(b.enqueuedAt) < d.freshFor() && d.firstRun(ctx)
+	how := ifUntouched
+	if time.Since(b.enqueuedAt) < d.freshFor() && d.firstRun(ctx) {
+		how = asPublished
+	}
 	var wg sync.WaitGroup
 	for _, p := range b.deliveries {
 		wg.Go(func() {
-			if err := d.attempt(ctx, p, asPublished); err != nil {
+			if err := d.attempt(ctx, p, how); err != nil {
 				d.ownTask(ctx, p.DeliveryID, err)
 			}
 		})

@@ -152,6 +152,55 @@ func TestBatch_EachDeliveryOnceAndTheUnfinishedGetTasksOfTheirOwn(t *testing.T) 
 	}
 }
 
+// Workers were down past the sweeper's grace: the sweeper gave each delivery
+// waiting in a batch a task of its own, since none has one it could find. The
+// old batch, run at last, leaves them to those tasks: each is sent once, even
+// by a receiver slow enough that both would have read it before either
+// recorded it.
+func TestBatch_AnOldBatchLeavesTheSweptDeliveriesToTheirOwnTasks(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+	ctx := context.Background()
+	orgID, key := a.Org(t, "Swept")
+	slow := apptest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	hookID, _ := a.Webhook(t, key, slow.URL, "lead.created")
+	testenv.Must(t, a.Redis.Set(ctx, jobs.RedisMarker, "test", 0).Err())
+	ds, envelopes := stored(t, a, orgID, 3)
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "waited", time.Now().Add(-10*time.Minute), ds, envelopes))
+	claimed := 0
+	testenv.Eventually(t, 10*time.Second, "the sweeper claims the three deliveries", func() bool {
+		n, err := a.Sweeper.Sweep(ctx)
+		testenv.Must(t, err)
+		claimed += n
+		return claimed == 3
+	})
+	for _, d := range ds {
+		if a.Redis.Exists(ctx, "asynq:{"+a.Queue.Name()+"}:t:"+d.ID).Val() != 1 {
+			t.Fatalf("the sweeper gave delivery %s no task of its own", d.ID)
+		}
+	}
+
+	a.StartWorker(t, 5*time.Second)
+	testenv.Eventually(t, 10*time.Second, "the three deliveries succeed", func() bool {
+		done := 0
+		for _, d := range deliveriesOf(t, a, hookID) {
+			if d.Status == webhooks.StatusSucceeded {
+				done++
+			}
+		}
+		return done == 3
+	})
+	waitGone(t, a, "waited")
+	sent := countByDelivery(slow)
+	for _, d := range ds {
+		if sent[d.ID] != 1 {
+			t.Errorf("delivery %s was sent %d times, want once", d.ID, sent[d.ID])
+		}
+	}
+}
+
 // A worker sends at most its concurrency of requests at once, however many
 // deliveries its batches hold: a batch's deliveries wait for a place.
 func TestBatch_AWorkerSendsNoMoreThanItsConcurrencyAtOnce(t *testing.T) {

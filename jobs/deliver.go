@@ -120,13 +120,28 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 	if err != nil {
 		return fmt.Errorf("bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
-	retried, _ := asynq.GetRetryCount(ctx)
-	return d.attempt(ctx, p, retried == 0)
+	how := readRow
+	if retried, _ := asynq.GetRetryCount(ctx); retried == 0 {
+		how = asPublished
+	}
+	return d.attempt(ctx, p, how)
 }
 
-// attempt makes the attempt of p's delivery; asPublished: p may be taken as
-// Publish stored it, if it carries it (see job).
-func (d *Deliverer) attempt(ctx context.Context, p *payload, asPublished bool) (err error) {
+// take is how an attempt takes its delivery.
+type take int
+
+const (
+	// readRow reads the delivery: it may have moved on since its task was made.
+	readRow take = iota
+	// asPublished takes it as Publish stored it, if the task carries it (see job).
+	asPublished
+	// ifUntouched reads it, and leaves it unless it is as published: a
+	// batch's delivery that moved on has a task of its own (see ProcessBatch).
+	ifUntouched
+)
+
+// attempt makes the attempt of p's delivery, taken as how says.
+func (d *Deliverer) attempt(ctx context.Context, p *payload, how take) (err error) {
 	ctx, span := telemetry.Tracer.Start(telemetry.Extract(ctx, p.Trace), "deliver", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("empfio.delivery_id", p.DeliveryID)))
 	defer func() {
@@ -136,7 +151,7 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, asPublished bool) (
 		}
 		span.End()
 	}()
-	job, err := d.job(ctx, p, asPublished)
+	job, err := d.job(ctx, p, how == asPublished)
 	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
 		return nil // its endpoint was deleted, and the delivery with it
 	} else if err != nil {
@@ -144,6 +159,9 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, asPublished bool) (
 	}
 	if webhooks.IsFinalStatus(job.Delivery.Status) {
 		return nil // a repeated task of a delivery already done
+	}
+	if how == ifUntouched && !job.Delivery.Untouched() {
+		return nil // its own task attempts it
 	}
 	if !job.Endpoint.Enabled {
 		return d.DB.FailDelivery(ctx, job.Delivery.ID, "endpoint is disabled")

@@ -26,7 +26,7 @@ func (db *DB) Job(ctx context.Context, id string) (*webhooks.Job, error) {
 }
 
 const jobsSQL = `SELECT d.id, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
-		ev.envelope,
+		d.next_attempt_at, d.created_at, ev.envelope,
 		e.id, e.url, e.enabled, e.max_retries, e.retry_window_seconds, e.secret, e.previous_secret, e.previous_secret_expires_at,
 		e.rate_limit_per_second, e.circuit_state, e.circuit_since, e.consecutive_failures, e.probe_delivery_id
 	FROM deliveries d JOIN events ev ON ev.id = d.event_id JOIN endpoints e ON e.id = d.endpoint_id
@@ -52,7 +52,7 @@ func (db *DB) scanJob(row pgx.CollectableRow) (*webhooks.Job, error) {
 	var windowSeconds *int64
 	d, e := &j.Delivery, &j.Endpoint
 	err := row.Scan(&d.ID, &d.OrganizationID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &j.Manual,
-		&envelope,
+		&d.NextAttemptAt, &d.CreatedAt, &envelope,
 		&e.ID, &e.URL, &e.Enabled, &maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&perSecond, &e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.ProbeDeliveryID)
 	if err != nil {
