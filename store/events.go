@@ -23,7 +23,10 @@ import (
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]Published, error) {
 	p, err := db.publisher.Do(ctx, ev)
-	if isForeignKeyViolation(err) {
+	for try := 1; violates(err, "deliveries_endpoint_id_fkey") && try < publishTries; try++ {
+		p, err = db.publisher.Do(ctx, ev)
+	}
+	if violates(err, "events_organization_id_fkey") {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
 	}
 	if err == nil && !p.stored {
@@ -31,6 +34,13 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]Published, err
 	}
 	return p.deliveries, wrap(err, "")
 }
+
+// publishTries bounds how often Publish stores an event whose delivery
+// referred to an endpoint deleted meanwhile: the statement read the endpoint
+// before the delete committed, and the reference's check, after. Each try
+// reads the endpoints anew, so only another delete at that very moment fails
+// it again.
+const publishTries = 3
 
 // ErrStoredBefore is returned by Publish for a Cal.com event whose dedup key an
 // event of its organization was stored under before: Cal.com bookings are
