@@ -69,9 +69,13 @@ type Server struct {
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish within timeout,
-// and closes the connections the server opened itself.
+// waits for the enqueues of what they published, and closes the connections
+// the server opened itself.
 func (s *Server) Shutdown(timeout time.Duration) error {
 	err := s.App.ShutdownWithTimeout(timeout)
+	if s.Publisher != nil {
+		s.Publisher.Wait()
+	}
 	for _, c := range s.closers {
 		err = errors.Join(err, c())
 	}

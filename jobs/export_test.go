@@ -23,3 +23,14 @@ func (q *Queue) EnqueueBatch(ctx context.Context, taskID string, enqueuedAt time
 
 // RedisMarker is the key whose absence tells the sweeper Redis lost its data.
 const RedisMarker = redisMarker
+
+// Behind returns how many events' deliveries are enqueued after Publish
+// returned, still on their way.
+func (p *Publisher) Behind() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.behind
+}
+
+// EnqueueBehindMax is enqueueBehindMax.
+const EnqueueBehindMax = enqueueBehindMax

@@ -13,17 +13,35 @@ import (
 	"go.opentelemetry.io/otel/codes"
 )
 
-// Publisher stores events and queues their deliveries.
+// Publisher stores events and queues their deliveries. Call Wait before
+// closing its Queue.
 type Publisher struct {
 	DB    *store.DB
 	Queue *Queue
 	Log   *slog.Logger
+
+	mu      sync.Mutex
+	behind  int            // events whose deliveries are enqueued after Publish returned
+	waited  bool           // Wait was called: Publish enqueues before it returns
+	enqueue sync.WaitGroup // of the events behind
 }
 
-// Publish stores ev with one delivery per subscribed endpoint (one transaction),
-// then enqueues one task per delivery, and returns how many deliveries it made.
-// ev.Envelope is rendered here. Once Publish returns nil the event is safe: a
-// delivery whose enqueue failed (Redis down) is picked up by the sweeper.
+// enqueueBehindMax bounds the events whose deliveries are enqueued after
+// Publish returned. Past it — Redis slow or down, each enqueue waiting for its
+// timeout — Publish enqueues before it returns again, so the wait reaches
+// the callers instead of piling up in memory.
+const enqueueBehindMax = 1024
+
+// Publish stores ev with one delivery per subscribed endpoint (one
+// transaction), and returns how many deliveries it made once they are
+// committed. ev.Envelope is rendered here.
+//
+// Their tasks are enqueued after it returns: once Publish returns nil the
+// event is safe, and a delivery without a task yet (its enqueue still on its
+// way, or failed: Redis down) is the sweeper's, as the design has it. So a
+// publish answers after its commit, not after a Redis round trip and a
+// group's linger more.
+//
 // Returns ENOTFOUND if the organization does not exist, EUNAVAILABLE if Postgres
 // cannot be reached.
 func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err error) {
@@ -47,8 +65,49 @@ func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err
 		return 0, err
 	}
 	publishedTotal.WithLabelValues(ev.Source).Inc()
-	p.enqueue(context.WithoutCancel(ctx), ev, deliveries)
+	ctx = context.WithoutCancel(ctx)
+	if len(deliveries) == 0 {
+		return 0, nil
+	}
+	if !p.enqueueLater() {
+		p.enqueueAll(ctx, ev, deliveries)
+		return len(deliveries), nil
+	}
+	go func() {
+		defer p.enqueued()
+		p.enqueueAll(ctx, ev, deliveries)
+	}()
 	return len(deliveries), nil
+}
+
+// enqueueLater reports whether an event's deliveries may be enqueued after
+// Publish returns, and counts them behind if so.
+func (p *Publisher) enqueueLater() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.waited || p.behind >= enqueueBehindMax {
+		return false
+	}
+	p.behind++
+	p.enqueue.Add(1)
+	return true
+}
+
+func (p *Publisher) enqueued() {
+	p.mu.Lock()
+	p.behind--
+	p.mu.Unlock()
+	p.enqueue.Done()
+}
+
+// Wait returns once the deliveries of every event Publish returned are
+// enqueued (or their enqueue failed, for the sweeper); from then on, Publish
+// enqueues before it returns. Call it at shutdown, before closing the Queue.
+func (p *Publisher) Wait() {
+	p.mu.Lock()
+	p.waited = true
+	p.mu.Unlock()
+	p.enqueue.Wait()
 }
 
 // enqueueParallelism bounds the enqueues of one event's fan-out in flight at
@@ -56,9 +115,9 @@ func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err
 // one by one.
 const enqueueParallelism = 16
 
-// enqueue gives each delivery its task. A failure is logged and left to the
-// sweeper: the deliveries are stored, so nothing is lost.
-func (p *Publisher) enqueue(ctx context.Context, ev *webhooks.Event, deliveries []store.Published) {
+// enqueueAll gives each delivery its task. A failure is logged and left to
+// the sweeper: the deliveries are stored, so nothing is lost.
+func (p *Publisher) enqueueAll(ctx context.Context, ev *webhooks.Event, deliveries []store.Published) {
 	if len(deliveries) == 1 {
 		if err := p.Queue.EnqueuePublished(ctx, &deliveries[0], ev.Envelope); err != nil {
 			p.Log.WarnContext(ctx, "enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)

@@ -42,7 +42,12 @@ func pendingDelivery(t *testing.T) (*apptest.App, *apptest.Receiver, string, del
 	recv := apptest.NewReceiver(t, apptest.Status(200))
 	hookID, _ := a.Webhook(t, key, recv.URL, "*")
 	publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
-	return a, recv, hookID, deliveriesOf(t, a, hookID)[0]
+	d := deliveriesOf(t, a, hookID)[0]
+	// The api answers once the event is committed; the task follows.
+	testenv.Eventually(t, 5*time.Second, "the delivery has its task", func() bool {
+		return a.Redis.Exists(context.Background(), "asynq:{"+a.Queue.Name()+"}:t:"+d.ID).Val() == 1
+	})
+	return a, recv, hookID, d
 }
 
 func TestSweeper_RedisFlushedBeforeDeliveryLosesNothing(t *testing.T) {

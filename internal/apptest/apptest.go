@@ -145,6 +145,7 @@ func Start(t testing.TB, o Options) *App {
 		Endpoints: db.NewEndpointCache(log),
 		Redis:     rdb, Queue: queue, FreshFor: o.SweepGrace / 2,
 		InFlight: o.Concurrency, Log: log}
+	t.Cleanup(a.Deliverer.Publisher.Wait) // after the worker stops, before the queue closes
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, Log: log}
 	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,
