@@ -60,6 +60,10 @@ var (
 		Name: "empfio_events_published_total",
 		Help: "Events stored, by source.",
 	}, []string{"source"})
+	enqueueBehind = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "empfio_enqueue_behind",
+		Help: "Events answered whose deliveries' tasks are still being enqueued.",
+	})
 )
 
 func observeAttempt(outcome, eventType string, res webhooks.AttemptResult) {

@@ -90,6 +90,7 @@ func (p *Publisher) enqueueLater() bool {
 	}
 	p.behind++
 	p.enqueue.Add(1)
+	enqueueBehind.Inc()
 	return true
 }
 
@@ -97,6 +98,7 @@ func (p *Publisher) enqueued() {
 	p.mu.Lock()
 	p.behind--
 	p.mu.Unlock()
+	enqueueBehind.Dec()
 	p.enqueue.Done()
 }
 
