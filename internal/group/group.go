@@ -30,10 +30,7 @@ const (
 	// per delivery, since four split the waiting requests into small groups.
 	Flushers = 1
 	// Linger is how long a group waits for company while load is on
-	// (the last group had more than one request), and only until it is as
-	// large as the last group: the callers that came back from it are all
-	// there, and a closed loop (a sender waiting for each answer before the
-	// next) has no one else to wait for. At idle nobody waits.
+	// (the last group had more than one request); at idle nobody waits.
 	// Measured (bench/RESULTS.md): 2 ms against 1 ms made groups half again as
 	// large and cut Postgres CPU per delivery, for under a millisecond more
 	// latency at 500 events/s.
@@ -56,19 +53,18 @@ type request[T, R any] struct {
 // Committer runs requests of one kind in groups: exec runs a group and returns
 // one result per request, in order, or an error that fails the whole group.
 type Committer[T, R any] struct {
-	max    int
-	linger time.Duration // Linger; tests make it long
-	ops    chan *request[T, R]
-	exec   func(ctx context.Context, ins []T) ([]R, error)
-	size   prometheus.Observer
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	max  int
+	ops  chan *request[T, R]
+	exec func(ctx context.Context, ins []T) ([]R, error)
+	size prometheus.Observer
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 // New returns a Committer that runs groups of up to max requests with exec and
 // observes each group's size with size.
 func New[T, R any](max int, exec func(context.Context, []T) ([]R, error), size prometheus.Observer) *Committer[T, R] {
-	c := &Committer[T, R]{max: max, linger: Linger, ops: make(chan *request[T, R], max*Flushers), exec: exec, stop: make(chan struct{}), size: size}
+	c := &Committer[T, R]{max: max, ops: make(chan *request[T, R], max*Flushers), exec: exec, stop: make(chan struct{}), size: size}
 	for range Flushers {
 		c.wg.Go(c.flushLoop)
 	}
@@ -90,7 +86,7 @@ func (c *Committer[T, R]) Do(ctx context.Context, in T) (R, error) {
 }
 
 func (c *Committer[T, R]) flushLoop() {
-	last := 0 // the last group's size; more than one: load is on
+	busy := false // the last group had company: load is on
 	for {
 		var first *request[T, R]
 		select {
@@ -105,22 +101,20 @@ func (c *Committer[T, R]) flushLoop() {
 				}
 			}
 		}
-		group := c.gather(first, last)
-		last = len(group)
+		group := c.gather(first, busy)
+		busy = len(group) > 1
 		c.flush(group)
 	}
 }
 
-// gather collects the requests waiting behind first. Under load (the last
-// group had company) it waits up to Linger for more, since bigger groups cost
-// Postgres less per request, but not once the group is as large as the last;
-// at idle it takes only what is already there, so a lone request waits for
-// nothing.
-func (c *Committer[T, R]) gather(first *request[T, R], last int) []*request[T, R] {
+// gather collects the requests waiting behind first. Under load it waits up to
+// Linger for more, since bigger groups cost Postgres less per request; at
+// idle it takes only what is already there, so a lone request waits for nothing.
+func (c *Committer[T, R]) gather(first *request[T, R], busy bool) []*request[T, R] {
 	group := []*request[T, R]{first}
 	var linger <-chan time.Time
-	if last > 1 {
-		linger = time.After(c.linger)
+	if busy {
+		linger = time.After(Linger)
 	}
 	for len(group) < c.max {
 		select {
@@ -129,7 +123,7 @@ func (c *Committer[T, R]) gather(first *request[T, R], last int) []*request[T, R
 			continue
 		default:
 		}
-		if linger == nil || len(group) >= last {
+		if linger == nil {
 			return group
 		}
 		select {
