@@ -207,10 +207,10 @@ func (d *Deliverer) ownTask(ctx context.Context, id string, err error) {
 	if errors.Is(err, asynq.SkipRetry) {
 		return // its tries are spent (see infra): the sweeper ends it
 	}
-	due := time.Now().Add(retryDelay(0, err, nil))
 	if d.Queue == nil {
 		return // the sweeper gives it a task
 	}
+	due := time.Now().Add(retryDelay(0, err, nil))
 	if _, qerr := d.Queue.enqueueAt(ctx, payload{DeliveryID: id}, due); qerr != nil {
 		d.Log.Warn("a delivery of a batch could not get a task of its own; the sweeper will give it one",
 			"delivery_id", id, "error", qerr)

@@ -2,9 +2,7 @@ package jobs_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -18,58 +16,22 @@ import (
 	"github.com/empfio/webhooks/store"
 )
 
-// stalledRedis is a Redis that takes connections and never answers, until
-// released: then it drops them, and every command waiting fails.
-type stalledRedis struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newStalledRedis(t *testing.T) *stalledRedis {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	testenv.Must(t, err)
-	s := &stalledRedis{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return s
-}
-
-func (s *stalledRedis) release() {
-	s.ln.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-}
-
 // publisherOnStalledRedis returns a Publisher whose Redis never answers, and
 // an organization with one endpoint.
-func publisherOnStalledRedis(t *testing.T) (*jobs.Publisher, *store.DB, string, *stalledRedis) {
+func publisherOnStalledRedis(t *testing.T) (*jobs.Publisher, *store.DB, string, *testenv.Silent) {
 	t.Helper()
 	db, _ := testenv.DB(t)
 	org, _, err := db.CreateOrganization(context.Background(), "Stalled")
 	testenv.Must(t, err)
 	testenv.Must(t, db.CreateEndpoint(context.Background(), &webhooks.Endpoint{OrganizationID: org.ID,
 		URL: "https://hooks.example.com/x", Events: []string{"*"}}))
-	stalled := newStalledRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: stalled.ln.Addr().String(), MaxRetries: -1,
+	stalled := testenv.NewSilent(t)
+	rdb := redis.NewClient(&redis.Options{Addr: stalled.Addr, MaxRetries: -1,
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 	t.Cleanup(func() { rdb.Close() })
 	q := jobs.NewQueue(rdb, "", time.Second)
 	t.Cleanup(q.Close)
-	t.Cleanup(stalled.release) // first: what waits on it fails, and the queue closes
+	t.Cleanup(stalled.HangUp) // first: what waits on it fails, and the queue closes
 	return &jobs.Publisher{DB: db, Queue: q, Log: slog.New(slog.DiscardHandler)}, db, org.ID, stalled
 }
 
@@ -97,7 +59,7 @@ func TestPublish_AnswersAtCommitAndEnqueuesAfter(t *testing.T) {
 	if got := p.Behind(); got != 1 {
 		t.Fatalf("%d events' enqueues behind after Publish returned, want 1: it waited for Redis", got)
 	}
-	stalled.release() // the enqueue fails: the sweeper's, as a failed enqueue always was
+	stalled.HangUp() // the enqueue fails: the sweeper's, as a failed enqueue always was
 	p.Wait()
 	if got := p.Behind(); got != 0 {
 		t.Fatalf("%d events' enqueues behind after Wait, want 0", got)
@@ -144,7 +106,7 @@ func TestPublish_EnqueuesBeforeAnsweringOnceTooManyAreBehind(t *testing.T) {
 		t.Fatalf("the publish past the bound returned (%v) before its enqueue; %d behind", err, p.Behind())
 	default:
 	}
-	stalled.release()
+	stalled.HangUp()
 	testenv.Must(t, <-done)
 	p.Wait()
 	if got := p.Behind(); got != 0 {

@@ -2,10 +2,8 @@ package jobs_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -153,33 +151,11 @@ func TestDelivery_QueryStringsAreNeverLogged(t *testing.T) {
 // A receiver whose TLS handshake never completes (it accepts and stays silent)
 // costs one attempt, ended by the timeout, recorded once; the worker goes on.
 func TestDelivery_TLSHandshakeThatNeverCompletesIsRecordedOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	testenv.Must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // read nothing, write nothing
-			mu.Unlock()
-		}
-	}()
+	silent := testenv.NewSilent(t)
 	a := apptest.Start(t, apptest.Options{Worker: true, Timeout: time.Second,
 		Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second}})
 	orgID, key := a.Org(t, "Silent")
-	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": "https://" + ln.Addr().String() + "/hooks", "events": []string{"*"}})
+	r := a.Do(t, "POST", "/api/v1/webhooks", key, map[string]any{"url": "https://" + silent.Addr + "/hooks", "events": []string{"*"}})
 	if r.Status != 201 || r.Map(t)["ping"].(map[string]any)["ok"] != false {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}

@@ -19,7 +19,7 @@ func insertAPIKey(ctx context.Context, q querier, orgID, name string) (*webhooks
 	err := q.QueryRow(ctx, `INSERT INTO api_keys (id, organization_id, name, prefix, hash)
 		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`,
 		k.ID, orgID, name, prefix, hash).Scan(&k.CreatedAt)
-	if isForeignKeyViolation(err) {
+	if violates(err, "api_keys_organization_id_fkey") {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
 	}
 	return k, wrap(err, "")

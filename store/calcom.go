@@ -15,7 +15,7 @@ func (db *DB) PutCalcomIntegration(ctx context.Context, orgID string) (*webhooks
 	err := db.pool.QueryRow(ctx, `INSERT INTO calcom_integrations (organization_id, token_hash, secret) VALUES ($1, $2, $3)
 		ON CONFLICT (organization_id) DO UPDATE SET token_hash = $2, secret = $3, created_at = now()
 		RETURNING created_at`, orgID, hash, db.keys.seal(in.Secret)).Scan(&in.CreatedAt)
-	if isForeignKeyViolation(err) {
+	if violates(err, "calcom_integrations_organization_id_fkey") {
 		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
 	}
 	return in, wrap(err, "")

@@ -99,7 +99,7 @@ func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at, updated_at`,
 		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window, rateColumn(e.RateLimit),
 	).Scan(&e.CreatedAt, &e.UpdatedAt)
-	if isForeignKeyViolation(err) {
+	if violates(err, "endpoints_organization_id_fkey") {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
 	}
 	return wrap(err, "")

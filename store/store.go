@@ -130,12 +130,6 @@ func unavailableState(code string) bool {
 	return false
 }
 
-// isForeignKeyViolation reports whether err is a foreign key violation.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
-
 // violates reports whether err is a violation of the foreign key constraint.
 func violates(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
