@@ -31,6 +31,20 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// SignBody returns the X-Empfio-Signature of a delivery signed by secrets, the
+// secrets that sign it now: the current one first, then the previous one while
+// a rotation's grace period lasts (Endpoint.SigningSecrets). It is the
+// signature of the last of them — the previous secret until the grace period
+// ends, then the current one. A receiver that follows the published docs holds
+// one secret, the one it had before the rotation: X-Empfio-Signature keeps
+// verifying with it for the whole grace period, during which the receiver is
+// changed to accept both secrets, and then the new one alone (README, "Rotate a
+// secret"). webhook-signature carries a signature per secret meanwhile. A
+// rotation with no grace period (a leaked secret) switches both at once.
+func SignBody(secrets []string, body []byte) string {
+	return Sign(secrets[len(secrets)-1], body)
+}
+
 // Verify reports whether signature is Sign(secret, body), in constant time.
 // Upper-case hex is accepted: it is decoded before comparing. It is the
 // consumer package's check (verify.Verify), so receivers and this service agree.

@@ -123,7 +123,7 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	b.click("#rotate-secret")
 	b.until(5*time.Second, "the dialog opens", `document.querySelector('dialog[open]')`)
 	b.click(`dialog button[data-value=rotate]`)
-	b.until(10*time.Second, "the rotation is confirmed", `(document.querySelector('#rotate-note')||{}).innerText?.includes('Rotated')`)
+	b.until(10*time.Second, "the rotation is confirmed", `(document.querySelector('#rotate-note')||{}).innerText?.includes('accept both until')`)
 	var hooks struct{ Data []webhooks.Endpoint }
 	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &hooks)
 	rotated := a.Do(t, "GET", "/api/v1/webhooks/"+hooks.Data[0].ID+"/secret", key, nil).Map(t)["secret"]

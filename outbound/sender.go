@@ -85,7 +85,7 @@ type Message struct {
 	ID        string   // X-Empfio-Delivery and webhook-id: stable across retries
 	EventType string   // X-Empfio-Event
 	URL       string   // the endpoint
-	Secrets   []string // current secret first, then one in its grace period
+	Secrets   []string // current secret first, then one in its grace period (webhooks.SignBody)
 	Body      []byte   // the envelope, identical on every attempt
 }
 
@@ -109,7 +109,7 @@ func (s *Sender) Headers(m Message, now time.Time) http.Header {
 		h.Set(k, v)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
-	h.Set(verify.HeaderSignature, webhooks.Sign(m.Secrets[0], m.Body))
+	h.Set(verify.HeaderSignature, webhooks.SignBody(m.Secrets, m.Body))
 	h.Set(verify.HeaderTimestamp, ts)
 	h.Set(verify.HeaderWebhookTimestamp, ts)
 	h.Set(verify.HeaderWebhookSignature, webhooks.SignStandard(m.Secrets, m.ID, now.Unix(), m.Body))

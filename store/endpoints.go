@@ -227,10 +227,13 @@ func (db *DB) DeleteEndpoint(ctx context.Context, orgID, id string) error {
 	return nil
 }
 
-// RotateSecret gives endpoint id a fresh secret; the old one keeps signing for grace.
+// RotateSecret gives endpoint id a fresh secret; the old one keeps signing for
+// grace. With no grace the old one is forgotten at once (a leaked secret), as is
+// the secret of an earlier rotation still in its grace period.
 func (db *DB) RotateSecret(ctx context.Context, orgID, id string, grace time.Duration) (*webhooks.Endpoint, error) {
 	e, err := db.scanEndpoint(db.pool.QueryRow(ctx, `UPDATE endpoints SET
-		previous_secret = secret, previous_secret_expires_at = now() + make_interval(secs => $3),
+		previous_secret = CASE WHEN $3 > 0 THEN secret END,
+		previous_secret_expires_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END,
 		secret = $4, updated_at = now()
 		WHERE id = $1 AND organization_id = $2 RETURNING `+endpointColumns,
 		id, orgID, grace.Seconds(), db.keys.seal(webhooks.NewSecret())))

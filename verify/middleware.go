@@ -19,23 +19,30 @@ const (
 // sign (the current one, and the previous one while a rotation's grace period
 // lasts).
 type Options struct {
-	Secrets []string
-	MaxBody int64         // largest body read; DefaultMaxBody when 0
-	SeenFor time.Duration // how long a handled delivery id is remembered; DefaultSeenFor when 0
-	SeenMax int           // how many ids are remembered at most (oldest forgotten first); DefaultSeenMax when 0
+	Secrets   []string
+	Tolerance time.Duration // how far webhook-timestamp may be from now; DefaultTolerance when 0
+	MaxBody   int64         // largest body read; DefaultMaxBody when 0
+	SeenFor   time.Duration // how long a handled delivery id is remembered; DefaultSeenFor when 0
+	SeenMax   int           // how many ids are remembered at most (oldest forgotten first); DefaultSeenMax when 0
 }
 
-// Middleware verifies each request's X-Empfio-Signature against the secrets
-// and passes it, body intact, to next — once per delivery:
+// Middleware verifies each request's Standard Webhooks signature
+// (webhook-signature, which covers webhook-id, webhook-timestamp and the body)
+// against the secrets and passes it, body intact, to next — once per delivery:
 //   - no or a wrong signature: 401, next is not called;
+//   - webhook-timestamp further than Tolerance from now: 401 (a captured
+//     delivery sent again later);
 //   - a body over MaxBody: 413;
-//   - a delivery id next already answered with a 2xx: 200 at once, next is not
-//     called (Empfio delivers at least once; this drops the repeats);
-//   - a delivery id next is still handling: 409, so Empfio tries again later.
+//   - a webhook-id next already answered with a 2xx: 200 at once, next is not
+//     called (Empfio delivers at least once; this drops the repeats, and a
+//     captured delivery sent again within the tolerance);
+//   - a webhook-id next is still handling: 409, so Empfio tries again later.
 //
-// A delivery that next answers with anything but a 2xx is not remembered: its
-// retry reaches next again. Ids are remembered in memory, per process: with
-// several replicas, keep the id in your own store too.
+// Repeats are recognised by webhook-id, the delivery id the signature covers
+// (X-Empfio-Delivery carries the same id, unsigned). A delivery that next
+// answers with anything but a 2xx is not remembered: its retry reaches next
+// again. Ids are remembered in memory, per process: with several replicas,
+// keep the id in your own store too.
 func Middleware(o Options, next http.Handler) http.Handler {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
@@ -53,12 +60,13 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 			return
 		}
-		if !anyVerifies(o.Secrets, body, r.Header.Get(HeaderSignature)) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		now := time.Now()
+		if err := StandardAny(o.Secrets, r.Header, body, o.Tolerance, now); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		id := r.Header.Get(HeaderDelivery)
-		switch seen.claim(id, time.Now()) {
+		id := r.Header.Get(HeaderWebhookID)
+		switch seen.claim(id, now) {
 		case claimDone:
 			w.WriteHeader(http.StatusOK)
 			return
@@ -71,15 +79,6 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		defer func() { seen.finish(id, rec.status >= 200 && rec.status < 300, time.Now()) }()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-func anyVerifies(secrets []string, body []byte, header string) bool {
-	for _, s := range secrets {
-		if Verify(s, body, header) {
-			return true
-		}
-	}
-	return false
 }
 
 // statusWriter notes the status next answered.
@@ -128,9 +127,6 @@ type seenEntry struct {
 }
 
 func (s *seenSet) claim(id string, now time.Time) claim {
-	if id == "" {
-		return claimNew // not an Empfio delivery id: nothing to remember
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if at, ok := s.at[id]; ok && now.Sub(at) < s.ttl {
@@ -144,9 +140,6 @@ func (s *seenSet) claim(id string, now time.Time) claim {
 }
 
 func (s *seenSet) finish(id string, ok bool, now time.Time) {
-	if id == "" {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.busy, id)

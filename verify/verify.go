@@ -1,9 +1,11 @@
 // Package verify checks, in a receiver, that a request came from Empfio
 // Webhooks: the X-Empfio-Signature header, the Standard Webhooks headers
 // (webhook-id, webhook-timestamp, webhook-signature) with a timestamp tolerance,
-// and an http.Handler middleware that verifies and drops repeated deliveries by
-// X-Empfio-Delivery. It uses the standard library only: copy it, or import
-// github.com/empfio/webhooks/verify.
+// and an http.Handler middleware that verifies the Standard Webhooks signature
+// and drops repeated deliveries by the id it signs. Every check takes several
+// secrets, so that a receiver keeps working through a secret rotation (see
+// README, "Rotate a secret"). It uses the standard library only: copy it, or
+// import github.com/empfio/webhooks/verify.
 package verify
 
 import (
@@ -44,6 +46,10 @@ var (
 // Verify reports whether header, the value of X-Empfio-Signature, is the
 // lowercase hex HMAC-SHA256 of body keyed with secret (the whsec_… string as
 // shown), comparing in constant time. body must be the raw bytes received.
+//
+// X-Empfio-Signature covers the body only: a captured delivery can be sent
+// again, with any delivery id and timestamp. Standard (webhook-signature)
+// covers the id and the timestamp too.
 func Verify(secret string, body []byte, header string) bool {
 	got, err := hex.DecodeString(strings.TrimSpace(header))
 	if err != nil {
@@ -54,6 +60,18 @@ func Verify(secret string, body []byte, header string) bool {
 	return hmac.Equal(got, m.Sum(nil))
 }
 
+// VerifyAny reports whether header, the value of X-Empfio-Signature, is the
+// signature of body by one of secrets (see Verify): during a rotation, give it
+// the new secret and the previous one.
+func VerifyAny(secrets []string, body []byte, header string) bool {
+	for _, s := range secrets {
+		if Verify(s, body, header) {
+			return true
+		}
+	}
+	return false
+}
+
 // Standard verifies the Standard Webhooks headers of a delivery with body
 // against secret: webhook-timestamp within tolerance of now (0 means
 // DefaultTolerance), and one of the space-separated "v1,<base64>" signatures
@@ -61,6 +79,12 @@ func Verify(secret string, body []byte, header string) bool {
 // whsec_, id.timestamp.body). While a rotated secret is in its grace period the
 // header carries one signature per secret: either secret verifies.
 func Standard(secret string, h http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+	return StandardAny([]string{secret}, h, body, tolerance, now)
+}
+
+// StandardAny is Standard with every secret that may sign: it succeeds when a
+// signature of webhook-signature is that of one of secrets.
+func StandardAny(secrets []string, h http.Header, body []byte, tolerance time.Duration, now time.Time) error {
 	id, ts, sigs := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
 	if id == "" || ts == "" || sigs == "" {
 		return ErrMissingHeaders
@@ -72,21 +96,23 @@ func Standard(secret string, h http.Header, body []byte, tolerance time.Duration
 	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > tolerance {
 		return ErrTimestamp
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return ErrSignature
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id + "." + ts + "."))
-	m.Write(body)
-	want := m.Sum(nil)
-	for _, sig := range strings.Fields(sigs) {
-		version, value, ok := strings.Cut(sig, ",")
-		if !ok || version != "v1" {
+	for _, secret := range secrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil {
 			continue
 		}
-		if got, err := base64.StdEncoding.DecodeString(value); err == nil && hmac.Equal(got, want) {
-			return nil
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "."))
+		m.Write(body)
+		want := m.Sum(nil)
+		for _, sig := range strings.Fields(sigs) {
+			version, value, ok := strings.Cut(sig, ",")
+			if !ok || version != "v1" {
+				continue
+			}
+			if got, err := base64.StdEncoding.DecodeString(value); err == nil && hmac.Equal(got, want) {
+				return nil
+			}
 		}
 	}
 	return ErrSignature

@@ -128,10 +128,15 @@ func TestMiddleware_RealDeliveryOnceRepeatsDropped(t *testing.T) {
 	}
 }
 
-func signed(secret, id string, body []byte) *http.Request {
+// signed is a delivery as Empfio sends it: body, delivery id id, signed by
+// secret at ts.
+func signed(secret, id string, body []byte, ts time.Time) *http.Request {
 	r := httptest.NewRequest("POST", "/hooks", bytes.NewReader(body))
 	r.Header.Set(verify.HeaderSignature, webhooks.Sign(secret, body))
 	r.Header.Set(verify.HeaderDelivery, id)
+	r.Header.Set(verify.HeaderWebhookID, id)
+	r.Header.Set(verify.HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	r.Header.Set(verify.HeaderWebhookSignature, webhooks.SignStandard([]string{secret}, id, ts.Unix(), body))
 	return r
 }
 
@@ -139,6 +144,7 @@ func signed(secret, id string, body []byte) *http.Request {
 func TestMiddleware_BadInputFailuresAndRepeats(t *testing.T) {
 	secret, old := webhooks.NewSecret(), webhooks.NewSecret()
 	body := []byte(`{"event":"lead.created"}`)
+	now := time.Now()
 	var status atomic.Int64
 	status.Store(http.StatusOK)
 	var calls atomic.Int64
@@ -156,12 +162,16 @@ func TestMiddleware_BadInputFailuresAndRepeats(t *testing.T) {
 		return w.Code
 	}
 	unsigned := httptest.NewRequest("POST", "/hooks", bytes.NewReader(body))
-	forged := signed(webhooks.NewSecret(), "d0", body)
-	large := signed(secret, "d1", bytes.Repeat([]byte("x"), 65))
+	bodyOnly := httptest.NewRequest("POST", "/hooks", bytes.NewReader(body)) // the published header alone
+	bodyOnly.Header.Set(verify.HeaderSignature, webhooks.Sign(secret, body))
+	forged := signed(webhooks.NewSecret(), "d0", body, now)
+	large := signed(secret, "d1", bytes.Repeat([]byte("x"), 65), now)
+	stale := signed(secret, "d1", body, now.Add(-10*time.Minute))
 	for name, c := range map[string]struct {
 		r    *http.Request
 		want int
-	}{"unsigned": {unsigned, 401}, "forged": {forged, 401}, "too large": {large, 413}} {
+	}{"unsigned": {unsigned, 401}, "X-Empfio-Signature only": {bodyOnly, 401}, "forged": {forged, 401},
+		"too large": {large, 413}, "ten minutes old": {stale, 401}} {
 		if got := do(c.r); got != c.want {
 			t.Errorf("%s: %d, want %d", name, got, c.want)
 		}
@@ -170,35 +180,48 @@ func TestMiddleware_BadInputFailuresAndRepeats(t *testing.T) {
 		t.Fatalf("the handler ran %d times for refused requests", calls.Load())
 	}
 	// The previous secret verifies too (a rotation's grace period).
-	if got := do(signed(old, "d2", body)); got != 200 || calls.Load() != 1 {
+	if got := do(signed(old, "d2", body, now)); got != 200 || calls.Load() != 1 {
 		t.Fatalf("signed with the previous secret: %d, %d calls", got, calls.Load())
+	}
+	// A captured delivery sent again with a made-up delivery id: the signed
+	// id is what counts, so it is a repeat; and a made-up webhook-id breaks
+	// the signature.
+	again := signed(old, "d2", body, now)
+	again.Header.Set(verify.HeaderDelivery, "made-up")
+	if got := do(again); got != 200 || calls.Load() != 1 {
+		t.Fatalf("replay with another X-Empfio-Delivery: %d, %d calls", got, calls.Load())
+	}
+	again = signed(old, "d2", body, now)
+	again.Header.Set(verify.HeaderWebhookID, "made-up")
+	if got := do(again); got != 401 || calls.Load() != 1 {
+		t.Fatalf("replay with another webhook-id: %d, %d calls", got, calls.Load())
 	}
 	// A failure is not remembered: the retry reaches the handler; a success is.
 	status.Store(http.StatusInternalServerError)
-	if got := do(signed(secret, "d3", body)); got != 500 {
+	if got := do(signed(secret, "d3", body, now)); got != 500 {
 		t.Fatalf("failing handler: %d", got)
 	}
 	status.Store(http.StatusOK)
 	for range 3 {
-		do(signed(secret, "d3", body))
+		do(signed(secret, "d3", body, time.Now()))
 	}
 	if calls.Load() != 3 {
 		t.Fatalf("%d calls; want 3 (d2, d3 failing, d3 once more)", calls.Load())
 	}
 	// A repeat while the first is still handled: 409, so it is retried.
-	first := signed(secret, "d4", body)
+	first := signed(secret, "d4", body, now)
 	first.Header.Set("X-Block", "1")
 	done := make(chan int)
 	go func() { done <- do(first) }()
 	testenv.Eventually(t, 5*time.Second, "the first is being handled", func() bool { return calls.Load() == 4 })
-	if got := do(signed(secret, "d4", body)); got != http.StatusConflict {
+	if got := do(signed(secret, "d4", body, now)); got != http.StatusConflict {
 		t.Fatalf("repeat during handling: %d", got)
 	}
 	close(block)
 	if got := <-done; got != 200 {
 		t.Fatalf("first: %d", got)
 	}
-	if got := do(signed(secret, "d4", body)); got != 200 || calls.Load() != 4 {
+	if got := do(signed(secret, "d4", body, now)); got != 200 || calls.Load() != 4 {
 		t.Fatalf("repeat after success: %d, %d calls", got, calls.Load())
 	}
 }
@@ -234,6 +257,16 @@ func TestStandard_TimestampSignatureAndRotation(t *testing.T) {
 		if err := verify.Standard(c.secret, c.h, c.body, 0, now); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
+	}
+	// Several secrets: either of a rotation verifies a delivery signed by one.
+	if err := verify.StandardAny([]string{webhooks.NewSecret(), previous}, headers(now, previous), body, 0, now); err != nil {
+		t.Errorf("StandardAny with the signing secret second: %v", err)
+	}
+	if err := verify.StandardAny([]string{webhooks.NewSecret(), "not-base64!"}, headers(now, secret), body, 0, now); !errors.Is(err, verify.ErrSignature) {
+		t.Errorf("StandardAny without the signing secret: %v", err)
+	}
+	if !verify.VerifyAny([]string{secret, previous}, body, webhooks.Sign(previous, body)) || verify.VerifyAny([]string{secret}, body, webhooks.Sign(previous, body)) {
+		t.Error("VerifyAny must accept a signature of any secret given, and only those")
 	}
 	if !verify.Verify(secret, body, strings.ToUpper(webhooks.Sign(secret, body))) || verify.Verify(secret, body, "zz") {
 		t.Error("Verify: upper-case hex must pass, garbage must not")

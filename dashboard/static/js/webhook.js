@@ -149,19 +149,27 @@ function secretCard(w) {
     type: 'button', class: 'btn btn-small', id: 'rotate-secret', onclick: async () => {
       const choice = await dialog({
         title: 'Rotate the signing secret?',
-        body: [h('p', {}, 'A new secret signs every delivery from now on. For the next 24 hours the old secret keeps signing too (a second signature in webhook-signature; X-Empfio-Signature uses the new one), so you can switch your receiver without missing anything.')],
-        buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Rotate secret', class: 'btn-primary', value: 'rotate' }],
+        body: [
+          h('p', {}, 'A new secret is made. For the next 24 hours the current secret keeps signing: X-Empfio-Signature stays signed with it, and webhook-signature carries both. To miss nothing:'),
+          h('ol', {},
+            h('li', {}, 'Nothing to change at once: your receiver keeps verifying with the current secret.'),
+            h('li', {}, 'Within 24 hours, make your receiver accept a delivery signed with either secret.'),
+            h('li', {}, 'After 24 hours, only the new secret signs: remove the old one.')),
+          h('p', {}, 'If the secret leaked, rotate at once: the old secret stops signing now, and your receiver refuses deliveries until it has the new one.'),
+        ],
+        buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Rotate now (leaked)', value: 'now' },
+          { label: 'Rotate with 24 h overlap', class: 'btn-primary', value: 'rotate' }],
       });
-      if (choice !== 'rotate') return;
+      if (choice !== 'rotate' && choice !== 'now') return;
       try {
-        const s = await api.rotateSecret(w.id);
+        const s = await api.rotateSecret(w.id, choice === 'now' ? '0s' : '24h');
         secret = s.secret;
         shown.textContent = secret;
         reveal.hidden = true;
         copy.hidden = false;
         note.textContent = s.previous_secret_expires_at
-          ? 'Rotated. The previous secret keeps signing until ' + new Date(s.previous_secret_expires_at).toLocaleString() + '.'
-          : 'Rotated.';
+          ? 'Rotated. The previous secret keeps signing until ' + new Date(s.previous_secret_expires_at).toLocaleString() + ': accept both until then.'
+          : 'Rotated. Only the new secret signs from now on.';
         toast('Secret rotated.');
       } catch (e) { toast(e.message); }
     },
