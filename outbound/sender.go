@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -150,16 +151,40 @@ func (s *Sender) Send(ctx context.Context, m Message) webhooks.AttemptResult {
 	return res
 }
 
-// describe turns a transport error into a short, user-facing reason. It never
-// contains the URL: a query string may carry the receiver's credentials, and the
-// reason is logged and shown.
+// describe turns a transport error into a short reason a customer can act on.
+// It names neither the URL (a query string may carry the receiver's
+// credentials) nor any address of ours: the resolver a lookup asked, the
+// worker's own address of a connection. The reason is logged and shown.
 func describe(err error, timeout time.Duration) error {
+	var dnsErr *net.DNSError
 	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var opErr *net.OpError
 	switch {
 	case errors.Is(err, ErrForbiddenTarget):
 		return ErrForbiddenTarget
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
+		return errors.New("the host name could not be looked up in time")
+	case errors.As(err, &dnsErr):
+		return errors.New("the host does not resolve")
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Errorf("timeout: no answer within %s", timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused: nothing listens at that address and port")
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return errors.New("the receiver reset the connection")
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return errors.New("the host is unreachable")
+	case errors.As(err, &certErr):
+		return fmt.Errorf("TLS: the receiver's certificate is not valid: %v", certErr.Err)
+	case errors.As(err, &recordErr):
+		return errors.New("TLS: the receiver did not answer with TLS (an http:// server on an https:// URL?)")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the receiver closed the connection without an answer")
+	case errors.As(err, &opErr):
+		// "read tcp 10.0.0.5:51234->…": the addresses are left out.
+		return fmt.Errorf("connection failed: %v", opErr.Err)
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {

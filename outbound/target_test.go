@@ -79,27 +79,58 @@ func TestCheckURL_RefusesPrivateAndReservedTargetsWithoutDialing(t *testing.T) {
 }
 
 func TestCheckURL_InsecureAllowsHTTPAndLoopback(t *testing.T) {
-	p := outbound.TargetPolicy{AllowInsecure: true}
-	if err := p.CheckURL(context.Background(), "http://127.0.0.1:8080/hook"); err != nil {
-		t.Fatalf("insecure policy refused a loopback http URL: %v", err)
+	p := outbound.TargetPolicy{AllowInsecure: true, Resolver: resolver}
+	for _, u := range []string{"http://127.0.0.1:8080/hook", "http://[::1]:8080/hook", "http://hooks.example.com/x"} {
+		if err := p.CheckURL(context.Background(), u); err != nil {
+			t.Errorf("insecure policy refused %s: %v", u, err)
+		}
 	}
 	if err := p.CheckURL(context.Background(), "http://u:p@127.0.0.1/"); webhooks.ErrorCode(err) != webhooks.EINVALID {
 		t.Fatalf("credentials must stay refused, got %v", err)
 	}
-}
-
-func TestControl_RefusesForbiddenAddressesAtDialTime(t *testing.T) {
-	p := outbound.TargetPolicy{}
-	for _, addr := range []string{"127.0.0.1:443", "10.0.0.1:443", "[::1]:443", "169.254.169.254:80", "100.64.1.1:443", "[::ffff:10.0.0.1]:443"} {
-		if err := p.Control("tcp", addr, nil); !errors.Is(err, outbound.ErrForbiddenTarget) {
-			t.Errorf("Control(%s) = %v, want ErrForbiddenTarget", addr, err)
+	// Insecure opens loopback, not the private ranges nor the metadata service.
+	for _, u := range []string{"http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data/", "http://internal.example.com/x",
+		"http://metadata.example.com/x", "http://[fd00:ec2::254]/x", "http://192.168.1.1/x"} {
+		if err := p.CheckURL(context.Background(), u); webhooks.ErrorCode(err) != webhooks.EINVALID {
+			t.Errorf("insecure CheckURL(%s) = %v, want EINVALID", u, err)
 		}
 	}
-	if err := p.Control("tcp4", "93.184.215.14:443", nil); err != nil {
-		t.Errorf("Control(public) = %v", err)
+}
+
+// The dialer's rules, checked on the Control function itself: nothing is
+// dialled. Insecure allows loopback only; private ranges need
+// ALLOWED_TARGET_CIDRS; link-local and metadata addresses are refused whatever
+// the settings.
+func TestControl_InsecureAndAllowedRanges(t *testing.T) {
+	ten := netip.MustParsePrefix("10.0.0.0/8")
+	all := netip.MustParsePrefix("0.0.0.0/0")
+	cases := []struct {
+		policy  outbound.TargetPolicy
+		address string
+		allowed bool
+	}{
+		{outbound.TargetPolicy{AllowInsecure: true}, "127.0.0.1:80", true},
+		{outbound.TargetPolicy{AllowInsecure: true}, "[::1]:80", true},
+		{outbound.TargetPolicy{AllowInsecure: true}, "93.184.215.14:80", true},
+		{outbound.TargetPolicy{AllowInsecure: true}, "10.0.0.1:80", false},
+		{outbound.TargetPolicy{AllowInsecure: true}, "192.168.1.1:80", false},
+		{outbound.TargetPolicy{AllowInsecure: true}, "169.254.169.254:80", false},
+		{outbound.TargetPolicy{AllowInsecure: true}, "[fe80::1]:80", false},
+		{outbound.TargetPolicy{AllowInsecure: true}, "[fd00:ec2::254]:80", false},
+		{outbound.TargetPolicy{AllowInsecure: true}, "0.0.0.0:80", false},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{ten}}, "10.1.2.3:443", true},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{ten}}, "[::ffff:10.1.2.3]:443", true},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{ten}}, "192.168.1.1:443", false},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{ten}}, "127.0.0.1:443", false},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{all}, AllowInsecure: true}, "169.254.169.254:80", false},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{all}}, "100.100.100.200:80", false},
+		{outbound.TargetPolicy{AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16")}}, "169.254.169.254:80", false},
 	}
-	if err := (outbound.TargetPolicy{AllowInsecure: true}).Control("tcp", "127.0.0.1:80", nil); err != nil {
-		t.Errorf("insecure Control(loopback) = %v", err)
+	for _, c := range cases {
+		err := c.policy.Control("tcp", c.address, nil)
+		if c.allowed && err != nil || !c.allowed && !errors.Is(err, outbound.ErrForbiddenTarget) {
+			t.Errorf("Control(%s) with insecure=%v, cidrs=%v: %v, want allowed=%v", c.address, c.policy.AllowInsecure, c.policy.AllowedCIDRs, err, c.allowed)
+		}
 	}
 }
 

@@ -124,7 +124,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	defer rdb.Close()
 
 	warnUnset(log, cfg)
-	targets := outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}
+	targets := cfg.Targets()
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	queue.Unbatched = !cfg.TaskBatching
 	defer queue.Close()
@@ -178,6 +178,6 @@ func warnUnset(log interface{ Warn(string, ...any) }, cfg *config.Config) {
 		log.Warn("ADMIN_TOKEN is unset: organizations and keys cannot be created over HTTP, and /ops/queues is off")
 	}
 	if cfg.AllowInsecureTargets {
-		log.Warn("ALLOW_INSECURE_TARGETS=true: endpoints may be http:// and private addresses; never in production")
+		log.Warn("ALLOW_INSECURE_TARGETS=true: endpoints may be http:// and loopback addresses; never in production")
 	}
 }

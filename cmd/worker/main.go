@@ -68,7 +68,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	defer queue.Close()
 	deliverer := &jobs.Deliverer{
 		DB:        db,
-		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: outbound.TargetPolicy{AllowInsecure: cfg.AllowInsecureTargets}}),
+		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: cfg.Targets()}),
 		Schedule:  schedule,
 		Breaker:   cfg.Breaker(),
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},

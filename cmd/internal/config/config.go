@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ type Config struct {
 	DedupWindow             time.Duration `envconfig:"DEDUP_WINDOW"`
 	DedupLease              time.Duration `envconfig:"DEDUP_LEASE"`
 	AllowInsecureTargets    bool          `envconfig:"ALLOW_INSECURE_TARGETS"`
+	AllowedTargetCIDRs      []string      `envconfig:"ALLOWED_TARGET_CIDRS"`
 	MaxBodyBytes            int           `envconfig:"MAX_BODY_BYTES"`
 	CORSAllowedOrigins      string        `envconfig:"CORS_ALLOWED_ORIGINS"`
 	DashboardFrameAncestors string        `envconfig:"DASHBOARD_FRAME_ANCESTORS"`
@@ -199,6 +201,9 @@ func (c *Config) validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("LOG_FORMAT=%q is not valid: expected json or text", c.LogFormat)
 	}
+	if _, err := c.allowedCIDRs(); err != nil {
+		return err
+	}
 	if _, err := c.keyring(); err != nil {
 		return fmt.Errorf("SECRET_ENCRYPTION_KEY is not valid: %v (generate a key with: openssl rand -base64 32)", err)
 	}
@@ -273,6 +278,24 @@ func (c *Config) AsynqRedis() asynq.RedisConnOpt {
 	}
 	opt, _ := asynq.ParseRedisURI(c.RedisURL)
 	return opt
+}
+
+// Targets is the policy of which addresses endpoints may point to.
+func (c *Config) Targets() outbound.TargetPolicy {
+	cidrs, _ := c.allowedCIDRs() // checked by Load
+	return outbound.TargetPolicy{AllowInsecure: c.AllowInsecureTargets, AllowedCIDRs: cidrs}
+}
+
+func (c *Config) allowedCIDRs() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.AllowedTargetCIDRs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("ALLOWED_TARGET_CIDRS=%q is not valid: expected comma-separated ranges such as 10.0.0.0/8,fd00::/8", strings.Join(c.AllowedTargetCIDRs, ","))
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // keyring parses SECRET_ENCRYPTION_KEY; nil when it is unset.
