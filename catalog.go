@@ -122,7 +122,8 @@ func AgentTypeNames() []string {
 }
 
 // ValidateAgentData returns one FieldError per required field of agentType that is
-// missing or null in data.
+// missing or null in data, and per known field of another type than documented
+// (ValidateEventData).
 func ValidateAgentData(agentType string, data map[string]json.RawMessage) []FieldError {
 	var errs []FieldError
 	for _, f := range agentRequired[agentType] {
@@ -130,5 +131,5 @@ func ValidateAgentData(agentType string, data map[string]json.RawMessage) []Fiel
 			errs = append(errs, FieldError{"data." + f, "is required for " + agentType})
 		}
 	}
-	return errs
+	return append(errs, ValidateEventData(AgentEventTypes[agentType], data)...)
 }

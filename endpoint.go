@@ -3,6 +3,8 @@ package webhooks
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -114,29 +116,44 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 	return secrets
 }
 
-// EndpointUpdate holds the fields PATCH may change; nil fields stay as they are.
+// EndpointUpdate holds the fields PATCH may change. An absent field stays as
+// it is; null resets it to its default (description "", retry_policy and
+// rate_limit the service's); url, events and enabled have no default and may
+// not be null.
 type EndpointUpdate struct {
-	URL         *string      `json:"url"`
-	Events      []string     `json:"events"`
-	Description *string      `json:"description"`
-	Enabled     *bool        `json:"enabled"`
-	RetryPolicy *RetryPolicy `json:"retry_policy"`
-	RateLimit   *RateLimit   `json:"rate_limit"`
+	URL         Patch[string]      `json:"url"`
+	Events      Patch[[]string]    `json:"events"`
+	Description Patch[string]      `json:"description"`
+	Enabled     Patch[bool]        `json:"enabled"`
+	RetryPolicy Patch[RetryPolicy] `json:"retry_policy"`
+	RateLimit   Patch[RateLimit]   `json:"rate_limit"`
 	// Replay, with "enabled": true on a disabled endpoint, says what happens to
 	// what was held or failed while it was off (ReplayHeld when absent).
 	Replay *string `json:"replay"`
 }
 
-// Check rejects a replay that is unknown or does not come with enabling.
+// Enabling reports whether u turns the endpoint on.
+func (u *EndpointUpdate) Enabling() bool { return u.Enabled.Value != nil && *u.Enabled.Value }
+
+// Check rejects a null where there is no default, and a replay that is
+// unknown or does not come with enabling.
 func (u *EndpointUpdate) Check() error {
-	if u.Replay == nil {
-		return nil
+	var errs []FieldError
+	for name, null := range map[string]bool{"url": u.URL.IsNull(), "events": u.Events.IsNull(), "enabled": u.Enabled.IsNull()} {
+		if null {
+			errs = append(errs, FieldError{name, "may not be null"})
+		}
 	}
-	if !ValidReplay(*u.Replay) {
-		return Invalid(FieldError{"replay", `must be "held", "held_and_failed" or "none"`})
+	switch {
+	case u.Replay == nil:
+	case !ValidReplay(*u.Replay):
+		errs = append(errs, FieldError{"replay", `must be "held", "held_and_failed" or "none"`})
+	case !u.Enabling():
+		errs = append(errs, FieldError{"replay", `only with "enabled": true`})
 	}
-	if u.Enabled == nil || !*u.Enabled {
-		return Invalid(FieldError{"replay", `only with "enabled": true`})
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return Invalid(errs...)
 	}
 	return nil
 }
@@ -149,28 +166,31 @@ type RateLimit struct {
 // MaxRateLimit bounds an endpoint's rate limit.
 const MaxRateLimit = 10000
 
-// Apply changes e by u.
+// Apply changes e by u (which Check accepted).
 func (u *EndpointUpdate) Apply(e *Endpoint) {
-	if u.URL != nil {
-		e.URL = *u.URL
+	if u.URL.Set {
+		e.URL = *u.URL.Value
 	}
-	if u.Events != nil {
-		e.Events = u.Events
+	if u.Events.Set {
+		e.Events = *u.Events.Value
 	}
-	if u.Description != nil {
-		e.Description = *u.Description
+	if u.Description.Set {
+		e.Description = ""
+		if u.Description.Value != nil {
+			e.Description = *u.Description.Value
+		}
 	}
-	if u.Enabled != nil {
-		e.Enabled = *u.Enabled
+	if u.Enabled.Set {
+		e.Enabled = *u.Enabled.Value
 		if e.Enabled {
 			e.DisabledReason = nil
 		}
 	}
-	if u.RetryPolicy != nil {
-		e.RetryPolicy = u.RetryPolicy
+	if u.RetryPolicy.Set {
+		e.RetryPolicy = u.RetryPolicy.Value
 	}
-	if u.RateLimit != nil {
-		e.RateLimit = u.RateLimit
+	if u.RateLimit.Set {
+		e.RateLimit = u.RateLimit.Value
 	}
 }
 

@@ -14,6 +14,10 @@ const (
 	SourceTrigger = "trigger" // a catalog example sent on purpose (empfio trigger)
 )
 
+// MaxExternalIDLength bounds the ids senders give their events (the agent's
+// event_id, a Cal.com booking's uid): they are stored and indexed.
+const MaxExternalIDLength = 200
+
 // Event is something that happened in an organization. Its envelope is rendered
 // once, when the event is stored, so every delivery attempt sends identical bytes.
 type Event struct {

@@ -3,7 +3,9 @@ package webhooks
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -12,24 +14,49 @@ import (
 // unless the field has a default.
 type dataField struct {
 	name string
+	kind kind
 	// def is the documented default for a missing or null value; nil means null.
 	def func(occurredAt time.Time) any
-	// keys are the known keys of a nested object: the field is always an object
-	// carrying each of them (null when unknown).
+	// keys are the known keys of a nested object (each a text): the field is
+	// always an object carrying each of them (null when unknown).
 	keys []string
+	// values, when set, are the only texts the field may hold.
+	values []string
 }
 
-func field(name string) dataField { return dataField{name: name} }
+// kind is the JSON type a known field holds when it is not null.
+type kind int
+
+const (
+	kindText   kind = iota // a string
+	kindTime               // an RFC 3339 time, as a string
+	kindNumber             // a number
+	kindObject             // an object
+)
+
+func text(name string) dataField { return dataField{name: name} }
+
+// oneOf is a text that is one of values.
+func oneOf(name string, values ...string) dataField { return dataField{name: name, values: values} }
+
+func number(name string) dataField { return dataField{name: name, kind: kindNumber} }
 
 // object is a nested object field with its known keys.
-func object(name string, keys ...string) dataField { return dataField{name: name, keys: keys} }
-
-// occurred defaults a time field to when the event occurred.
-func occurred(name string) dataField {
-	return dataField{name: name, def: func(t time.Time) any { return FormatTime(t) }}
+func object(name string, keys ...string) dataField {
+	return dataField{name: name, kind: kindObject, keys: keys}
 }
 
-// constant defaults a field to v.
+// freeObject is an object of the sender's, passed on as sent.
+func freeObject(name string) dataField { return dataField{name: name, kind: kindObject} }
+
+// occurred is a time that defaults to when the event occurred.
+func occurred(name string) dataField {
+	return dataField{name: name, kind: kindTime, def: func(t time.Time) any { return FormatTime(t) }}
+}
+
+func timeField(name string) dataField { return dataField{name: name, kind: kindTime} }
+
+// constant is a text that defaults to v.
 func constant(name string, v any) dataField {
 	return dataField{name: name, def: func(time.Time) any { return v }}
 }
@@ -40,27 +67,76 @@ var person = []string{"name", "email", "phone", "time_zone"}
 // in the order receivers see them: one table per event, as in docs/events.md.
 var eventData = map[string][]dataField{
 	LeadCreated: {
-		field("id"), field("name"), field("email"), field("phone"), field("channel"),
+		text("id"), text("name"), text("email"), text("phone"), text("channel"),
 		constant("status", "new"), occurred("created_at"),
-		field("channel_id"), field("company"), field("conversation_id"), field("metadata"),
+		text("channel_id"), text("company"), text("conversation_id"), freeObject("metadata"),
 	},
 	LeadStatusChanged: {
-		field("id"), field("previous_status"), field("status"),
-		field("name"), field("email"), field("phone"), field("conversation_id"), occurred("updated_at"),
+		text("id"), text("previous_status"), text("status"),
+		text("name"), text("email"), text("phone"), text("conversation_id"), occurred("updated_at"),
 	},
 	BookingRequested: {
-		field("lead_id"), field("conversation_id"), field("service"), field("start_time"), field("end_time"),
-		field("event_type_id"), object("attendee", person...), field("notes"), field("channel"),
+		text("lead_id"), text("conversation_id"), text("service"), timeField("start_time"), timeField("end_time"),
+		number("event_type_id"), object("attendee", person...), text("notes"), text("channel"),
 		occurred("requested_at"),
 	},
 	MessageLogged: {
-		field("id"), field("conversation_id"), field("lead_id"), field("role"), field("content"),
-		field("channel"), occurred("created_at"), field("metadata"),
+		text("id"), text("conversation_id"), text("lead_id"), oneOf("role", "user", "assistant", "system"), text("content"),
+		text("channel"), occurred("created_at"), freeObject("metadata"),
 	},
 	ConversationEscalated: {
-		field("conversation_id"), field("lead_id"), field("channel"), field("reason"), field("summary"),
-		occurred("escalated_at"), object("lead", "id", "name", "email", "phone"), field("last_message_preview"),
+		text("conversation_id"), text("lead_id"), text("channel"), text("reason"), text("summary"),
+		occurred("escalated_at"), object("lead", "id", "name", "email", "phone"), text("last_message_preview"),
 	},
+}
+
+// ValidateEventData returns one FieldError per known field of eventType's
+// data (docs/events.md) whose value is not of its documented type: a text, an
+// RFC 3339 time, a number or an object, or null; a nested object's known keys
+// are texts. Fields the table does not know pass through unchecked.
+func ValidateEventData(eventType string, data map[string]json.RawMessage) []FieldError {
+	var errs []FieldError
+	for _, f := range eventData[eventType] {
+		errs = append(errs, f.check("data."+f.name, data[f.name])...)
+	}
+	return errs
+}
+
+// check returns what is wrong with v, the value sent for f at path.
+func (f dataField) check(path string, v json.RawMessage) []FieldError {
+	if len(v) == 0 || string(v) == "null" {
+		return nil
+	}
+	var s string
+	isText := json.Unmarshal(v, &s) == nil
+	switch {
+	case f.kind == kindText && !isText:
+		return []FieldError{{path, "must be a string or null"}}
+	case f.kind == kindText && f.values != nil && !slices.Contains(f.values, s):
+		return []FieldError{{path, "must be one of " + strings.Join(f.values, ", ")}}
+	case f.kind == kindTime && !isText:
+		return []FieldError{{path, "must be an RFC 3339 time such as 2026-03-07T10:30:00Z, or null"}}
+	case f.kind == kindTime:
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return []FieldError{{path, "must be an RFC 3339 time such as 2026-03-07T10:30:00Z, or null"}}
+		}
+	case f.kind == kindNumber:
+		var n json.Number
+		if json.Unmarshal(v, &n) != nil || v[0] == '"' {
+			return []FieldError{{path, "must be a number or null"}}
+		}
+	case f.kind == kindObject:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(v, &obj) != nil || obj == nil {
+			return []FieldError{{path, "must be an object or null"}}
+		}
+		var errs []FieldError
+		for _, k := range f.keys {
+			errs = append(errs, text(k).check(path+"."+k, obj[k])...)
+		}
+		return errs
+	}
+	return nil
 }
 
 // EventData renders the data of an event of eventType as delivered: every

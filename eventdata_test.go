@@ -141,3 +141,36 @@ func jsonEqual(t *testing.T, a, b json.RawMessage) bool {
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
 }
+
+// The documented fields of agent data are checked for their type: a wrong one
+// is a 422 naming the field, never passed on to receivers.
+func TestAgentData_DocumentedFieldsAreTypeChecked(t *testing.T) {
+	for agentType, eventType := range webhooks.AgentEventTypes {
+		if errs := webhooks.ValidateAgentData(agentType, decodeObject(t, example(t, eventType))); len(errs) > 0 {
+			t.Errorf("the catalog's example of %s is refused: %v", eventType, errs)
+		}
+	}
+	cases := []struct {
+		agentType, data, field string
+	}{
+		{"new_lead", `{"id":1,"channel":"web"}`, "data.id"},
+		{"new_lead", `{"id":"l1","channel":"web","created_at":"notatime"}`, "data.created_at"},
+		{"new_lead", `{"id":"l1","channel":"web","metadata":[1]}`, "data.metadata"},
+		{"status_update", `{"id":"l1","status":5}`, "data.status"},
+		{"booking_request", `{"lead_id":"l1","start_time":"2026-03-10 09:00"}`, "data.start_time"},
+		{"booking_request", `{"lead_id":"l1","start_time":"2026-03-10T09:00:00Z","event_type_id":"7"}`, "data.event_type_id"},
+		{"booking_request", `{"lead_id":"l1","start_time":"2026-03-10T09:00:00Z","attendee":{"email":5}}`, "data.attendee.email"},
+		{"message_logged", `{"conversation_id":"c","role":"robot","content":"hi"}`, "data.role"},
+		{"escalation", `{"conversation_id":"c","reason":"x","lead":"l1"}`, "data.lead"},
+	}
+	for _, c := range cases {
+		errs := webhooks.ValidateAgentData(c.agentType, decodeObject(t, []byte(c.data)))
+		if len(errs) != 1 || errs[0].Field != c.field {
+			t.Errorf("%s %s: %v, want one error on %s", c.agentType, c.data, errs, c.field)
+		}
+	}
+	// null is every known field's "no value", and unknown fields pass as sent.
+	if errs := webhooks.ValidateAgentData("new_lead", decodeObject(t, []byte(`{"id":"l1","channel":"web","created_at":null,"metadata":null,"x":[{}]}`))); len(errs) > 0 {
+		t.Errorf("nulls and extra fields refused: %v", errs)
+	}
+}

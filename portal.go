@@ -56,6 +56,10 @@ func (r PortalRequest) Session(orgID, apiKeyID string, now time.Time) (*PortalSe
 	if ttl < time.Minute || ttl > MaxPortalTTL {
 		errs = append(errs, FieldError{"ttl", "must be between 1m and 24h"})
 	}
+	if len(r.AllowedEventTypes) > MaxSubscriptions {
+		errs = append(errs, FieldError{"allowed_event_types", fmt.Sprintf("must have at most %d entries", MaxSubscriptions)})
+		r.AllowedEventTypes = nil
+	}
 	for i, s := range r.AllowedEventTypes {
 		if !ValidSubscription(s) {
 			errs = append(errs, FieldError{fmt.Sprintf("allowed_event_types[%d]", i), fmt.Sprintf("unknown event type %q", s)})

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -57,8 +58,8 @@ func (r *agentEventRequest) validate() (string, map[string]json.RawMessage, *tim
 	} else if ok {
 		errs = append(errs, webhooks.ValidateAgentData(r.Type, data)...)
 	}
-	if r.EventID != nil && (*r.EventID == "" || len(*r.EventID) > 200) {
-		errs = append(errs, webhooks.FieldError{Field: "event_id", Message: "must be 1 to 200 characters"})
+	if r.EventID != nil && (*r.EventID == "" || len(*r.EventID) > webhooks.MaxExternalIDLength) {
+		errs = append(errs, webhooks.FieldError{Field: "event_id", Message: fmt.Sprintf("must be 1 to %d characters", webhooks.MaxExternalIDLength)})
 	}
 	var occurredAt *time.Time
 	if r.OccurredAt != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -33,7 +34,30 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body has data after the JSON value.")
 	}
-	return nil
+	return strictJSON(body)
+}
+
+// strictJSON refuses what encoding/json lets through but JSON's interoperable
+// profile (RFC 7493) does not: an object naming a key twice — a gateway that
+// checked the first value and this service, which would take the last, would
+// disagree about the request — and text that is not UTF-8.
+func strictJSON(body []byte) error {
+	if jsontext.Value(body).IsValid() {
+		return nil
+	}
+	_, err := jsontext.NewDecoder(bytes.NewReader(body)).ReadValue()
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		where := string(se.JSONPointer.Parent())
+		if len(where) > 100 {
+			where = where[:100] + "…"
+		}
+		if where == "" {
+			where = "the top level"
+		}
+		return webhooks.Errorf(webhooks.EBADREQUEST, "The request body names a key twice in one object (at %s); send each key once.", where)
+	}
+	return webhooks.Errorf(webhooks.EBADREQUEST, "The request body is not valid JSON in UTF-8.")
 }
 
 // decodeOptionalJSON is decodeJSON for bodies that may be left out.

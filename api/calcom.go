@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -31,6 +32,9 @@ type calcomEnvelope struct {
 // not handle → 200 {"status":"ignored"}; the same (trigger, uid) of an
 // organization again → 200 {"status":"duplicate"}; else 202 accepted.
 func (s *Server) calcomWebhook(c *fiber.Ctx) error {
+	if s.CalcomSharedRouteOff {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "The shared Cal.com route is off here (CALCOM_SHARED_ROUTE=false): post to your organization's own subscriber URL.")
+	}
 	if err := s.guard.check(c); err != nil {
 		return err
 	}
@@ -91,14 +95,15 @@ func (s *Server) calcomEvent(c *fiber.Ctx, orgID string) error {
 	if err := json.Unmarshal(env.Payload, &b); err != nil || len(env.Payload) == 0 {
 		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload", Message: "must be the booking object of a Cal.com webhook"}))
 	}
+	if b.UID == "" || len(b.UID) > webhooks.MaxExternalIDLength {
+		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload.uid",
+			Message: fmt.Sprintf("is required, at most %d characters", webhooks.MaxExternalIDLength)}))
+	}
 	if orgID == "" {
 		var err error
-		if orgID, err = calcomOrganization(c, &b); err != nil {
+		if orgID, err = s.sharedRouteOrganization(c, &b); err != nil {
 			return rejected(webhooks.SourceCalcom, err)
 		}
-	}
-	if b.UID == "" {
-		return rejected(webhooks.SourceCalcom, webhooks.Invalid(webhooks.FieldError{Field: "payload.uid", Message: "is required"}))
 	}
 	return s.publishBooking(c, orgID, eventType, env, &b)
 }
@@ -113,6 +118,26 @@ func (s *Server) publishBooking(c *fiber.Ctx, orgID, eventType string, env calco
 	}
 	ev := newEvent(orgID, eventType, webhooks.SourceCalcom, mustJSON(b.data(eventType, env.CreatedAt)), occurredAt)
 	return s.publishOnce(c, "calcom:"+orgID+":"+env.TriggerEvent+":"+b.UID, ev)
+}
+
+// sharedRouteOrganization finds the organization of a booking posted to the
+// shared route. An organization with a subscriber URL of its own takes its
+// bookings there only, signed with its own secret: on the shared route, which
+// anyone holding the shared secret (or anyone at all, when it is unset) may
+// post to, its id is refused.
+func (s *Server) sharedRouteOrganization(c *fiber.Ctx, b *calcomBooking) (string, error) {
+	orgID, err := calcomOrganization(c, b)
+	if err != nil {
+		return "", err
+	}
+	in, err := s.DB.CalcomIntegration(c.UserContext(), orgID)
+	if err != nil {
+		return "", err
+	}
+	if in.Connected {
+		return "", webhooks.Errorf(webhooks.EFORBIDDEN, "This organization has its own Cal.com subscriber URL: Cal.com must post there, not to the shared route.")
+	}
+	return orgID, nil
 }
 
 // calcomOrganization finds the organization of a booking: the booking's

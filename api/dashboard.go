@@ -28,6 +28,11 @@ func (s *Server) mountDashboard() {
 	}, "; ")
 	s.App.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
 	s.App.Use("/dashboard", func(c *fiber.Ctx) error {
+		// Without the slash the page's relative scripts would be looked up
+		// under /, and it would never load.
+		if c.Path() == "/dashboard" {
+			return c.Redirect("/dashboard/", fiber.StatusMovedPermanently)
+		}
 		c.Set(fiber.HeaderContentSecurityPolicy, csp)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")

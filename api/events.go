@@ -63,7 +63,10 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 		return err
 	}
 	var errs []webhooks.FieldError
-	if !webhooks.IsEventType(req.Event) || req.Event == webhooks.WebhookPing {
+	switch {
+	case webhooks.IsOperational(req.Event) || req.Event == webhooks.WebhookPing:
+		errs = append(errs, webhooks.FieldError{Field: "event", Message: "is one of the service's own events, which senders cannot publish"})
+	case !webhooks.IsEventType(req.Event):
 		errs = append(errs, webhooks.FieldError{Field: "event", Message: "must be an event type of GET /api/v1/event-types"})
 	}
 	if id, ok := webhooks.CanonicalID(req.OrganizationID); ok {
@@ -74,6 +77,8 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 	var data map[string]json.RawMessage
 	if len(req.Data) == 0 || json.Unmarshal(req.Data, &data) != nil || data == nil {
 		errs = append(errs, webhooks.FieldError{Field: "data", Message: "must be a JSON object"})
+	} else {
+		errs = append(errs, webhooks.ValidateEventData(req.Event, data)...)
 	}
 	if len(errs) > 0 {
 		return webhooks.Invalid(errs...)

@@ -12,7 +12,7 @@ func (s *Server) connectCalcom(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in.SubscriberURL = c.BaseURL() + "/api/v1/webhooks/calcom/" + in.Token
+	in.SubscriberURL = s.PublicURL + "/api/v1/webhooks/calcom/" + in.Token
 	return c.Status(fiber.StatusCreated).JSON(in)
 }
 

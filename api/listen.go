@@ -54,7 +54,7 @@ func (s *Server) createListenSession(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": e.ID, "webhook_id": e.ID, "secret": e.Secret, "events": e.Events,
-		"stream_url": c.BaseURL() + "/api/v1/listen-sessions/" + e.ID + "/stream"})
+		"stream_url": s.PublicURL + "/api/v1/listen-sessions/" + e.ID + "/stream"})
 }
 
 // listenStream: GET /listen-sessions/{id}/stream → server-sent events, one

@@ -49,6 +49,11 @@ func (s *schemas) of(t reflect.Type) object {
 		return object{} // any JSON value
 	case t == durationType:
 		return object{"type": "string", "description": `a Go duration, such as "30m" or "24h"`}
+	case isPatch(t):
+		v, _ := t.FieldByName("Value")
+		o := nullable(s.of(v.Type.Elem()))
+		o["description"] = "leave out to keep; null resets to the default"
+		return o
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -69,6 +74,12 @@ func (s *schemas) of(t reflect.Type) object {
 		return s.ref(t)
 	}
 	panic("openapi: no schema for " + t.String())
+}
+
+// isPatch reports whether t is a webhooks.Patch: a field of a PATCH body,
+// whose schema is its value's, or null.
+func isPatch(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t.PkgPath() == durationType.PkgPath() && strings.HasPrefix(t.Name(), "Patch[")
 }
 
 // ref registers struct type t and returns a reference to it.

@@ -25,11 +25,36 @@ func (s *Server) mountOps() {
 	}
 	mon := asynqmon.New(asynqmon.Options{RootPath: OpsPath, RedisConnOpt: s.OpsRedis, ReadOnly: !s.OpsWritable})
 	s.closers = append(s.closers, mon.Close)
-	guard := basicauth.New(basicauth.Config{
-		Realm:      "empfio operations",
+	const realm = "empfio operations"
+	login := basicauth.New(basicauth.Config{
+		Realm:      realm,
 		Authorizer: func(_, password string) bool { return tokenMatches(password, s.AdminToken) },
+		Unauthorized: func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="`+realm+`"`)
+			err := webhooks.Errorf(webhooks.EUNAUTHORIZED, "The admin token is required (as the password).")
+			if c.Get(fiber.HeaderAuthorization) == "" {
+				return err // the browser's first request, before it asks: not a guess
+			}
+			return s.guard.failed(c, err)
+		},
 	})
-	s.App.Use(OpsPath, guard, sameOriginWrites, adaptor.HTTPHandler(mon))
+	s.App.Use(OpsPath, notFramed, s.guardCheck, login, sameOriginWrites, adaptor.HTTPHandler(mon))
+}
+
+// notFramed keeps every page under it out of frames: a framed page could be
+// clicked on by another site, its writes looking same-origin.
+func notFramed(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentSecurityPolicy, "frame-ancestors 'none'")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	return c.Next()
+}
+
+// guardCheck refuses a client locked out by its failed authentications.
+func (s *Server) guardCheck(c *fiber.Ctx) error {
+	if err := s.guard.check(c); err != nil {
+		return err
+	}
+	return c.Next()
 }
 
 // sameOriginWrites refuses requests that change state when the browser says they

@@ -25,7 +25,7 @@ func (s *Server) createPortalSession(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
-		"id": session.ID, "url": c.BaseURL() + "/dashboard/#portal=" + session.Token,
+		"id": session.ID, "url": s.PublicURL + "/dashboard/#portal=" + session.Token,
 		"expires_at": session.ExpiresAt, "read_only": session.ReadOnly,
 		"allowed_event_types": session.AllowedEventTypes,
 	})

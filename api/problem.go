@@ -52,12 +52,16 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status := statusOf[code]
 	switch {
 	case code == webhooks.EINTERNAL:
-		s.log.ErrorContext(c.UserContext(), "internal error", "method", c.Method(), "path", loggedPath(c), "error", err)
+		s.log.ErrorContext(c.UserContext(), "internal error", "method", c.Method(), "path", s.loggedPath(c), "error", err)
 	case code == webhooks.EUNAVAILABLE:
-		s.log.WarnContext(c.UserContext(), "dependency unavailable", "method", c.Method(), "path", loggedPath(c), "error", err)
+		s.log.WarnContext(c.UserContext(), "dependency unavailable", "method", c.Method(), "path", s.loggedPath(c), "error", err)
 		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	case code == webhooks.EMETHOD:
-		c.Set(fiber.HeaderAllow, s.allowed(c.Path()))
+		allow, _ := c.Locals(localAllow).(string) // a route that knows (postOnly)
+		if allow == "" {
+			allow = s.allowed(c.Path())
+		}
+		c.Set(fiber.HeaderAllow, allow)
 	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	return c.Status(status).JSON(Problem{

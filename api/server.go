@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,14 @@ type Config struct {
 	Limiter   *jobs.RateLimiter // nil: no rate limit
 	// AuthFailures limits failed authentications per client address; nil: no limit.
 	AuthFailures *jobs.RateLimiter
-	OpsRedis     asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the
+	// client (TRUSTED_PROXIES); empty: the connecting address is the client.
+	TrustedProxies []netip.Prefix
+	// PublicURL is where clients reach this service (PUBLIC_URL): the links it
+	// returns (portal, Cal.com subscriber URL, listen stream) start with it,
+	// never with the request's Host.
+	PublicURL string
+	OpsRedis  asynq.RedisConnOpt // asynqmon's connection; nil: no /ops/queues
 	// OpsWritable lets /ops/queues run, delete and pause tasks
 	// (OPS_QUEUES_WRITABLE); it is read-only otherwise.
 	OpsWritable bool
@@ -47,7 +55,11 @@ type Config struct {
 
 	InternalToken string // agent-event and POST /events; empty refuses all
 	CalcomSecret  string // empty accepts unsigned Cal.com bodies
-	AdminToken    string // organizations and keys; empty refuses all
+	// CalcomSharedRouteOff turns POST /webhooks/calcom off
+	// (CALCOM_SHARED_ROUTE=false): only organizations' own subscriber URLs
+	// take bookings.
+	CalcomSharedRouteOff bool
+	AdminToken           string // organizations and keys; empty refuses all
 
 	MaxBodyBytes int
 	CORSOrigins  string // comma-separated; empty: no CORS headers
@@ -87,7 +99,8 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{Config: cfg, log: cfg.Log, guard: &authGuard{failures: cfg.AuthFailures}}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{Config: cfg, log: cfg.Log, guard: &authGuard{failures: cfg.AuthFailures, trusted: cfg.TrustedProxies}}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "empfio-webhooks",
 		BodyLimit:             cfg.MaxBodyBytes,
@@ -118,7 +131,9 @@ func (s *Server) routes() {
 	a.Get(OpenAPIPath, s.openAPI)
 
 	v1 := "/api/v1"
-	// Inbound events.
+	// Inbound events: POST only. Any other method is a 405 here, before the
+	// routes of /webhooks/:id could take "agent-event" or "calcom" for an id.
+	a.Use(v1+"/webhooks", postOnly)
 	a.Post(v1+"/webhooks/agent-event", s.internalAuth, s.agentEvent)
 	a.Post(v1+"/webhooks/calcom", s.calcomWebhook)
 	a.Post(v1+"/webhooks/calcom/:token", s.calcomOrgWebhook)
@@ -132,7 +147,12 @@ func (s *Server) routes() {
 
 	// The management API of one organization.
 	org := func(method, path string, h ...fiber.Handler) {
-		a.Add(method, v1+path, append([]fiber.Handler{s.orgAuth}, h...)...)
+		h = append([]fiber.Handler{s.orgAuth}, h...)
+		if method == fiber.MethodGet {
+			a.Get(v1+path, h...) // and HEAD
+			return
+		}
+		a.Add(method, v1+path, h...)
 	}
 	org(fiber.MethodGet, "/session", s.sessionInfo)
 	org(fiber.MethodPost, "/portal-sessions", keyOnly, s.createPortalSession)
@@ -161,9 +181,22 @@ func (s *Server) routes() {
 	s.mountDashboard()
 }
 
+// localAllow holds a 405's Allow header, when the route that refuses knows it.
+const localAllow = "allow"
+
+// postOnly refuses any method but POST on the inbound routes.
+func postOnly(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodPost || !isInbound(c.Path()) {
+		return c.Next()
+	}
+	c.Locals(localAllow, fiber.MethodPost)
+	return webhooks.Errorf(webhooks.EMETHOD, "This route takes POST only.")
+}
+
 // isInbound reports whether path is one of the inbound webhooks.
 func isInbound(path string) bool {
-	return path == "/api/v1/webhooks/agent-event" || strings.HasPrefix(path, "/api/v1/webhooks/calcom")
+	const calcom = "/api/v1/webhooks/calcom"
+	return path == "/api/v1/webhooks/agent-event" || path == calcom || strings.HasPrefix(path, calcom+"/")
 }
 
 // accessLog logs one line per request with its outcome.
@@ -180,7 +213,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		level = slog.LevelInfo // every inbound event is logged with its outcome
 	}
 	took := time.Since(start)
-	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", loggedPath(c), "status", c.Response().StatusCode(),
+	s.log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", s.loggedPath(c), "status", c.Response().StatusCode(),
 		"duration_ms", took.Milliseconds())
 	// fiber's method string points into a buffer it reuses: a label keeps a
 	// copy. The route label is the app's own string.
@@ -203,14 +236,23 @@ func routeLabel(c *fiber.Ctx) string {
 	return "unmatched"
 }
 
-// loggedPath is the route pattern of a request, so that what its parameters
-// carry (the token of a Cal.com subscriber URL) is never logged; the path itself
-// when no route matched.
-func loggedPath(c *fiber.Ctx) string {
-	if r := c.Route(); r != nil && strings.Contains(r.Path, ":") {
-		return r.Path
+// loggedPath is what a log line names of a request's path: its route pattern,
+// never the path itself. A parameter may be a credential (the token of a
+// Cal.com subscriber URL), and so may a path that matched no route with its
+// method (a 404, a 405): it is named by the pattern of a route of its shape
+// ("/api/v1/webhooks/calcom/:token" for a GET of one), or the prefix a
+// middleware serves ("/dashboard"), else "unmatched".
+func (s *Server) loggedPath(c *fiber.Ctx) string {
+	if r := routeLabel(c); r != "unmatched" {
+		return r
 	}
-	return c.Path()
+	path := c.Path()
+	for _, r := range s.App.GetRoutes() {
+		if r.Method == "USE" && r.Path != "/" && (path == r.Path || strings.HasPrefix(path, r.Path+"/")) || routeMatches(r.Path, path) {
+			return r.Path
+		}
+	}
+	return "unmatched"
 }
 
 // maxRequestIDLength bounds an incoming X-Request-Id the api takes as its own.

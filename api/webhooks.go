@@ -139,8 +139,8 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	if err := u.Check(); err != nil {
 		return err
 	}
-	if u.URL != nil {
-		if err := s.Targets.CheckURL(c.UserContext(), *u.URL); err != nil {
+	if u.URL.Value != nil {
+		if err := s.Targets.CheckURL(c.UserContext(), *u.URL.Value); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 		if err := e.Validate(); err != nil {
 			return err
 		}
-		return principalOf(c).CheckSubscriptions(u.Events)
+		return principalOf(c).CheckSubscriptions(e.Events)
 	})
 	if err != nil {
 		return err

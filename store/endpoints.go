@@ -93,6 +93,7 @@ func (db *DB) CreateListenEndpoint(ctx context.Context, e *webhooks.Endpoint) er
 func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	e.Secret = webhooks.NewSecret()
 	e.Enabled = true
+	e.Health = webhooks.Health{State: webhooks.CircuitClosed}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
 		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second)

@@ -129,24 +129,27 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	queue.Unbatched = !cfg.TaskBatching
 	defer queue.Close()
 	srv := api.New(api.Config{
-		DB:             db,
-		Redis:          rdb,
-		Queue:          queue,
-		Publisher:      &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Sender:         outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
-		Dedup:          &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
-		Limiter:        jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
-		OpsRedis:       cfg.AsynqRedis(),
-		OpsWritable:    cfg.OpsQueuesWritable,
-		AuthFailures:   jobs.NewRateLimiterPer(rdb, cfg.AuthFailuresPerMinute, cfg.AuthFailuresPerMinute, time.Minute),
-		Targets:        targets,
-		InternalToken:  cfg.InternalAuthToken,
-		CalcomSecret:   cfg.CalcomWebhookSecret,
-		AdminToken:     cfg.AdminToken,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		CORSOrigins:    cfg.CORSAllowedOrigins,
-		FrameAncestors: cfg.DashboardFrameAncestors,
-		Log:            log,
+		DB:                   db,
+		Redis:                rdb,
+		Queue:                queue,
+		Publisher:            &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Sender:               outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
+		Dedup:                &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
+		Limiter:              jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),
+		OpsRedis:             cfg.AsynqRedis(),
+		OpsWritable:          cfg.OpsQueuesWritable,
+		AuthFailures:         jobs.NewRateLimiterPer(rdb, cfg.AuthFailuresPerMinute, cfg.AuthFailuresPerMinute, time.Minute),
+		TrustedProxies:       cfg.Proxies(),
+		PublicURL:            cfg.PublicURL,
+		Targets:              targets,
+		InternalToken:        cfg.InternalAuthToken,
+		CalcomSecret:         cfg.CalcomWebhookSecret,
+		CalcomSharedRouteOff: !cfg.CalcomSharedRoute,
+		AdminToken:           cfg.AdminToken,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		CORSOrigins:          cfg.CORSAllowedOrigins,
+		FrameAncestors:       cfg.DashboardFrameAncestors,
+		Log:                  log,
 	})
 
 	if os.Getenv(holdAfterClaimEnv) == "1" {
@@ -176,6 +179,12 @@ func warnUnset(log interface{ Warn(string, ...any) }, cfg *config.Config) {
 	}
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is unset: organizations and keys cannot be created over HTTP, and /ops/queues is off")
+	}
+	if cfg.SecretEncryptionKey == "" {
+		log.Warn("SECRET_ENCRYPTION_KEY is unset: endpoint and Cal.com secrets are stored in clear in Postgres; set a key (openssl rand -base64 32) to encrypt them at rest")
+	}
+	if cfg.PublicURLDefaulted() {
+		log.Warn("PUBLIC_URL is unset: the links the api returns (dashboard links, Cal.com subscriber URLs) point at " + cfg.PublicURL)
 	}
 	if cfg.AllowInsecureTargets {
 		log.Warn("ALLOW_INSECURE_TARGETS=true: endpoints may be http:// and loopback addresses; never in production")

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -60,6 +61,9 @@ type Options struct {
 	RedisCluster  bool             // a three-node Redis Cluster of the test's own instead of a database
 	MaxInFlight   int              // deliveries in flight per endpoint; 0: no cap
 	Unbatched     bool             // each published delivery has a task of its own (TASK_BATCHING=false)
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies       []netip.Prefix
+	CalcomSharedRouteOff bool // CALCOM_SHARED_ROUTE=false
 }
 
 // App is a running service.
@@ -119,6 +123,11 @@ func Start(t testing.TB, o Options) *App {
 	queue.Unbatched = o.Unbatched
 	t.Cleanup(queue.Close)
 	a := &App{DB: db, DSN: dsn, Redis: raw, RedisURL: redisURL, Queue: queue, Log: log, client: rdb, direct: direct}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.URL = "http://" + ln.Addr().String()
 	a.Server = api.New(api.Config{
 		DB: db, Redis: rdb, Queue: queue,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
@@ -131,14 +140,10 @@ func Start(t testing.TB, o Options) *App {
 		Targets:       targets,
 		InternalToken: InternalToken, CalcomSecret: CalcomSecret, AdminToken: AdminToken,
 		MaxBodyBytes: o.MaxBodyBytes, CORSOrigins: "https://app.example.com", Log: log,
+		PublicURL: a.URL, TrustedProxies: o.TrustedProxies, CalcomSharedRouteOff: o.CalcomSharedRouteOff,
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	go a.Server.App.Listener(ln)
 	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
-	a.URL = "http://" + ln.Addr().String()
 	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Breaker: o.Breaker,
 		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),

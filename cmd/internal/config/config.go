@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -34,9 +36,12 @@ type Config struct {
 	RedisClusterAddrs []string `envconfig:"REDIS_CLUSTER_ADDRS"`
 	RedisPipelining   bool     `envconfig:"REDIS_PIPELINING"`
 	HTTPAddr          string   `envconfig:"HTTP_ADDR"`
+	PublicURL         string   `envconfig:"PUBLIC_URL"`
+	TrustedProxies    []string `envconfig:"TRUSTED_PROXIES"`
 
 	InternalAuthToken   string `envconfig:"INTERNAL_AUTH_TOKEN"`
 	CalcomWebhookSecret string `envconfig:"CALCOM_WEBHOOK_SECRET"`
+	CalcomSharedRoute   bool   `envconfig:"CALCOM_SHARED_ROUTE"`
 	AdminToken          string `envconfig:"ADMIN_TOKEN"`
 	SecretEncryptionKey string `envconfig:"SECRET_ENCRYPTION_KEY"`
 
@@ -75,6 +80,8 @@ type Config struct {
 	LogLevel                string        `envconfig:"LOG_LEVEL"`
 	LogFormat               string        `envconfig:"LOG_FORMAT"`
 	MetricsAddr             string        `envconfig:"METRICS_ADDR"`
+
+	publicURLDefaulted bool
 }
 
 // Defaults of the settings only the processes' wiring knows.
@@ -95,6 +102,7 @@ func Defaults() Config {
 		RedisPipelining:         true,
 		EndpointCache:           true,
 		TaskBatching:            true,
+		CalcomSharedRoute:       true,
 		HTTPAddr:                DefaultHTTPAddr,
 		WorkerConcurrency:       jobs.DefaultConcurrency,
 		DeliveryTimeout:         outbound.DefaultTimeout,
@@ -204,6 +212,12 @@ func (c *Config) validate() error {
 	if _, err := c.allowedCIDRs(); err != nil {
 		return err
 	}
+	if _, err := parsePrefixes("TRUSTED_PROXIES", c.TrustedProxies); err != nil {
+		return err
+	}
+	if err := c.checkPublicURL(); err != nil {
+		return err
+	}
 	if _, err := c.keyring(); err != nil {
 		return fmt.Errorf("SECRET_ENCRYPTION_KEY is not valid: %v (generate a key with: openssl rand -base64 32)", err)
 	}
@@ -287,16 +301,58 @@ func (c *Config) Targets() outbound.TargetPolicy {
 }
 
 func (c *Config) allowedCIDRs() ([]netip.Prefix, error) {
+	return parsePrefixes("ALLOWED_TARGET_CIDRS", c.AllowedTargetCIDRs)
+}
+
+// Proxies returns TRUSTED_PROXIES: the load balancers whose X-Forwarded-For
+// the api believes.
+func (c *Config) Proxies() []netip.Prefix {
+	p, _ := parsePrefixes("TRUSTED_PROXIES", c.TrustedProxies) // checked by Load
+	return p
+}
+
+// parsePrefixes reads the comma-separated ranges (10.0.0.0/8) or single
+// addresses of variable name.
+func parsePrefixes(name string, list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range c.AllowedTargetCIDRs {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("ALLOWED_TARGET_CIDRS=%q is not valid: expected comma-separated ranges such as 10.0.0.0/8,fd00::/8", strings.Join(c.AllowedTargetCIDRs, ","))
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s=%q is not valid: expected comma-separated ranges or addresses such as 10.0.0.0/8,fd00::/8,192.0.2.7", name, strings.Join(list, ","))
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
 		out = append(out, p.Masked())
 	}
 	return out, nil
 }
+
+// checkPublicURL makes PUBLIC_URL an absolute http(s) URL without a path's
+// trailing slash; unset, it is http://localhost and HTTP_ADDR's port (a
+// development default: DefaultPublicURLWarning is logged).
+func (c *Config) checkPublicURL() error {
+	if c.PublicURL == "" {
+		_, port, err := net.SplitHostPort(c.HTTPAddr)
+		if err != nil || port == "" {
+			port = "8080"
+		}
+		c.PublicURL, c.publicURLDefaulted = "http://localhost:"+port, true
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("PUBLIC_URL=%q is not valid: expected where clients reach the api, such as https://webhooks.example.com", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return nil
+}
+
+// PublicURLDefaulted reports whether PUBLIC_URL was unset, and the links the
+// api returns point at localhost.
+func (c *Config) PublicURLDefaulted() bool { return c.publicURLDefaulted }
 
 // keyring parses SECRET_ENCRYPTION_KEY; nil when it is unset.
 func (c *Config) keyring() (*store.Keyring, error) {
