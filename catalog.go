@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -81,6 +82,22 @@ func ValidSubscription(s string) bool {
 		return false
 	}
 	return s != WebhookPing && IsEventType(s)
+}
+
+// AllSubscriptions returns every valid subscription: "*", each "prefix.*",
+// and each subscribable type.
+func AllSubscriptions() []string {
+	out := []string{"*"}
+	for _, t := range Catalog {
+		if t.Name == WebhookPing {
+			continue
+		}
+		if i := strings.IndexByte(t.Name, '.'); i > 0 && !slices.Contains(out, t.Name[:i]+".*") {
+			out = append(out, t.Name[:i]+".*")
+		}
+		out = append(out, t.Name)
+	}
+	return out
 }
 
 // SubscriptionKeys returns the subscription entries that select eventType: itself,

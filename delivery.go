@@ -79,6 +79,7 @@ type DeliveryFilter struct {
 	EndpointID     string
 	Status         string
 	EventType      string
+	EventTypes     []string // nil: any (a limited principal's, Principal.EventTypes)
 	Cursor         *Cursor
 	Limit          int
 }

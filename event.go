@@ -74,6 +74,7 @@ func (e *Event) RenderEnvelope() error {
 type EventFilter struct {
 	OrganizationID string
 	Type           string
+	Types          []string // nil: any (a limited principal's, Principal.EventTypes)
 	Cursor         *Cursor
 	Limit          int
 }

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,33 +84,83 @@ type Principal struct {
 // ReadOnly reports whether the principal may only look.
 func (p *Principal) ReadOnly() bool { return p.Portal != nil && p.Portal.ReadOnly }
 
+// Limited reports whether the principal acts only inside some event types: a
+// dashboard link with allowed_event_types. Such a link sees and changes only
+// the endpoints whose every subscription lies inside them (Sees), subscribes
+// only to them (CheckSubscriptions), and sees only the events and deliveries
+// of those types (AllowsEventType). Integrations, dashboard links and API keys
+// are for API keys alone.
+func (p *Principal) Limited() bool { return p.Portal != nil && len(p.Portal.AllowedEventTypes) > 0 }
+
 // AllowsEventType reports whether the principal may see and subscribe to
 // eventType.
 func (p *Principal) AllowsEventType(eventType string) bool {
-	if p.Portal == nil || len(p.Portal.AllowedEventTypes) == 0 {
+	if !p.Limited() {
 		return true
 	}
 	for _, k := range SubscriptionKeys(eventType) {
-		for _, a := range p.Portal.AllowedEventTypes {
-			if a == k {
-				return true
-			}
+		if slices.Contains(p.Portal.AllowedEventTypes, k) {
+			return true
 		}
 	}
 	return false
 }
 
-// CheckSubscriptions returns EFORBIDDEN when a subscription of events selects an
-// event type the principal may not subscribe to ("*" selects them all).
+// covers reports whether every event type subscription s selects is one the
+// principal may see ("*" selects them all).
+func (p *Principal) covers(s string) bool {
+	for _, t := range Catalog {
+		if t.Name != WebhookPing && selects(s, t.Name) && !p.AllowsEventType(t.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// Sees reports whether the principal may see and change endpoint e: every one
+// of its subscriptions lies inside the principal's event types.
+func (p *Principal) Sees(e *Endpoint) bool {
+	return !p.Limited() || !slices.ContainsFunc(e.Events, func(s string) bool { return !p.covers(s) })
+}
+
+// Subscriptions returns every subscription that lies inside a limited
+// principal's event types — exact types, prefixes, "*" — so that a store can
+// list the endpoints it Sees (those whose subscriptions are all among them);
+// nil when the principal is not limited.
+func (p *Principal) Subscriptions() []string {
+	if !p.Limited() {
+		return nil
+	}
+	out := []string{}
+	for _, s := range AllSubscriptions() {
+		if p.covers(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// EventTypes returns the event types a limited principal may see; nil when it
+// is not limited.
+func (p *Principal) EventTypes() []string {
+	if !p.Limited() {
+		return nil
+	}
+	out := []string{}
+	for _, t := range Catalog {
+		if p.AllowsEventType(t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// CheckSubscriptions returns EINVALID naming "events" when a subscription of
+// events selects an event type the principal may not subscribe to.
 func (p *Principal) CheckSubscriptions(events []string) error {
-	for _, s := range events {
-		for _, t := range Catalog {
-			if t.Name == WebhookPing || !selects(s, t.Name) {
-				continue
-			}
-			if !p.AllowsEventType(t.Name) {
-				return Errorf(EFORBIDDEN, "This dashboard link may not subscribe to %s.", t.Name)
-			}
+	for i, s := range events {
+		if !p.covers(s) {
+			return Invalid(FieldError{fmt.Sprintf("events[%d]", i), fmt.Sprintf("%q selects event types this dashboard link may not use", s)})
 		}
 	}
 	return nil
@@ -117,12 +168,7 @@ func (p *Principal) CheckSubscriptions(events []string) error {
 
 // selects reports whether subscription s selects eventType.
 func selects(s, eventType string) bool {
-	for _, k := range SubscriptionKeys(eventType) {
-		if s == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(SubscriptionKeys(eventType), s)
 }
 
 // randomBase62 returns n uniformly random base62 characters.

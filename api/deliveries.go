@@ -20,7 +20,7 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 		return err
 	}
 	f := webhooks.DeliveryFilter{OrganizationID: e.OrganizationID, EndpointID: e.ID,
-		Status: c.Query("status"), EventType: c.Query("event_type"), Cursor: cursor, Limit: limit}
+		Status: c.Query("status"), EventType: c.Query("event_type"), EventTypes: principalOf(c).EventTypes(), Cursor: cursor, Limit: limit}
 	switch f.Status {
 	case "", webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusHeld, webhooks.StatusSucceeded, webhooks.StatusFailed:
 	default:
@@ -36,13 +36,33 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	return c.JSON(listOf(list, next))
 }
 
-// getDelivery: GET /deliveries/{id} → the delivery with every attempt.
-func (s *Server) getDelivery(c *fiber.Ctx) error {
+// delivery loads the delivery named by the :id parameter, with its attempts,
+// scoped to the caller: another organization's, and one a limited dashboard
+// link may not see (its type, or its endpoint), are not found.
+func (s *Server) delivery(c *fiber.Ctx) (*webhooks.Delivery, error) {
 	id, err := idParam(c, "id", "Delivery")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := s.DB.Delivery(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if p := principalOf(c); p.Limited() {
+		e, err := s.DB.Endpoint(c.UserContext(), d.OrganizationID, d.EndpointID)
+		if err != nil {
+			return nil, err
+		}
+		if !p.AllowsEventType(d.EventType) || !p.Sees(e) {
+			return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Delivery not found.")
+		}
+	}
+	return d, nil
+}
+
+// getDelivery: GET /deliveries/{id} → the delivery with every attempt.
+func (s *Server) getDelivery(c *fiber.Ctx) error {
+	d, err := s.delivery(c)
 	if err != nil {
 		return err
 	}
@@ -53,11 +73,11 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 // retryDelivery: POST /deliveries/{id}/retry → 202; a fresh attempt now, whatever
 // the delivery's status. A final delivery gets exactly one attempt.
 func (s *Server) retryDelivery(c *fiber.Ctx) error {
-	id, err := idParam(c, "id", "Delivery")
+	d, err := s.delivery(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.DB.RetryDelivery(c.UserContext(), orgOf(c), id)
+	d, err = s.DB.RetryDelivery(c.UserContext(), orgOf(c), d.ID)
 	if err != nil {
 		return err
 	}
@@ -83,7 +103,7 @@ func (s *Server) replay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, since, until)
+	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, since, until, principalOf(c).EventTypes())
 	if err != nil {
 		return err
 	}

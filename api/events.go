@@ -24,7 +24,7 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 		return err
 	}
 	list, next, err := s.DB.Events(c.UserContext(), webhooks.EventFilter{OrganizationID: orgOf(c),
-		Type: c.Query("event_type"), Cursor: cursor, Limit: limit})
+		Type: c.Query("event_type"), Types: principalOf(c).EventTypes(), Cursor: cursor, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,11 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if ev.Deliveries, err = s.DB.EventDeliveries(c.UserContext(), ev.OrganizationID, ev.ID); err != nil {
+	p := principalOf(c)
+	if !p.AllowsEventType(ev.Type) {
+		return webhooks.Errorf(webhooks.ENOTFOUND, "Event not found.")
+	}
+	if ev.Deliveries, err = s.DB.EventDeliveries(c.UserContext(), ev.OrganizationID, ev.ID, p.Subscriptions()); err != nil {
 		return err
 	}
 	return c.JSON(ev)

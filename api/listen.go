@@ -57,17 +57,43 @@ func (s *Server) createListenSession(c *fiber.Ctx) error {
 		"stream_url": s.PublicURL + "/api/v1/listen-sessions/" + e.ID + "/stream"})
 }
 
+// listenSession loads the listen session named by the :id parameter, scoped
+// to the caller's organization.
+func (s *Server) listenSession(c *fiber.Ctx) (*webhooks.Endpoint, error) {
+	id, err := idParam(c, "id", "Listen session")
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.DB.Endpoint(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := webhooks.ListenSession(e.URL); !ok {
+		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Listen session not found.")
+	}
+	return e, nil
+}
+
+// endListenSession: DELETE /listen-sessions/{id} → 204; the CLI ends its session.
+func (s *Server) endListenSession(c *fiber.Ctx) error {
+	e, err := s.listenSession(c)
+	if err != nil {
+		return err
+	}
+	if err := s.DB.DeleteEndpoint(c.UserContext(), orgOf(c), e.ID); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
 // listenStream: GET /listen-sessions/{id}/stream → server-sent events, one
 // "delivery" event per delivery (its id is the stream position: send it back
 // as Last-Event-ID to resume), keep-alive comments between; the stream ends
 // after listenStreamFor, for the client to reconnect.
 func (s *Server) listenStream(c *fiber.Ctx) error {
-	e, err := s.endpoint(c)
+	e, err := s.listenSession(c)
 	if err != nil {
 		return err
-	}
-	if _, ok := webhooks.ListenSession(e.URL); !ok {
-		return webhooks.Errorf(webhooks.ENOTFOUND, "Listen session not found.")
 	}
 	after := c.Get("Last-Event-ID")
 	if after == "" {

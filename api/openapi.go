@@ -270,7 +270,8 @@ func openAPIDocument() object {
 	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Publish the catalog's example of an event type to the organization (empfio trigger).",
 		secAPIKey, nil, map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
 			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})})
-	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /webhooks/{id} ends it.",
+	d.op("DELETE", "/api/v1/listen-sessions/{id}", "endListenSession", "End a listen session.", secAPIKey, nil, map[string]object{"204": nil})
+	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /listen-sessions/{id} ends it. It is not one of the organization's webhooks.",
 		secAPIKey, request[listenRequest](s), map[string]object{"201": props([]string{"id", "webhook_id", "secret", "events", "stream_url"}, object{
 			"id": uuidSchema, "webhook_id": uuidSchema, "secret": str, "events": object{"type": "array", "items": str}, "stream_url": str})})
 	d.op("GET", "/api/v1/listen-sessions/{id}/stream", "listenStream", "Server-sent events: one `delivery` event per delivery (data: delivery_id, event_type, headers, body as sent), keep-alive comments between; it ends after about 25 s: reconnect with Last-Event-ID.",

@@ -114,7 +114,7 @@ func TestPortal_AllowedEventTypesLimitWhatCanBeSubscribed(t *testing.T) {
 		}
 	}
 	for _, events := range [][]string{{"*"}, {"booking.*"}, {"conversation.escalated"}} {
-		problem(t, a.Do(t, "POST", "/api/v1/webhooks", token, map[string]any{"url": recv.URL, "events": events}), http.StatusForbidden)
+		problem(t, a.Do(t, "POST", "/api/v1/webhooks", token, map[string]any{"url": recv.URL, "events": events}), http.StatusUnprocessableEntity)
 	}
 }
 

@@ -157,8 +157,8 @@ func (s *Server) routes() {
 	org(fiber.MethodGet, "/session", s.sessionInfo)
 	org(fiber.MethodPost, "/portal-sessions", keyOnly, s.createPortalSession)
 	org(fiber.MethodGet, "/event-types", s.eventTypes)
-	org(fiber.MethodGet, "/integrations/calcom", s.calcomIntegration)
-	org(fiber.MethodPost, "/integrations/calcom", s.connectCalcom)
+	org(fiber.MethodGet, "/integrations/calcom", keyOnly, s.calcomIntegration)
+	org(fiber.MethodPost, "/integrations/calcom", keyOnly, s.connectCalcom)
 	org(fiber.MethodGet, "/webhooks", s.listWebhooks)
 	org(fiber.MethodPost, "/webhooks", s.createWebhook)
 	org(fiber.MethodGet, "/webhooks/:id", s.getWebhook)
@@ -176,6 +176,7 @@ func (s *Server) routes() {
 	org(fiber.MethodPost, "/event-types/:type/trigger", writable, s.triggerEvent)
 	org(fiber.MethodPost, "/listen-sessions", keyOnly, s.createListenSession)
 	org(fiber.MethodGet, "/listen-sessions/:id/stream", keyOnly, s.listenStream)
+	org(fiber.MethodDelete, "/listen-sessions/:id", keyOnly, s.endListenSession)
 
 	s.mountOps()
 	s.mountDashboard()

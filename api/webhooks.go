@@ -93,7 +93,7 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	list, next, err := s.DB.Endpoints(c.UserContext(), orgOf(c), cursor, limit)
+	list, next, err := s.DB.Endpoints(c.UserContext(), orgOf(c), cursor, limit, principalOf(c).Subscriptions())
 	if err != nil {
 		return err
 	}
@@ -103,13 +103,22 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	return c.JSON(listOf(list, next))
 }
 
-// endpoint loads the webhook named by the :id parameter, scoped to the caller.
+// endpoint loads the webhook named by the :id parameter, scoped to the
+// caller: another organization's, one a limited dashboard link does not see
+// (webhooks.Principal.Sees) and a listen session's are not found.
 func (s *Server) endpoint(c *fiber.Ctx) (*webhooks.Endpoint, error) {
 	id, err := idParam(c, "id", "Webhook")
 	if err != nil {
 		return nil, err
 	}
-	return s.DB.Endpoint(c.UserContext(), orgOf(c), id)
+	e, err := s.DB.Endpoint(c.UserContext(), orgOf(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, listen := webhooks.ListenSession(e.URL); listen || !principalOf(c).Sees(e) {
+		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Webhook not found.")
+	}
+	return e, nil
 }
 
 // getWebhook: GET /webhooks/{id}, with its stats.
@@ -128,7 +137,7 @@ func (s *Server) getWebhook(c *fiber.Ctx) error {
 // enabled, retry_policy, rate_limit; with "enabled": true, replay says what
 // happens to what was held or failed while the endpoint was off.
 func (s *Server) updateWebhook(c *fiber.Ctx) error {
-	id, err := idParam(c, "id", "Webhook")
+	before, err := s.endpoint(c)
 	if err != nil {
 		return err
 	}
@@ -144,7 +153,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	e, wasEnabled, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), id, &u, func(e *webhooks.Endpoint) error {
+	e, wasEnabled, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), before.ID, &u, func(e *webhooks.Endpoint) error {
 		if err := e.Validate(); err != nil {
 			return err
 		}
@@ -161,11 +170,11 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 
 // deleteWebhook: DELETE /webhooks/{id} → 204; its deliveries go with it.
 func (s *Server) deleteWebhook(c *fiber.Ctx) error {
-	id, err := idParam(c, "id", "Webhook")
+	e, err := s.endpoint(c)
 	if err != nil {
 		return err
 	}
-	if err := s.DB.DeleteEndpoint(c.UserContext(), orgOf(c), id); err != nil {
+	if err := s.DB.DeleteEndpoint(c.UserContext(), orgOf(c), e.ID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -200,7 +209,7 @@ func secretView(e *webhooks.Endpoint) fiber.Map {
 // rotateSecret: POST /webhooks/{id}/secret/rotate {"grace": "24h"} → the new
 // secret; the previous one keeps signing until the grace period ends.
 func (s *Server) rotateSecret(c *fiber.Ctx) error {
-	id, err := idParam(c, "id", "Webhook")
+	e, err := s.endpoint(c)
 	if err != nil {
 		return err
 	}
@@ -212,7 +221,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.DB.RotateSecret(c.UserContext(), orgOf(c), id, grace)
+	e, err = s.DB.RotateSecret(c.UserContext(), orgOf(c), e.ID, grace)
 	if err != nil {
 		return err
 	}

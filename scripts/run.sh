@@ -25,6 +25,16 @@ export HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"
 export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token}"
 export INTERNAL_AUTH_TOKEN="${INTERNAL_AUTH_TOKEN:-dev-internal-token}"
 export ALLOW_INSECURE_TARGETS="${ALLOW_INSECURE_TARGETS:-true}"
+export PUBLIC_URL="${PUBLIC_URL:-http://${HTTP_ADDR}}"
+# Endpoint secrets are encrypted at rest with a key made once and kept in the
+# private data folder (it is never committed: .data/ is ignored).
+if [ -z "${SECRET_ENCRYPTION_KEY:-}" ]; then
+  if [ ! -s .data/secret-encryption-key ]; then
+    (umask 077; echo "dev:$(head -c 32 /dev/urandom | base64)" >.data/secret-encryption-key)
+  fi
+  SECRET_ENCRYPTION_KEY=$(cat .data/secret-encryption-key)
+  export SECRET_ENCRYPTION_KEY
+fi
 
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched Go
 mkdir -p bin

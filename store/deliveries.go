@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -57,10 +58,13 @@ func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Deliver
 	return &d, wrap(err, "")
 }
 
-// EventDeliveries returns the deliveries of event eventID of orgID, oldest first.
-func (db *DB) EventDeliveries(ctx context.Context, orgID, eventID string) ([]*webhooks.Delivery, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`, eventID, orgID)
+// EventDeliveries returns the deliveries of event eventID of orgID to its
+// webhooks, oldest first (not to listen sessions); within, when not nil, keeps
+// those to endpoints whose every subscription is one of it (see Endpoints).
+func (db *DB) EventDeliveries(ctx context.Context, orgID, eventID string, within []string) ([]*webhooks.Delivery, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+prefixed("d.", deliveryColumns)+` FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.event_id = $1 AND d.organization_id = $2 AND ($3::text[] IS NULL OR e.events <@ $3) AND NOT starts_with(e.url, $4)
+		ORDER BY d.created_at, d.id`, eventID, orgID, within, webhooks.ListenScheme)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
@@ -70,10 +74,10 @@ func (db *DB) EventDeliveries(ctx context.Context, orgID, eventID string) ([]*we
 
 // Deliveries returns a page of an endpoint's delivery log, newest first.
 func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*webhooks.Delivery, *webhooks.Cursor, error) {
-	args := []any{f.OrganizationID, f.EndpointID, f.Limit + 1, f.Status, f.EventType}
-	where := ` AND ($4 = '' OR status = $4) AND ($5 = '' OR event_type = $5)`
+	args := []any{f.OrganizationID, f.EndpointID, f.Limit + 1, f.Status, f.EventType, f.EventTypes}
+	where := ` AND ($4 = '' OR status = $4) AND ($5 = '' OR event_type = $5) AND ($6::text[] IS NULL OR event_type = ANY ($6))`
 	if f.Cursor != nil {
-		where += ` AND (created_at, id) < ($6, $7)`
+		where += ` AND (created_at, id) < ($7, $8)`
 		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
@@ -98,15 +102,26 @@ func (db *DB) RetryDelivery(ctx context.Context, orgID, id string) (*webhooks.De
 }
 
 // ReplayFailed makes the failed deliveries of endpoint endpointID created in
-// [since, until) due now for one more attempt each, and returns their ids.
-func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since, until time.Time) ([]string, error) {
+// [since, until), of one of types (nil: any), due now for one more attempt
+// each, and returns their ids.
+func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since, until time.Time, types []string) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'pending', manual = true,
 		next_attempt_at = now(), completed_at = NULL, updated_at = now()
 		WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
-		RETURNING id`, orgID, endpointID, since, until)
+			AND ($5::text[] IS NULL OR event_type = ANY ($5))
+		RETURNING id`, orgID, endpointID, since, until, types)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, wrap(err, "")
+}
+
+// prefixed qualifies each of the comma-separated columns with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }

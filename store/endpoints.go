@@ -115,12 +115,15 @@ func (db *DB) Endpoint(ctx context.Context, orgID, id string) (*webhooks.Endpoin
 }
 
 // Endpoints returns a page of an organization's endpoints, newest first, and the
-// cursor of the next page (nil on the last one).
-func (db *DB) Endpoints(ctx context.Context, orgID string, after *webhooks.Cursor, limit int) ([]*webhooks.Endpoint, *webhooks.Cursor, error) {
-	args := []any{orgID, limit + 1}
-	where := ""
+// cursor of the next page (nil on the last one). within, when not nil, keeps
+// only the endpoints whose every subscription is one of it
+// (webhooks.Principal.Subscriptions). Listen sessions' endpoints are not
+// listed: they are the CLI's, not the organization's webhooks.
+func (db *DB) Endpoints(ctx context.Context, orgID string, after *webhooks.Cursor, limit int, within []string) ([]*webhooks.Endpoint, *webhooks.Cursor, error) {
+	args := []any{orgID, limit + 1, within, webhooks.ListenScheme}
+	where := ` AND ($3::text[] IS NULL OR events <@ $3) AND NOT starts_with(url, $4)`
 	if after != nil {
-		where = ` AND (created_at, id) < ($3, $4)`
+		where += ` AND (created_at, id) < ($5, $6)`
 		args = append(args, after.CreatedAt, after.ID)
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints

@@ -154,10 +154,10 @@ func (db *DB) Event(ctx context.Context, orgID, id string) (*webhooks.Event, err
 
 // Events returns a page of an organization's events, newest first.
 func (db *DB) Events(ctx context.Context, f webhooks.EventFilter) ([]*webhooks.Event, *webhooks.Cursor, error) {
-	args := []any{f.OrganizationID, f.Limit + 1, f.Type}
-	where := ` AND ($3 = '' OR type = $3)`
+	args := []any{f.OrganizationID, f.Limit + 1, f.Type, f.Types}
+	where := ` AND ($3 = '' OR type = $3) AND ($4::text[] IS NULL OR type = ANY ($4))`
 	if f.Cursor != nil {
-		where += ` AND (created_at, id) < ($4, $5)`
+		where += ` AND (created_at, id) < ($5, $6)`
 		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE organization_id = $1`+where+`

@@ -48,7 +48,7 @@ func listen(ctx context.Context, c *client, args []string, out io.Writer) error 
 	defer func() {
 		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := c.call(end, "DELETE", "/api/v1/webhooks/"+s.ID, nil, nil); err != nil {
+		if err := c.call(end, "DELETE", "/api/v1/listen-sessions/"+s.ID, nil, nil); err != nil {
 			fmt.Fprintf(out, "could not end the listen session %s (delete it in the dashboard): %v\n", s.ID, err)
 		}
 	}()

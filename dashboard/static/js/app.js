@@ -91,6 +91,8 @@ async function enter() {
   document.getElementById('nav').hidden = false;
   document.getElementById('account').hidden = false;
   document.getElementById('sign-out').hidden = s.kind === 'portal';
+  // Integrations are for API keys: a dashboard link does not manage them.
+  document.querySelector('a[data-nav=integrations]').hidden = s.kind === 'portal';
   if (!location.hash.startsWith('#/')) location.replace('#/webhooks');
   await route();
 }

@@ -4,6 +4,11 @@ import { api } from './api.js';
 import { copyButton, dialog, h, mount, time, toast } from './dom.js';
 
 export async function calcomPage(main, session) {
+  if (session.kind === 'portal') {
+    mount(main, h('h1', {}, 'Cal.com'),
+      h('p', { class: 'muted' }, 'Integrations are managed with an API key of your organization, not through a dashboard link. Ask whoever gave you this link.'));
+    return;
+  }
   const status = await api.calcom();
   let current = status.connected ? status : null;
   const result = h('div', { id: 'calcom-result' });
