@@ -32,3 +32,18 @@ func TestDelivery_UntouchedOnlyAsPublished(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryNow_FinalGetsOneAttemptHeldIsTheProbe(t *testing.T) {
+	cases := map[string]webhooks.ManualRetry{
+		webhooks.StatusSucceeded: {Status: webhooks.StatusPending, Manual: true},
+		webhooks.StatusFailed:    {Status: webhooks.StatusPending, Manual: true},
+		webhooks.StatusHeld:      {Status: webhooks.StatusPending, Probe: true},
+		webhooks.StatusRetrying:  {Status: webhooks.StatusRetrying},
+		webhooks.StatusPending:   {Status: webhooks.StatusPending},
+	}
+	for status, want := range cases {
+		if got := webhooks.RetryNow(status); got != want {
+			t.Errorf("RetryNow(%s) = %+v, want %+v", status, got, want)
+		}
+	}
+}

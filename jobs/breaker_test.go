@@ -295,3 +295,35 @@ func TestBreaker_RedisFlushedWhileOpenLosesNothing(t *testing.T) {
 		t.Fatalf("accepted %v; want each of the %d once", got, events)
 	}
 }
+
+// A user's retry of a held delivery sends it now, as its endpoint's probe —
+// not after the probe interval: its success closes the circuit, and what was
+// held with it is released.
+func TestBreaker_RetryOfAHeldDeliverySendsItNowAsTheProbe(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true,
+		Schedule: webhooks.RetrySchedule{MaxRetries: 5, Window: 3100 * time.Millisecond},
+		Breaker:  webhooks.Breaker{Failures: 3, ProbeInterval: webhooks.MaxProbeInterval, ReleaseRate: 50, DisableAfter: time.Hour}})
+	orgID, key := a.Org(t, "HeldRetry")
+	recv := &flaky{}
+	hookID, _ := a.Webhook(t, key, apptest.NewReceiver(t, recv.reply).URL, webhooks.LeadCreated)
+	for n := range 4 {
+		publish(t, a, orgID, webhooks.LeadCreated, map[string]any{"id": "l", "channel": "web", "n": n})
+	}
+	testenv.Eventually(t, 15*time.Second, "the circuit opens and holds every delivery", func() bool {
+		return webhookOf(t, a, key, hookID).Health.State == webhooks.CircuitOpen && statusCount(t, a, hookID, webhooks.StatusHeld) == 4
+	})
+	recv.recovered.Store(true)
+	var held string
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT id::text FROM deliveries WHERE endpoint_id = $1 AND status = 'held'
+		ORDER BY created_at DESC LIMIT 1`, hookID).Scan(&held))
+	if r := a.Do(t, "POST", "/api/v1/deliveries/"+held+"/retry", key, nil); r.Status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", r.Status, r.Body)
+	}
+	// The next probe is 15 minutes away: only the retry can send anything now.
+	testenv.Eventually(t, 10*time.Second, "the held delivery is sent, the circuit closes and the rest follow", func() bool {
+		return len(recv.acceptedSoFar()) == 4 && webhookOf(t, a, key, hookID).Health.State == webhooks.CircuitClosed
+	})
+	if got := recv.acceptedSoFar(); got[0] != 3 {
+		t.Fatalf("accepted in the order %v: the retried delivery (n=3) was not the first", got)
+	}
+}

@@ -92,13 +92,35 @@ func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*web
 	return page(list, f.Limit, func(d *webhooks.Delivery) webhooks.Cursor { return webhooks.Cursor{CreatedAt: d.CreatedAt, ID: d.ID} })
 }
 
-// RetryDelivery makes delivery id of orgID due now for one more attempt, whatever
-// its status, and returns it. Returns ENOTFOUND if it is not theirs.
+// RetryDelivery makes delivery id of orgID due now for one more attempt, as
+// webhooks.RetryNow decides from its status, and returns it: a held one
+// becomes its endpoint's probe (the circuit half-open, waiting for it).
+// Returns ENOTFOUND if it is not theirs.
 func (db *DB) RetryDelivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
-	d, err := scanDelivery(db.pool.QueryRow(ctx, `UPDATE deliveries SET status = CASE WHEN status = 'retrying' THEN status ELSE 'pending' END,
-		manual = status IN ('succeeded', 'failed'), next_attempt_at = now(), completed_at = NULL, updated_at = now()
-		WHERE id = $1 AND organization_id = $2 RETURNING `+deliveryColumns, id, orgID))
-	return d, wrap(err, "Delivery")
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	defer tx.Rollback(ctx)
+	var status, endpointID string
+	err = tx.QueryRow(ctx, `SELECT status, endpoint_id FROM deliveries WHERE id = $1 AND organization_id = $2 FOR UPDATE`,
+		id, orgID).Scan(&status, &endpointID)
+	if err != nil {
+		return nil, wrap(err, "Delivery")
+	}
+	r := webhooks.RetryNow(status)
+	if r.Probe {
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET circuit_state = 'half_open', probe_delivery_id = $2, probe_at = now()
+			WHERE id = $1 AND circuit_state <> 'closed'`, endpointID, id); err != nil {
+			return nil, wrap(err, "")
+		}
+	}
+	d, err := scanDelivery(tx.QueryRow(ctx, `UPDATE deliveries SET status = $2, manual = $3, next_attempt_at = now(),
+		completed_at = NULL, updated_at = now() WHERE id = $1 RETURNING `+deliveryColumns, id, r.Status, r.Manual))
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	return d, wrap(tx.Commit(ctx), "")
 }
 
 // ReplayFailed makes the failed deliveries of endpoint endpointID created in
