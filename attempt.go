@@ -97,7 +97,8 @@ type AttemptRecord struct {
 // Decide turns the result of an attempt of job at now into what is recorded, and,
 // for a retry, how long to wait before it:
 //   - any 2xx: succeeded;
-//   - 410 Gone: failed, and the endpoint is disabled;
+//   - 410 Gone: failed, and the endpoint is disabled (not a listen session's:
+//     its local server's answers do not end it);
 //   - a failed probe of an open circuit: held again, for the next probe — a
 //     probe spends no retry, so the delivery waits out the outage;
 //   - a manual retry or replay, or no retry left in the endpoint's schedule:
@@ -125,7 +126,7 @@ func Decide(job *Job, res AttemptResult, schedule RetrySchedule, now time.Time) 
 	switch {
 	case res.OK():
 		rec.Status = StatusSucceeded
-	case res.StatusCode == statusGone:
+	case res.StatusCode == statusGone && !job.Endpoint.IsListenSession():
 		rec.Status = StatusFailed
 		rec.DisableReason = "the endpoint answered 410 Gone"
 	case job.Probe:

@@ -33,6 +33,9 @@ type Event struct {
 	DedupKey       *string         `json:"-"`                    // the inbound dedup key it was accepted under
 	Deliveries     []*Delivery     `json:"deliveries,omitempty"` // where it went, when read alone
 	Exclude        string          `json:"-"`                    // an endpoint it is never delivered to
+	// Targets, when not nil, are the only endpoints it may be delivered to
+	// (those of them subscribed to its type): a trigger's.
+	Targets []string `json:"-"`
 }
 
 // Envelope is the body of every delivery:

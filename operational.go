@@ -25,9 +25,10 @@ func IsOperational(eventType string) bool {
 
 // DeliveryFailedEvent is the delivery.failed event of a delivery of job that
 // failed for good with rec as its attempt number number; nil for a delivery of an
-// operational event.
+// operational event, and for one to a listen session (the CLI's, not the
+// organization's).
 func DeliveryFailedEvent(job *Job, rec AttemptRecord, number int, now time.Time) *Event {
-	if IsOperational(job.Delivery.EventType) {
+	if IsOperational(job.Delivery.EventType) || job.Endpoint.IsListenSession() {
 		return nil
 	}
 	return operationalEvent(job.Delivery.OrganizationID, DeliveryFailed, job.Endpoint.ID, now, map[string]any{

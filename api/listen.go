@@ -140,22 +140,84 @@ func (s *Server) listenStream(c *fiber.Ctx) error {
 	return nil
 }
 
-// triggerEvent: POST /event-types/{type}/trigger → publishes the catalog's
-// example of the type to the caller's organization, for trying endpoints out.
+// Where a trigger sends the catalog's example.
+const (
+	triggerToListen = "listen" // the organization's connected listen sessions (the default)
+	triggerToAll    = "all"    // every endpoint subscribed to the type
+)
+
+type triggerRequest struct {
+	To string `json:"to"`
+}
+
+// triggerEvent: POST /event-types/{type}/trigger {"to": "listen"|"all"} → 202:
+// publishes the catalog's example of the type, for trying receivers out — by
+// default to the organization's connected `empfio listen` sessions only (409
+// when none is), with "to": "all" to every endpoint subscribed to it (that
+// the caller sees).
 func (s *Server) triggerEvent(c *fiber.Ctx) error {
 	name := c.Params("type")
 	t, ok := webhooks.LookupEventType(name)
 	if !ok || webhooks.IsOperational(name) || name == webhooks.WebhookPing {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "No event type %q can be triggered; see GET /api/v1/event-types.", name)
 	}
-	if !principalOf(c).AllowsEventType(name) {
+	p := principalOf(c)
+	if !p.AllowsEventType(name) {
 		return webhooks.Errorf(webhooks.EFORBIDDEN, "This dashboard link may not use %s.", name)
+	}
+	var req triggerRequest
+	if err := decodeOptionalJSON(c, &req); err != nil {
+		return err
 	}
 	ev := newEvent(orgOf(c), t.Name, webhooks.SourceTrigger, nil, nil) // the catalog's string: fiber's params are reused buffers
 	ev.Data = t.Example
+	switch req.To {
+	case "", triggerToListen:
+		ids, err := s.DB.TargetIDs(c.UserContext(), ev.OrganizationID, true, jobs.ListenAbandoned, nil)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return webhooks.Errorf(webhooks.ECONFLICT, `No empfio listen session is connected: start one, or send to every endpoint with {"to": "all"} (empfio trigger --all).`)
+		}
+		ev.Targets = ids
+	case triggerToAll:
+		if p.Limited() {
+			ids, err := s.DB.TargetIDs(c.UserContext(), ev.OrganizationID, false, 0, p.Subscriptions())
+			if err != nil {
+				return err
+			}
+			ev.Targets = ids
+		}
+	default:
+		return webhooks.Invalid(webhooks.FieldError{Field: "to", Message: `must be "listen" or "all"`})
+	}
 	n, err := s.Publisher.Publish(c.UserContext(), ev)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+}
+
+// reportListenResult: POST /listen-sessions/{id}/results {reply, status_code,
+// duration_ms, body, error} → 204: the CLI reports what the local server
+// answered a delivery it forwarded, and the attempt records that.
+func (s *Server) reportListenResult(c *fiber.Ctx) error {
+	e, err := s.listenSession(c)
+	if err != nil {
+		return err
+	}
+	var r webhooks.ListenResult
+	if err := decodeJSON(c, &r); err != nil {
+		return err
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	r.Body = webhooks.SafeText([]byte(r.Body), webhooks.MaxResponseBody)
+	r.Error = webhooks.SafeText([]byte(r.Error), webhooks.MaxErrorText)
+	if err := jobs.ReportListenResult(c.UserContext(), s.Redis, e.ID, r); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -267,10 +267,13 @@ func openAPIDocument() object {
 		map[string]object{"200": list(event)}, append([]object{query("event_type", "only events of this type", str)}, cursorParams...)...)
 	d.op("GET", "/api/v1/events/{id}", "getEvent", "One event, with where it went.", secAPIKey, nil, map[string]object{"200": event})
 
-	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Publish the catalog's example of an event type to the organization (empfio trigger).",
-		secAPIKey, nil, map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
+	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Publish the catalog's example of an event type: to the organization's connected listen sessions (the default; 409 when none is), or with \"to\": \"all\" to every endpoint subscribed to it (empfio trigger).",
+		secAPIKey, props(nil, object{"to": object{"type": "string", "enum": []string{triggerToListen, triggerToAll}, "default": triggerToListen}}),
+		map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
 			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})})
 	d.op("DELETE", "/api/v1/listen-sessions/{id}", "endListenSession", "End a listen session.", secAPIKey, nil, map[string]object{"204": nil})
+	d.op("POST", "/api/v1/listen-sessions/{id}/results", "reportListenResult", "The CLI reports what the local server answered a forwarded delivery: the attempt records it.",
+		secAPIKey, request[webhooks.ListenResult](s, "reply"), map[string]object{"204": nil})
 	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /listen-sessions/{id} ends it. It is not one of the organization's webhooks.",
 		secAPIKey, request[listenRequest](s), map[string]object{"201": props([]string{"id", "webhook_id", "secret", "events", "stream_url"}, object{
 			"id": uuidSchema, "webhook_id": uuidSchema, "secret": str, "events": object{"type": "array", "items": str}, "stream_url": str})})

@@ -15,7 +15,7 @@ import (
 
 // keyOnlyRoutes are the routes of API keys alone: a dashboard link gets 403.
 var keyOnlyRoutes = []string{"/api/v1/portal-sessions", "/api/v1/integrations/calcom", "/api/v1/listen-sessions",
-	"/api/v1/listen-sessions/:id", "/api/v1/listen-sessions/:id/stream"}
+	"/api/v1/listen-sessions/:id", "/api/v1/listen-sessions/:id/stream", "/api/v1/listen-sessions/:id/results"}
 
 // A dashboard link limited to lead.* against what lies outside it — an
 // endpoint subscribed to booking.*, another to "*", a booking event and its

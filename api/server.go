@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	org(fiber.MethodPost, "/listen-sessions", keyOnly, s.createListenSession)
 	org(fiber.MethodGet, "/listen-sessions/:id/stream", keyOnly, s.listenStream)
 	org(fiber.MethodDelete, "/listen-sessions/:id", keyOnly, s.endListenSession)
+	org(fiber.MethodPost, "/listen-sessions/:id/results", keyOnly, s.reportListenResult)
 
 	s.mountOps()
 	s.mountDashboard()

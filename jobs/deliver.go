@@ -261,13 +261,14 @@ func (d *Deliverer) send(ctx context.Context, job *webhooks.Job) webhooks.Attemp
 		return d.Sender.Send(ctx, m)
 	}
 	if d.Redis == nil {
-		return webhooks.AttemptResult{StartedAt: time.Now(), Err: errNoListener}
+		return webhooks.AttemptResult{StartedAt: time.Now(), Err: webhooks.ErrNoListener}
 	}
 	headers := map[string]string{}
 	for k, v := range d.Sender.Headers(m, time.Now()) {
 		headers[k] = v[0]
 	}
-	return Relay(ctx, d.Redis, id, ListenMessage{DeliveryID: m.ID, EventType: m.EventType, Headers: headers, Body: string(m.Body)})
+	return Relay(ctx, d.Redis, id, webhooks.ListenMessage{DeliveryID: m.ID, EventType: m.EventType, Headers: headers, Body: string(m.Body)},
+		d.Sender.Timeout())
 }
 
 // Recording an attempt is tried recordTries times, recordBackoff apart (doubling),
@@ -314,6 +315,9 @@ func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.
 // it again for longer; Breaker.Failures failures in a row open it. A failure
 // here is logged, not retried: the next attempt judges again.
 func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, r store.Recorded) {
+	if job.Endpoint.IsListenSession() {
+		return // the CLI's, not the organization's: no breaker, no disabling (webhooks.ListenScheme)
+	}
 	ctx = context.WithoutCancel(ctx)
 	e := &job.Endpoint
 	switch {

@@ -2,9 +2,10 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -12,7 +13,8 @@ import (
 )
 
 // Listen sessions (see webhooks.ListenScheme): the worker appends each delivery
-// to the session's Redis stream; the api streams it to `empfio listen`.
+// to the session's Redis stream and waits for the answer the CLI reports; the
+// api streams the deliveries to `empfio listen` and takes its reports.
 const (
 	// ListenAlive is how long a session counts as connected after the api last
 	// saw its stream open; ListenStreamMax bounds what waits in a stream, and
@@ -20,41 +22,48 @@ const (
 	ListenAlive     = 30 * time.Second
 	ListenStreamMax = 1000
 	ListenStreamTTL = time.Hour
-	// ListenAbandoned is how long a listen session's stream may go unread
-	// (a CLI killed before it could end it) before Retention deletes it.
-	ListenAbandoned = time.Hour
+	// ListenAbandoned is how long a listen session's stream may go unread (a
+	// CLI killed before it could end the session) before the sweeper deletes
+	// it; a connected CLI opens its stream again every listenStreamFor (25 s).
+	// The sweeper looks every ListenCheckInterval, so a session is gone within
+	// a minute of its CLI.
+	ListenAbandoned     = 45 * time.Second
+	ListenCheckInterval = 15 * time.Second
+	// listenAnswerMargin is added to the delivery timeout for the CLI to carry
+	// the local server's answer back.
+	listenAnswerMargin = 2 * time.Second
 )
 
 func listenStreamKey(id string) string { return "empfio:listen:{" + id + "}" }
 func listenAliveKey(id string) string  { return "empfio:listen:{" + id + "}:alive" }
-
-// ListenMessage is one delivery handed to a listen session: the request as
-// it would be POSTed.
-type ListenMessage struct {
-	DeliveryID string            `json:"delivery_id"`
-	EventType  string            `json:"event_type"`
-	Headers    map[string]string `json:"headers"`
-	Body       string            `json:"body"` // the envelope, byte for byte
+func listenReplyKey(id, reply string) string {
+	return "empfio:listen:{" + id + "}:reply:" + reply
 }
 
-// errNoListener fails the attempt of a delivery to a session nobody listens to.
-var errNoListener = errors.New("no `empfio listen` is connected to this session")
-
 // Relay hands m, with the headers of this attempt, to listen session id's
-// stream. The attempt succeeds (202) once it is there, and fails like an
-// unreachable receiver when no CLI is connected.
-func Relay(ctx context.Context, rdb redis.UniversalClient, id string, m ListenMessage) webhooks.AttemptResult {
+// stream, and waits up to timeout (plus the way back) for the answer of the
+// local server the CLI forwards it to: that answer is the attempt's result. No
+// CLI connected, or no answer in time, fails the attempt like an unreachable
+// receiver.
+func Relay(ctx context.Context, rdb redis.UniversalClient, id string, m webhooks.ListenMessage, timeout time.Duration) webhooks.AttemptResult {
 	res := webhooks.AttemptResult{StartedAt: time.Now()}
-	defer func() { res.Duration = time.Since(res.StartedAt) }()
+	defer func() {
+		if res.Duration == 0 {
+			res.Duration = time.Since(res.StartedAt)
+		}
+	}()
 	alive, err := rdb.Exists(ctx, listenAliveKey(id)).Result()
 	switch {
 	case err != nil:
 		res.Err = webhooks.Unavailable("Redis", err)
 		return res
 	case alive == 0:
-		res.Err = errNoListener
+		res.Err = webhooks.ErrNoListener
 		return res
 	}
+	reply := make([]byte, 16)
+	rand.Read(reply)
+	m.Reply = hex.EncodeToString(reply)
 	b, _ := json.Marshal(m)
 	pipe := rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: listenStreamKey(id), MaxLen: ListenStreamMax, Approx: true, Values: []any{"m", b}})
@@ -63,9 +72,36 @@ func Relay(ctx context.Context, rdb redis.UniversalClient, id string, m ListenMe
 		res.Err = webhooks.Unavailable("Redis", err)
 		return res
 	}
-	res.StatusCode = http.StatusAccepted
-	res.Body = []byte("handed to the empfio listen session")
-	return res
+	got, err := rdb.BLPop(ctx, timeout+listenAnswerMargin, listenReplyKey(id, m.Reply)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		res.Err = webhooks.ErrNoAnswer
+		return res
+	case err != nil:
+		res.Err = webhooks.Unavailable("Redis", err)
+		return res
+	}
+	var r webhooks.ListenResult
+	if json.Unmarshal([]byte(got[1]), &r) != nil {
+		res.Err = webhooks.ErrNoAnswer
+		return res
+	}
+	return r.Attempt(res.StartedAt)
+}
+
+// ReportListenResult passes the answer r of a delivery listen session id
+// forwarded to the worker waiting for it (see Relay). A report nobody waits
+// for (too late, or made up) expires unread.
+func ReportListenResult(ctx context.Context, rdb redis.UniversalClient, id string, r webhooks.ListenResult) error {
+	b, _ := json.Marshal(r)
+	key := listenReplyKey(id, r.Reply)
+	pipe := rdb.TxPipeline()
+	pipe.RPush(ctx, key, b)
+	pipe.Expire(ctx, key, time.Minute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return webhooks.Unavailable("Redis", err)
+	}
+	return nil
 }
 
 // ListenStream reads listen session id's stream for the api.

@@ -25,8 +25,7 @@ type Retention struct {
 	Log      *slog.Logger
 }
 
-// Run prunes, deletes abandoned listen sessions, and forgets previous secrets
-// past their grace period, every Interval (DefaultRetentionInterval when zero)
+// Run prunes, and forgets previous secrets past their grace period, every Interval (DefaultRetentionInterval when zero)
 // until ctx ends.
 func (r *Retention) Run(ctx context.Context) {
 	every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func() {
@@ -34,11 +33,6 @@ func (r *Retention) Run(ctx context.Context) {
 			r.Log.Warn("retention failed", "error", err)
 		} else if n > 0 {
 			r.Log.Info("retention pruned events", "count", n)
-		}
-		if n, err := r.DB.DeleteAbandonedListenSessions(ctx, ListenAbandoned); err != nil {
-			r.Log.Warn("deleting abandoned listen sessions failed", "error", err)
-		} else if n > 0 {
-			r.Log.Info("deleted listen sessions no CLI has read for a while", "sessions", n)
 		}
 		if n, err := r.DB.ForgetExpiredSecrets(ctx); err != nil {
 			r.Log.Warn("forgetting expired secrets failed", "error", err)

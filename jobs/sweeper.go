@@ -37,7 +37,8 @@ const (
 // Any number of workers may run a Sweeper: a Postgres advisory lock lets one sweep
 // at a time.
 //
-// It also watches Redis for losing its data (FLUSHALL, or a restart without
+// It also ends listen sessions whose CLI went away (ListenAbandoned), and
+// watches Redis for losing its data (FLUSHALL, or a restart without
 // persistence): a marker key it keeps disappears. Then it does not wait for the
 // grace period: every delivery that is not final gets its task back at once,
 // due when it was due, within WatchInterval of the loss.
@@ -49,7 +50,20 @@ type Sweeper struct {
 	Grace          time.Duration
 	WatchInterval  time.Duration
 	OrphanInterval time.Duration // see RequeueOrphans
+	ListenInterval time.Duration // how often abandoned listen sessions are ended; ListenCheckInterval when zero
+	ListenIdle     time.Duration // how long a session's stream may go unread; ListenAbandoned when zero
 	Log            *slog.Logger
+}
+
+// endAbandonedListenSessions deletes the listen sessions whose stream nobody
+// read for ListenIdle: their CLI was killed before it could end them.
+// Several workers may do it at once; a session is deleted once.
+func (s *Sweeper) endAbandonedListenSessions(ctx context.Context) {
+	if n, err := s.DB.DeleteAbandonedListenSessions(ctx, orDefault(s.ListenIdle, ListenAbandoned)); err != nil && ctx.Err() == nil {
+		s.Log.Warn("ending abandoned listen sessions failed", "error", err)
+	} else if n > 0 {
+		s.Log.Info("ended listen sessions whose CLI went away", "sessions", n)
+	}
 }
 
 // DefaultWatchInterval is how often the sweeper checks that Redis kept its data.
@@ -63,6 +77,9 @@ const redisMarker = "empfio:sweeper:marker"
 func (s *Sweeper) Run(ctx context.Context) {
 	var watching sync.WaitGroup
 	defer watching.Wait()
+	watching.Go(func() {
+		every(ctx, orDefault(s.ListenInterval, ListenCheckInterval), func() { s.endAbandonedListenSessions(ctx) })
+	})
 	if s.Redis != nil {
 		watching.Go(func() { every(ctx, orDefault(s.WatchInterval, DefaultWatchInterval), func() { s.watch(ctx) }) })
 		watching.Go(func() {

@@ -90,6 +90,9 @@ type Message struct {
 	Body      []byte   // the envelope, identical on every attempt
 }
 
+// Timeout is how long a receiver has to answer an attempt.
+func (s *Sender) Timeout() time.Duration { return s.timeout }
+
 // StableHeaders returns the headers every attempt of m sends alike; the
 // timestamp and signature headers are computed at each attempt's start.
 func (s *Sender) StableHeaders(m Message) map[string]string {

@@ -298,6 +298,21 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 	return wrap(rows.Err(), "")
 }
 
+// TargetIDs returns the ids of orgID's endpoints a trigger may go to: its
+// listen sessions read within live (when listen), else its webhooks whose
+// every subscription is among within (nil: all of them).
+func (db *DB) TargetIDs(ctx context.Context, orgID string, listen bool, live time.Duration, within []string) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id::text FROM endpoints WHERE organization_id = $1
+		AND CASE WHEN $2 THEN starts_with(url, $3) AND updated_at > now() - make_interval(secs => $4)
+			ELSE NOT starts_with(url, $3) AND ($5::text[] IS NULL OR events <@ $5) END`,
+		orgID, listen, webhooks.ListenScheme, live.Seconds(), within)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, wrap(err, "")
+}
+
 // TouchListenSession notes that listen session id's stream is being read.
 func (db *DB) TouchListenSession(ctx context.Context, id string) error {
 	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET updated_at = now() WHERE id = $1 AND url = $2`, id, webhooks.ListenURL(id))

@@ -49,13 +49,14 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 
 // publishSQL stores a group of events, given as arrays, with one delivery per
 // enabled endpoint of each event's organization subscribed to its type, but the
-// one it excludes (an operational event's own endpoint), and returns each
+// one it excludes (an operational event's own endpoint), among its targets when
+// it has some (space-separated; NULL: any), and returns each
 // delivery with its endpoint's version. An event's subscription keys come
 // space-separated (webhooks.SubscriptionKeys).
 const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[])
-			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude)
+			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets)
 	), ev AS (
 		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
 		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
@@ -65,6 +66,7 @@ const publishSQL = `WITH input AS (
 		SELECT gen_random_uuid() AS delivery_id, i.*, e.id AS endpoint_id, e.version
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
 			AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
+			AND (i.targets IS NULL OR e.id::text = ANY (string_to_array(i.targets, ' ')))
 	), d AS (
 		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
 		SELECT delivery_id, organization_id, id, endpoint_id, type, created_at, created_at, created_at FROM target
@@ -90,16 +92,20 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	n := len(evs)
 	ids, orgs, types, sources, envelopes, keys, exclude := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	external, dedup := make([]*string, n), make([]*string, n)
+	external, dedup, targets := make([]*string, n), make([]*string, n), make([]*string, n)
 	occurred, received := make([]time.Time, n), make([]time.Time, n)
 	index := make(map[string]int, n)
 	for i, ev := range evs {
 		ids[i], orgs[i], types[i], sources[i], envelopes[i] = ev.ID, ev.OrganizationID, ev.Type, ev.Source, string(ev.Envelope)
 		keys[i], exclude[i] = strings.Join(webhooks.SubscriptionKeys(ev.Type), " "), ev.Exclude
 		external[i], dedup[i], occurred[i], received[i] = ev.ExternalID, ev.DedupKey, ev.OccurredAt, ev.ReceivedAt
+		if ev.Targets != nil {
+			t := strings.Join(ev.Targets, " ")
+			targets[i] = &t
+		}
 		index[ev.ID] = i
 	}
-	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude)
+	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude, targets)
 	if err != nil {
 		return nil, err
 	}

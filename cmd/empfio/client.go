@@ -71,12 +71,19 @@ func (c *client) do(ctx context.Context, method, path string, body any, header h
 	return c.http.Do(req)
 }
 
-// problem turns a problem+json answer into an error.
+// problem turns a problem+json answer into an error, with each field error.
 func problem(resp *http.Response) error {
-	var p struct{ Title, Detail string }
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &p) == nil && (p.Detail != "" || p.Title != "") {
-		return fmt.Errorf("%s: %s %s", resp.Status, p.Title, p.Detail)
+	var p struct {
+		Title, Detail string
+		Errors        []struct{ Field, Message string }
 	}
-	return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &p) != nil || p.Detail == "" && p.Title == "" {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	msg := fmt.Sprintf("%s: %s %s", resp.Status, p.Title, p.Detail)
+	for _, e := range p.Errors {
+		msg += fmt.Sprintf("\n  %s: %s", e.Field, e.Message)
+	}
+	return errors.New(msg)
 }

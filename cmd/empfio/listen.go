@@ -5,15 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/empfio/webhooks/jobs"
+	webhooks "github.com/empfio/webhooks"
 )
 
 // forwardTimeout bounds one forward to the local URL, as the service bounds a
@@ -31,35 +29,30 @@ type session struct {
 }
 
 // listen runs a listen session until ctx ends (see the package comment).
-func listen(ctx context.Context, c *client, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
-	forwardTo := fs.String("forward-to", "", "the local URL each delivery is POSTed to (required)")
-	events := fs.String("events", "*", "event types to receive, comma-separated (lead.*, booking.created, …)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *forwardTo == "" {
-		return errors.New("listen needs --forward-to, e.g. --forward-to http://localhost:3000/hooks")
-	}
+func listen(ctx context.Context, c *client, forwardTo, events string, out io.Writer) error {
 	var s session
-	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", map[string]any{"events": strings.Split(*events, ",")}, &s); err != nil {
+	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", map[string]any{"events": strings.Split(events, ",")}, &s); err != nil {
 		return fmt.Errorf("starting a listen session: %w", err)
 	}
 	defer func() {
 		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := c.call(end, "DELETE", "/api/v1/listen-sessions/"+s.ID, nil, nil); err != nil {
-			fmt.Fprintf(out, "could not end the listen session %s (delete it in the dashboard): %v\n", s.ID, err)
+			fmt.Fprintf(out, "could not end the listen session %s (it ends by itself within a minute): %v\n", s.ID, err)
 		}
 	}()
 	fmt.Fprintf(out, "Ready: forwarding %s to %s (Ctrl-C to stop).\nSigning secret of this session: %s\n",
-		strings.Join(s.Events, ", "), *forwardTo, s.Secret)
+		strings.Join(s.Events, ", "), forwardTo, s.Secret)
 
 	fwd := &http.Client{Timeout: forwardTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	last := ""
 	for ctx.Err() == nil {
-		err := stream(ctx, c, s.ID, &last, func(m jobs.ListenMessage) {
-			fmt.Fprintln(out, forward(ctx, fwd, *forwardTo, m))
+		err := stream(ctx, c, s.ID, &last, func(m webhooks.ListenMessage) {
+			r := forward(ctx, fwd, forwardTo, m)
+			fmt.Fprintln(out, describe(m, r))
+			if err := c.call(ctx, "POST", "/api/v1/listen-sessions/"+s.ID+"/results", r, nil); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "    (could not report the answer: %v)\n", err)
+			}
 		})
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(out, "stream interrupted (%v); reconnecting\n", err)
@@ -75,7 +68,7 @@ func listen(ctx context.Context, c *client, args []string, out io.Writer) error 
 // stream reads one server-sent event stream of session id from after *last,
 // calling each for every delivery and moving *last past it. It returns when
 // the server ends the stream (nil) or it fails.
-func stream(ctx context.Context, c *client, id string, last *string, each func(jobs.ListenMessage)) error {
+func stream(ctx context.Context, c *client, id string, last *string, each func(webhooks.ListenMessage)) error {
 	h := http.Header{"Accept": {"text/event-stream"}}
 	if *last != "" {
 		h.Set("Last-Event-ID", *last)
@@ -96,7 +89,7 @@ func stream(ctx context.Context, c *client, id string, last *string, each func(j
 		switch {
 		case line == "":
 			if kind == "delivery" {
-				var m jobs.ListenMessage
+				var m webhooks.ListenMessage
 				if err := json.Unmarshal([]byte(data), &m); err != nil {
 					return fmt.Errorf("a delivery the api sent does not parse: %w", err)
 				}
@@ -119,34 +112,53 @@ func stream(ctx context.Context, c *client, id string, last *string, each func(j
 	return sc.Err()
 }
 
-// forward POSTs m to url as the service would have, and describes the outcome
-// in one line.
-func forward(ctx context.Context, c *http.Client, url string, m jobs.ListenMessage) string {
+// forward POSTs m to url as the service would have, and returns what the
+// local server answered, as the api takes it.
+func forward(ctx context.Context, c *http.Client, url string, m webhooks.ListenMessage) webhooks.ListenResult {
 	start := time.Now()
-	line := fmt.Sprintf("%s  %-24s %s  →", start.Format("15:04:05"), m.EventType, m.DeliveryID)
+	r := webhooks.ListenResult{Reply: m.Reply}
+	defer func() { r.DurationMS = int(time.Since(start).Milliseconds()) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(m.Body)))
 	if err != nil {
-		return line + " error: " + err.Error()
+		r.Error = err.Error()
+		return r
 	}
 	for k, v := range m.Headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return line + " error: " + err.Error()
+		r.Error = err.Error()
+		return r
 	}
 	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, webhooks.MaxResponseBody))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return fmt.Sprintf("%s %d %s (%d ms)", line, resp.StatusCode, http.StatusText(resp.StatusCode), time.Since(start).Milliseconds())
+	r.StatusCode, r.Body = resp.StatusCode, webhooks.SafeText(body, webhooks.MaxResponseBody)
+	return r
 }
 
-// trigger publishes the catalog's example of eventType to the organization.
-func trigger(ctx context.Context, c *client, eventType string, out io.Writer) error {
+// describe is the line printed for a delivery forwarded.
+func describe(m webhooks.ListenMessage, r webhooks.ListenResult) string {
+	line := fmt.Sprintf("%s  %-24s %s  →", time.Now().Format("15:04:05"), m.EventType, m.DeliveryID)
+	if r.StatusCode == 0 {
+		return line + " error: " + r.Error
+	}
+	return fmt.Sprintf("%s %d %s (%d ms)", line, r.StatusCode, http.StatusText(r.StatusCode), r.DurationMS)
+}
+
+// trigger sends the catalog's example of eventType to the organization's
+// listening sessions, or with all to every endpoint subscribed to it.
+func trigger(ctx context.Context, c *client, eventType string, all bool, out io.Writer) error {
+	to := "listen"
+	if all {
+		to = "all"
+	}
 	var r struct {
 		EventID    string `json:"event_id"`
 		Deliveries int    `json:"deliveries"`
 	}
-	if err := c.call(ctx, "POST", "/api/v1/event-types/"+eventType+"/trigger", nil, &r); err != nil {
+	if err := c.call(ctx, "POST", "/api/v1/event-types/"+eventType+"/trigger", map[string]string{"to": to}, &r); err != nil {
 		return fmt.Errorf("triggering %s: %w", eventType, err)
 	}
 	fmt.Fprintf(out, "Triggered %s: event %s, %d deliveries.\n", eventType, r.EventID, r.Deliveries)

@@ -1,14 +1,16 @@
 // Command empfio is the receiver developer's tool:
 //
 //	empfio listen --forward-to http://localhost:3000/hooks [--events lead.*,booking.*]
-//	empfio trigger lead.created
+//	empfio trigger lead.created [--all]
 //
 // listen creates a temporary endpoint of the organization (a listen session),
 // pulls its deliveries from the api — server-sent events over an outbound
 // connection, so it works behind NAT and firewalls that take no inbound
-// connections — and POSTs each, with its signature headers, to the local URL,
-// printing one line per delivery. It ends the session when it stops. trigger
-// publishes the catalog's example of an event type to the organization.
+// connections — POSTs each, with its signature headers, to the local URL, and
+// reports the local server's answer back: the delivery's log shows it. It
+// prints one line per delivery and ends the session when it stops. trigger
+// publishes the catalog's example of an event type to the listening sessions
+// (with --all, to every endpoint of the organization subscribed to it).
 //
 // EMPFIO_API_KEY is the organization's API key; EMPFIO_API_URL the api
 // (default http://127.0.0.1:8080).
@@ -16,6 +18,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,25 +38,79 @@ func main() {
 
 const usage = `usage:
   empfio listen --forward-to URL [--events TYPES]   receive the organization's webhooks here
-  empfio trigger EVENT_TYPE                         publish the catalog's example of EVENT_TYPE
+  empfio trigger EVENT_TYPE [--all]                 send the catalog's example of EVENT_TYPE to the
+                                                    listening sessions (--all: to every endpoint)
+  empfio help                                       this text
 environment: EMPFIO_API_KEY (required), EMPFIO_API_URL (default http://127.0.0.1:8080)`
+
+// errHelp ends a run that printed its help.
+var errHelp = errors.New("help")
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("no command\n%s", usage)
 	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(out, usage)
+		return nil
+	case "listen", "trigger":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+	cmd, err := parse(args[0], args[1:], out)
+	if errors.Is(err, errHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	c, err := clientFromEnv()
 	if err != nil {
 		return err
 	}
-	switch args[0] {
+	return cmd(ctx, c)
+}
+
+// parse reads the flags of command name; --help prints them (no key needed).
+func parse(name string, args []string, out io.Writer) (func(context.Context, *client) error, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	switch name {
 	case "listen":
-		return listen(ctx, c, args[1:], out)
-	case "trigger":
-		if len(args) != 2 {
-			return fmt.Errorf("trigger takes one event type\n%s", usage)
+		forwardTo := fs.String("forward-to", "", "the local URL each delivery is POSTed to (required)")
+		events := fs.String("events", "*", "event types to receive, comma-separated (lead.*, booking.created, …)")
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
 		}
-		return trigger(ctx, c, args[1], out)
+		if *forwardTo == "" {
+			return nil, errors.New("listen needs --forward-to, e.g. --forward-to http://localhost:3000/hooks")
+		}
+		return func(ctx context.Context, c *client) error { return listen(ctx, c, *forwardTo, *events, out) }, nil
+	default:
+		all := fs.Bool("all", false, "send to every endpoint of the organization subscribed to the type, not only the listening sessions")
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() != 1 {
+			return nil, fmt.Errorf("trigger takes one event type\n%s", usage)
+		}
+		return func(ctx context.Context, c *client) error { return trigger(ctx, c, fs.Arg(0), *all, out) }, nil
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// parseFlags parses args, flags before or after the arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var rest []string
+	for {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		} else if err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, rest...))
 }

@@ -54,7 +54,13 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got, bodies = append(got, r), append(bodies, b)
+		n := len(got)
 		mu.Unlock()
+		if n == 1 {
+			w.WriteHeader(http.StatusInternalServerError) // the first attempt fails locally
+			w.Write([]byte("local bug"))
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(local.Close)
@@ -99,25 +105,83 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 	if err := verify.Standard(secret, r.Header, body, 0, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 5*time.Second, "a line per delivery", func() bool {
-		return strings.Contains(out.String(), "lead.created") && strings.Contains(out.String(), "204 No Content")
+	// The delivery records what the local server answered: a 500 (a retry
+	// follows), then the retry's 204.
+	testenv.Eventually(t, 15*time.Second, "a line per attempt", func() bool {
+		return strings.Contains(out.String(), "500 Internal Server Error") && strings.Contains(out.String(), "204 No Content")
 	})
 	if strings.Contains(out.String(), "booking.created") {
 		t.Fatal("a booking reached a session listening to lead.*")
 	}
+	var d webhooks.Delivery
+	testenv.Eventually(t, 10*time.Second, "the delivery records both answers", func() bool {
+		var id string
+		a.DB.Pool().QueryRow(context.Background(), `SELECT id::text FROM deliveries WHERE event_type = 'lead.created'`).Scan(&id)
+		d = webhooks.Delivery{}
+		a.Do(t, "GET", "/api/v1/deliveries/"+id, key, nil).JSON(t, &d)
+		return d.Status == webhooks.StatusSucceeded && len(d.AttemptLog) == 2
+	})
+	if first := d.AttemptLog[0]; first.StatusCode == nil || *first.StatusCode != 500 || first.ResponseBody == nil || *first.ResponseBody != "local bug" {
+		t.Fatalf("the first attempt records %+v, not the local server's 500", first)
+	}
+	if second := d.AttemptLog[1]; second.StatusCode == nil || *second.StatusCode != 204 {
+		t.Fatalf("the second attempt records %+v", second)
+	}
 
+	// The session is not one of the organization's webhooks.
 	var list struct{ Data []webhooks.Endpoint }
 	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &list)
-	if len(list.Data) != 1 || list.Data[0].Description != webhooks.ListenDescription {
+	if len(list.Data) != 0 {
 		t.Fatalf("webhooks while listening: %+v", list.Data)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	a.Do(t, "GET", "/api/v1/webhooks", key, nil).JSON(t, &list)
-	if len(list.Data) != 0 {
-		t.Fatalf("the session's endpoint outlived the CLI: %+v", list.Data)
+	var left int
+	testenv.Must(t, a.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM endpoints`).Scan(&left))
+	if left != 0 {
+		t.Fatalf("the session's endpoint outlived the CLI: %d endpoints", left)
+	}
+}
+
+// trigger sends to the listening sessions only, unless --all; with none
+// listening it says so and sends nothing.
+func TestTrigger_GoesToTheListeningSessionUnlessAll(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	_, key := a.Org(t, "Trigger")
+	t.Setenv("EMPFIO_API_KEY", key)
+	t.Setenv("EMPFIO_API_URL", a.URL)
+	real := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, real.URL, "*")
+	out := &syncBuffer{}
+	err := run(context.Background(), []string{"trigger", webhooks.LeadCreated}, out, out)
+	if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "--all") {
+		t.Fatalf("trigger with nobody listening: %v", err)
+	}
+	if err := run(context.Background(), []string{"trigger", "--all", webhooks.LeadCreated}, out, out); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "--all reaches the real endpoint", func() bool { return len(real.Of(webhooks.LeadCreated)) == 1 })
+
+	// With a session listening, the default leaves the real endpoint alone.
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(local.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	listening := &syncBuffer{}
+	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL}, listening, listening) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testenv.Eventually(t, 10*time.Second, "the stream is open", func() bool {
+		n, _ := a.Redis.Keys(context.Background(), "empfio:listen:*:alive").Result()
+		return len(n) == 1
+	})
+	if err := run(context.Background(), []string{"trigger", webhooks.BookingCreated}, out, out); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the session gets it", func() bool { return strings.Contains(listening.String(), "booking.created") })
+	if n := len(real.Of(webhooks.BookingCreated)); n != 0 {
+		t.Fatalf("the real endpoint got %d triggered bookings", n)
 	}
 }
 
@@ -140,5 +204,18 @@ func TestCLI_Errors(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"listen"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--forward-to") {
 		t.Fatalf("listen without --forward-to: %v", err)
+	}
+	// The API's field errors are printed, each with its field.
+	err := run(context.Background(), []string{"listen", "--forward-to", "http://127.0.0.1:1", "--events", "no.such"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "events[0]") || !strings.Contains(err.Error(), "no.such") {
+		t.Fatalf("listen to an unknown type: %v", err)
+	}
+	// Help needs no key.
+	t.Setenv("EMPFIO_API_KEY", "")
+	for _, args := range [][]string{{"--help"}, {"help"}, {"listen", "--help"}, {"trigger", "-h"}} {
+		out := &syncBuffer{}
+		if err := run(context.Background(), args, out, out); err != nil || !strings.Contains(out.String(), "forward-to") && !strings.Contains(out.String(), "-all") {
+			t.Errorf("%v: %v, printed %q", args, err, out.String())
+		}
 	}
 }

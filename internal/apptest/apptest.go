@@ -63,7 +63,8 @@ type Options struct {
 	Unbatched     bool             // each published delivery has a task of its own (TASK_BATCHING=false)
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies       []netip.Prefix
-	CalcomSharedRouteOff bool // CALCOM_SHARED_ROUTE=false
+	CalcomSharedRouteOff bool          // CALCOM_SHARED_ROUTE=false
+	ListenIdle           time.Duration // how long a listen session's stream may go unread; default jobs.ListenAbandoned
 }
 
 // App is a running service.
@@ -152,7 +153,7 @@ func Start(t testing.TB, o Options) *App {
 		InFlight: o.Concurrency, Log: log}
 	t.Cleanup(a.Deliverer.Publisher.Wait) // after the worker stops, before the queue closes
 	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
-		WatchInterval: 100 * time.Millisecond, Log: log}
+		WatchInterval: 100 * time.Millisecond, ListenInterval: 100 * time.Millisecond, ListenIdle: o.ListenIdle, Log: log}
 	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,
 		Interval: o.BreakerRounds, Log: log}
 	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval
