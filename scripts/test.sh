@@ -14,6 +14,6 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched
 go mod download
 scripts/lint.sh
 go test -race -count=1 -timeout 15m ./... "$@"
-scripts/fuzz.sh # every fuzz target, briefly (10,000 executions each): seeds plus a little exploration
+scripts/fuzz.sh # every fuzz target, about ten seconds each: seeds and exploration
 # The fault suite: real processes on a Postgres and Redis of its own, killed and restarted.
 go test -tags faults -count=1 -timeout 20m ./faults

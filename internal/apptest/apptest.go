@@ -90,6 +90,7 @@ type App struct {
 // Start runs the app until t ends.
 func Start(t testing.TB, o Options) *App {
 	t.Helper()
+	appsStarted.Add(1)
 	db, dsn := testenv.DB(t)
 	o = o.withDefaults()
 	// The app's parts have a client of their own, pipelined and set as cmd/
