@@ -65,12 +65,19 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 		"REDIS_PIPELINING":       "false",
 		"ENDPOINT_CACHE":         "false",
 		"TASK_BATCHING":          "false",
+		"CALCOM_SHARED_ROUTE":    "false",
+		"TRUSTED_PROXIES":        "10.0.0.0/8,192.0.2.7",
+		"ALLOWED_TARGET_CIDRS":   "10.20.0.0/16",
+		"PUBLIC_URL":             "https://webhooks.example.com/",
 	}
 	defaults := Defaults()
 	typ := reflect.TypeOf(defaults)
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		key := f.Tag.Get("envconfig")
+		if !f.IsExported() {
+			continue
+		}
 		if key == "" {
 			t.Fatalf("field %s has no envconfig tag", f.Name)
 		}
@@ -98,12 +105,38 @@ func TestLoad_ReadsEveryVariable(t *testing.T) {
 	got, def := reflect.ValueOf(*c), reflect.ValueOf(defaults)
 	for i := range typ.NumField() {
 		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
 		if reflect.DeepEqual(got.Field(i).Interface(), def.Field(i).Interface()) {
 			t.Errorf("%s (%s) kept its default %v", f.Name, f.Tag.Get("envconfig"), def.Field(i).Interface())
 		}
 	}
 	if c.DeliveryTimeout != 97*time.Hour || c.WorkerConcurrency != 3001 || len(c.RedisClusterAddrs) != 2 || c.LogLevel != "debug" {
 		t.Fatalf("values not parsed as set: %+v", c)
+	}
+	if c.PublicURL != "https://webhooks.example.com" || c.PublicURLDefaulted() || len(c.Proxies()) != 2 || len(c.Targets().AllowedCIDRs) != 1 {
+		t.Fatalf("PUBLIC_URL %q, proxies %v, allowed %v", c.PublicURL, c.Proxies(), c.Targets().AllowedCIDRs)
+	}
+}
+
+// The ranges, the public URL and its default.
+func TestLoad_RangesAndThePublicURL(t *testing.T) {
+	for name, bad := range map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33", "ALLOWED_TARGET_CIDRS": "not-a-range", "PUBLIC_URL": "ftp://x"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, bad)
+			if _, err := Load(); err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("%s=%s: %v", name, bad, err)
+			}
+		})
+	}
+	t.Setenv("HTTP_ADDR", "127.0.0.1:9090")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "http://localhost:9090" || !c.PublicURLDefaulted() {
+		t.Fatalf("default PUBLIC_URL %q (defaulted %v)", c.PublicURL, c.PublicURLDefaulted())
 	}
 }
 

@@ -20,8 +20,9 @@ func variables() map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}
 	typ := reflect.TypeOf(Config{})
 	for i := range typ.NumField() {
-		f := typ.Field(i)
-		out[f.Tag.Get("envconfig")] = f
+		if f := typ.Field(i); f.IsExported() {
+			out[f.Tag.Get("envconfig")] = f
+		}
 	}
 	return out
 }
