@@ -68,12 +68,6 @@ func TestDecide(t *testing.T) {
 
 func TestBreaker_Rules(t *testing.T) {
 	b := webhooks.Breaker{Failures: 10, ProbeInterval: time.Minute, ReleaseRate: 50, DisableAfter: 5 * 24 * time.Hour}
-	if b.Opens(9) || !b.Opens(10) || !b.Opens(11) {
-		t.Error("the circuit opens at exactly Failures failed attempts in a row")
-	}
-	if (webhooks.Breaker{}).Opens(1000) {
-		t.Error("a zero Breaker opened a circuit: it is off")
-	}
 	if got := b.ReleaseRateFor(&webhooks.Endpoint{}); got != 50 {
 		t.Errorf("release rate without a rate limit: %d", got)
 	}
@@ -84,7 +78,7 @@ func TestBreaker_Rules(t *testing.T) {
 		t.Errorf("release rate under a rate limit of 500: %d", got)
 	}
 	since := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
-	if r := b.DisableReason(since); !strings.Contains(r, "2026-03-07T10:00:00Z") {
+	if r := b.DisableReason(since); !strings.Contains(r, "2026-03-07T10:00:00Z") || !strings.Contains(r, "5 days") {
 		t.Errorf("disable reason %q does not say since when", r)
 	}
 }

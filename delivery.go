@@ -17,6 +17,11 @@ const (
 	StatusFailed    = "failed"
 )
 
+// OpenStatuses are the statuses of a delivery that is not final: it will be
+// attempted (pending, retrying) or released (held). The one list the store's
+// statements take (as a parameter), so that none keeps its own.
+var OpenStatuses = []string{StatusPending, StatusRetrying, StatusHeld}
+
 // IsFinalStatus reports whether a delivery in status s will not be attempted again
 // unless someone asks for it (retry, replay).
 func IsFinalStatus(s string) bool { return s == StatusSucceeded || s == StatusFailed }

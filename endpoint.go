@@ -18,11 +18,14 @@ type Endpoint struct {
 	Events         []string       `json:"events"`
 	Enabled        bool           `json:"enabled"`
 	DisabledReason *string        `json:"disabled_reason"`
+	DisabledAt     *time.Time     `json:"-"`
 	RetryPolicy    *RetryPolicy   `json:"retry_policy"` // nil: the service default
 	RateLimit      *RateLimit     `json:"rate_limit"`   // nil: unlimited
 	LastPingOKAt   *time.Time     `json:"last_ping_ok_at"`
 	Stats          *EndpointStats `json:"stats,omitempty"` // in reads, not writes
-	Health         Health         `json:"health"`          // the circuit breaker's view; held counted in reads
+	Health         Health         `json:"health"`          // Circuit as shown, held counted in reads
+	Circuit        Circuit        `json:"-"`               // the circuit breaker's state (Breaker)
+	DeletedAt      *time.Time     `json:"-"`               // a tombstone: deleted, its history not yet purged
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
 

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -80,4 +81,22 @@ type EventFilter struct {
 	Types          []string // nil: any (a limited principal's, Principal.EventTypes)
 	Cursor         *Cursor
 	Limit          int
+}
+
+// FormatDuration renders d for people: "5 days", "1 hour", "30 minutes",
+// "90 seconds"; a duration of no whole unit keeps Go's form.
+func FormatDuration(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.d && d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return strconv.FormatInt(n, 10) + " " + u.name + "s"
+		}
+	}
+	return d.String()
 }

@@ -1,6 +1,10 @@
 package webhooks
 
-import "github.com/google/uuid"
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // CanonicalID parses s as a UUID in any of the spellings people send (upper case,
 // without hyphens, in braces, as a urn:uuid:) and returns its one canonical form,
@@ -12,4 +16,25 @@ func CanonicalID(s string) (string, bool) {
 		return "", false
 	}
 	return id.String(), true
+}
+
+// NewEventID returns a fresh event id, a UUIDv7, and the time it carries
+// (milliseconds, UTC): the event's received time. An event, its deliveries
+// (whose ids the store makes with the same time) and their attempts are stored
+// in the partition of that day, which IDTime finds from an id alone.
+func NewEventID() (string, time.Time) {
+	id := uuid.Must(uuid.NewV7())
+	t, _ := IDTime(id.String())
+	return id.String(), t
+}
+
+// IDTime returns the time a UUIDv7 id carries, to the millisecond; false for
+// any other id (the random ids of rows made before round 3).
+func IDTime(id string) (time.Time, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	ms := int64(u[0])<<40 | int64(u[1])<<32 | int64(u[2])<<24 | int64(u[3])<<16 | int64(u[4])<<8 | int64(u[5])
+	return time.UnixMilli(ms).UTC(), true
 }

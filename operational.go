@@ -1,10 +1,6 @@
 package webhooks
 
-import (
-	"time"
-
-	"github.com/google/uuid"
-)
+import "time"
 
 // Operational events are the service's own news about an organization's
 // endpoints and deliveries (webhook.disabled, webhook.circuit_opened,
@@ -69,6 +65,7 @@ func CircuitClosedEvent(e *Endpoint, openedAt *time.Time, held int, now time.Tim
 }
 
 func operationalEvent(orgID, eventType, about string, now time.Time, data map[string]any) *Event {
-	return &Event{ID: uuid.NewString(), OrganizationID: orgID, Type: eventType, Source: SourceService, OccurredAt: now.UTC(),
-		ReceivedAt: now.UTC(), Data: mustMarshal(data), Exclude: about}
+	id, received := NewEventID()
+	return &Event{ID: id, OrganizationID: orgID, Type: eventType, Source: SourceService, OccurredAt: now.UTC(),
+		ReceivedAt: received, Data: mustMarshal(data), Exclude: about}
 }

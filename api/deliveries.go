@@ -71,17 +71,30 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 }
 
 // retryDelivery: POST /deliveries/{id}/retry → 202; a fresh attempt now, whatever
-// the delivery's status. A final delivery gets exactly one attempt.
+// the delivery's status (webhooks.RetryNow): a final delivery gets exactly one
+// attempt, a held one is sent as its endpoint's probe.
 func (s *Server) retryDelivery(c *fiber.Ctx) error {
 	d, err := s.delivery(c)
 	if err != nil {
 		return err
 	}
-	d, err = s.DB.RetryDelivery(c.UserContext(), orgOf(c), d.ID)
-	if err != nil {
+	r := webhooks.RetryNow(d.Status)
+	if r.Probe && s.Circuits != nil {
+		e, err := s.DB.EndpointByID(c.UserContext(), d.EndpointID)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if _, err := s.Circuits.Apply(c.UserContext(), e, func(cur webhooks.Circuit) webhooks.Step {
+			return s.Circuits.Breaker.StartProbe(cur, d.ID, now)
+		}); err != nil {
+			return err
+		}
+	}
+	if d, err = s.DB.RetryDelivery(c.UserContext(), d, r); err != nil {
 		return err
 	}
-	if err := s.Queue.RunNow(c.UserContext(), d.ID); err != nil {
+	if err := s.Queue.RunNow(c.UserContext(), d.ID, d.CreatedAt); err != nil {
 		// The delivery is due in Postgres: the sweeper queues it when Redis is back.
 		s.log.WarnContext(c.UserContext(), "retry enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
 	}
@@ -103,15 +116,15 @@ func (s *Server) replay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ids, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, since, until, principalOf(c).EventTypes())
+	list, err := s.DB.ReplayFailed(c.UserContext(), e.OrganizationID, e.ID, since, until, principalOf(c).EventTypes())
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := s.Queue.RunNow(c.UserContext(), id); err != nil {
-			s.log.WarnContext(c.UserContext(), "replay enqueue failed; the sweeper will requeue", "delivery_id", id, "error", err)
+	for _, d := range list {
+		if err := s.Queue.RunNow(c.UserContext(), d.ID, d.CreatedAt); err != nil {
+			s.log.WarnContext(c.UserContext(), "replay enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
 			break
 		}
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"replayed": len(ids)})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"replayed": len(list)})
 }

@@ -6,7 +6,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 func mustJSON(v any) json.RawMessage {
@@ -45,7 +44,7 @@ func (s *Server) getEvent(c *fiber.Ctx) error {
 	if !p.AllowsEventType(ev.Type) {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Event not found.")
 	}
-	if ev.Deliveries, err = s.DB.EventDeliveries(c.UserContext(), ev.OrganizationID, ev.ID, p.Subscriptions()); err != nil {
+	if ev.Deliveries, err = s.DB.EventDeliveries(c.UserContext(), ev, p.Subscriptions()); err != nil {
 		return err
 	}
 	return c.JSON(ev)
@@ -98,8 +97,8 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 
 // newEvent returns an event received now that occurred at occurredAt, if given.
 func newEvent(orgID, eventType, source string, data json.RawMessage, occurredAt *time.Time) *webhooks.Event {
-	now := time.Now().UTC()
-	ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: eventType, Source: source,
+	id, now := webhooks.NewEventID()
+	ev := &webhooks.Event{ID: id, OrganizationID: orgID, Type: eventType, Source: source,
 		Data: data, OccurredAt: now, ReceivedAt: now}
 	if occurredAt != nil {
 		ev.OccurredAt = occurredAt.UTC()

@@ -35,6 +35,7 @@ type Config struct {
 	Redis     redis.UniversalClient
 	Queue     *jobs.Queue
 	Publisher *jobs.Publisher
+	Circuits  *jobs.Circuits // the breaker, for a held delivery's retry and the release on enabling; nil: none
 	Sender    *outbound.Sender
 	Dedup     *jobs.Dedup
 	Limiter   *jobs.RateLimiter // nil: no rate limit

@@ -7,7 +7,6 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 type createWebhookRequest struct {
@@ -65,7 +64,8 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 // ping sends a signed webhook.ping to e through the delivery Sender and records
 // a success on the endpoint.
 func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
-	ev := webhooks.Event{ID: uuid.NewString(), OrganizationID: e.OrganizationID, Type: webhooks.WebhookPing, OccurredAt: time.Now()}
+	id, now := webhooks.NewEventID()
+	ev := webhooks.Event{ID: id, OrganizationID: e.OrganizationID, Type: webhooks.WebhookPing, OccurredAt: now, ReceivedAt: now}
 	ev.Data = mustJSON(map[string]string{"webhook_id": e.ID, "message": "This is a test delivery from Empfio Webhooks."})
 	if err := ev.RenderEnvelope(); err != nil {
 		panic(err) // the envelope of a ping is always valid JSON
@@ -153,7 +153,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	e, wasEnabled, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), before.ID, &u, func(e *webhooks.Endpoint) error {
+	e, wasEnabled, release, err := s.DB.UpdateEndpoint(c.UserContext(), orgOf(c), before.ID, &u, func(e *webhooks.Endpoint) error {
 		if err := e.Validate(); err != nil {
 			return err
 		}
@@ -164,6 +164,12 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	}
 	if wasEnabled && !e.Enabled {
 		s.Publisher.PublishOperational(c.UserContext(), webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now()))
+	}
+	if release && s.Circuits != nil {
+		if err := s.Circuits.ScheduleRelease(c.UserContext(), e.ID, time.Now()); err != nil {
+			// Held in Postgres: the sweeper starts the release when Redis is back.
+			s.log.WarnContext(c.UserContext(), "starting the release of held deliveries failed; the sweeper will start it", "webhook_id", e.ID, "error", err)
+		}
 	}
 	return c.JSON(e)
 }

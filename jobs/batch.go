@@ -37,10 +37,9 @@ var batchSize = promauto.NewHistogram(prometheus.HistogramOpts{
 
 // batchHeader is a batch task's JSON header. The envelopes follow it, after a
 // newline, one after another as they are; a delivery names its envelope by
-// index, so the deliveries of one event share one copy.
+// index (-1: none), so the deliveries of one event share one copy.
 type batchHeader struct {
-	EnqueuedAt int64         `json:"enqueued_at"` // unix milliseconds
-	Envelopes  []int         `json:"envelopes"`   // the envelopes' lengths, in order
+	Envelopes  []int         `json:"envelopes"` // the envelopes' lengths, in order
 	Deliveries []batchMember `json:"deliveries"`
 }
 
@@ -51,23 +50,20 @@ type batchMember struct {
 	Envelope int `json:"envelope"`
 }
 
-// batch is a decoded batch task.
-type batch struct {
-	enqueuedAt time.Time
-	deliveries []*payload
-}
-
-func encodeBatch(enqueuedAt time.Time, deliveries []*payload) []byte {
-	h := batchHeader{EnqueuedAt: enqueuedAt.UnixMilli(), Deliveries: make([]batchMember, len(deliveries))}
+func encodeBatch(deliveries []*payload) []byte {
+	h := batchHeader{Deliveries: make([]batchMember, len(deliveries))}
 	var envelopes [][]byte
-	index := map[string]int{} // by event id
+	index := map[string]int{} // by content: an event's deliveries carry the same bytes
 	for i, p := range deliveries {
-		n, ok := index[p.Published.EventID]
-		if !ok {
-			n = len(envelopes)
-			index[p.Published.EventID] = n
-			envelopes = append(envelopes, p.Published.Envelope)
-			h.Envelopes = append(h.Envelopes, len(p.Published.Envelope))
+		n := -1
+		if p.Envelope != nil {
+			var ok bool
+			if n, ok = index[string(p.Envelope)]; !ok {
+				n = len(envelopes)
+				index[string(p.Envelope)] = n
+				envelopes = append(envelopes, p.Envelope)
+				h.Envelopes = append(h.Envelopes, len(p.Envelope))
+			}
 		}
 		h.Deliveries[i] = batchMember{payload: *p, Envelope: n}
 	}
@@ -79,7 +75,7 @@ func encodeBatch(enqueuedAt time.Time, deliveries []*payload) []byte {
 	return b
 }
 
-func decodeBatch(b []byte) (*batch, error) {
+func decodeBatch(b []byte) ([]*payload, error) {
 	header, rest, found := bytes.Cut(b, []byte{'\n'})
 	if !found {
 		return nil, errors.New("no envelopes after the header")
@@ -98,13 +94,15 @@ func decodeBatch(b []byte) (*batch, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%d bytes after the last envelope", len(rest))
 	}
-	out := &batch{enqueuedAt: time.UnixMilli(h.EnqueuedAt), deliveries: make([]*payload, len(h.Deliveries))}
+	out := make([]*payload, len(h.Deliveries))
 	for i, m := range h.Deliveries {
-		if m.Published == nil || m.Envelope < 0 || m.Envelope >= len(envelopes) {
-			return nil, fmt.Errorf("delivery %d: no published delivery or envelope", i)
+		if m.DeliveryID == "" || m.Envelope < -1 || m.Envelope >= len(envelopes) {
+			return nil, fmt.Errorf("delivery %d: no id, or no such envelope", i)
 		}
-		m.Published.Envelope = envelopes[m.Envelope]
-		out.deliveries[i] = &m.payload
+		if m.Envelope >= 0 {
+			m.payload.Envelope = envelopes[m.Envelope]
+		}
+		out[i] = &m.payload
 	}
 	return out, nil
 }
@@ -119,7 +117,7 @@ func (q *Queue) enqueueGroup(ctx context.Context, ps []*payload) ([]error, error
 	if len(ps) == 1 {
 		_, err = q.enqueueAt(ctx, *ps[0], time.Time{})
 	} else {
-		err = q.enqueueBatch(ctx, time.Now(), ps)
+		err = q.enqueueBatch(ctx, ps)
 	}
 	errs := make([]error, len(ps))
 	for i := range errs {
@@ -128,8 +126,8 @@ func (q *Queue) enqueueGroup(ctx context.Context, ps []*payload) ([]error, error
 	return errs, nil
 }
 
-func (q *Queue) enqueueBatch(ctx context.Context, enqueuedAt time.Time, ps []*payload) error {
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(enqueuedAt, ps)),
+func (q *Queue) enqueueBatch(ctx context.Context, ps []*payload) error {
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(ps)),
 		asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry), asynq.Timeout(q.timeout+taskTimeoutMargin))
 	if err != nil {
 		return webhooks.Unavailable("Redis", err)
@@ -143,30 +141,20 @@ func (q *Queue) enqueueBatch(ctx context.Context, enqueuedAt time.Time, ps []*pa
 // own, due when asynq would have run ProcessTask's task again; if that enqueue
 // fails, the sweeper gives it one. The batch task then ends.
 //
-// Its deliveries are taken as published, without reading them, only on the
-// task's first run and while it is fresh (FreshFor). A batch run again — after
-// its worker died, or a shutdown outlasted its grace — reads each delivery, and
-// so does an old one: past the sweeper's grace a delivery may have been given
-// a task of its own, which no task id tells (a batch's deliveries have none).
-// What the read finds anything but untouched since it was published
-// (Delivery.Untouched) is left to that task: the sweeper's claim, an attempt
-// recorded, a hold or a user's retry each moved it on and gave it one. Were
-// both to attempt it, a stale batch and the task the sweeper gave would send
-// it twice — after workers were down past the grace, every delivery waiting.
+// A batch run again — after its worker died, or a shutdown outlasted its
+// grace — attempts its deliveries again, as does a delivery's own task given
+// meanwhile (the sweeper's, a user's): each attempt takes its delivery first
+// (store.Take), so a delivery is sent by one of them, and only when due.
 func (d *Deliverer) ProcessBatch(ctx context.Context, t *asynq.Task) error {
-	b, err := decodeBatch(t.Payload())
+	ps, err := decodeBatch(t.Payload())
 	if err != nil {
 		return fmt.Errorf("bad batch payload: %v: %w", err, asynq.SkipRetry)
 	}
-	how := ifUntouched
-	if time.Since(b.enqueuedAt) < d.freshFor() && d.firstRun(ctx) {
-		how = asPublished
-	}
 	var wg sync.WaitGroup
-	for _, p := range b.deliveries {
+	for _, p := range ps {
 		wg.Go(func() {
-			if err := d.attempt(ctx, p, how); err != nil {
-				d.ownTask(ctx, p.DeliveryID, err)
+			if err := d.attempt(ctx, p); err != nil {
+				d.ownTask(ctx, p, err)
 			}
 		})
 	}
@@ -174,45 +162,24 @@ func (d *Deliverer) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func (d *Deliverer) freshFor() time.Duration {
-	return orDefault(d.FreshFor, DefaultSweepGrace/2)
-}
-
-// firstRun reports whether the batch task of ctx runs for the first time:
-// asynq has not retried it, and it has not started before. A task put back
-// after its worker died, or after a shutdown, runs again with no retry
-// counted, so each batch leaves a mark in Redis when it starts. The mark
-// outlives the batch's freshness, after which nothing asks for it.
-func (d *Deliverer) firstRun(ctx context.Context) bool {
-	if retried, _ := asynq.GetRetryCount(ctx); retried > 0 || d.Redis == nil {
-		return false
-	}
-	id, _ := asynq.GetTaskID(ctx)
-	first, err := d.Redis.SetNX(context.WithoutCancel(ctx), "empfio:batch:{"+id+"}", 1, d.freshFor()).Result()
-	return err == nil && first
-}
-
 // batchFailures logs a batch's deliveries that fail before their decision,
 // as infraErrorLog does tasks.
 var batchFailures = newInfraFailures()
 
-// ownTask gives delivery id of a batch, whose attempt ended with err, a task of
+// ownTask gives delivery p of a batch, whose attempt ended with err, a task of
 // its own, due when asynq would have run ProcessTask's task again.
-func (d *Deliverer) ownTask(ctx context.Context, id string, err error) {
+func (d *Deliverer) ownTask(ctx context.Context, p *payload, err error) {
 	ctx = context.WithoutCancel(ctx)
 	batchFailures.log(err, func(since int64) {
-		d.Log.Error("a delivery of a batch failed before its decision; it gets a task of its own", "delivery_id", id,
+		d.Log.Error("a delivery of a batch failed before its decision; it gets a task of its own", "delivery_id", p.DeliveryID,
 			"error", err, "failures_since_last_line", since)
 	})
-	if errors.Is(err, asynq.SkipRetry) {
-		return // its tries are spent (see infra): the sweeper ends it
-	}
-	if d.Queue == nil {
-		return // the sweeper gives it a task
+	if errors.Is(err, asynq.SkipRetry) || d.Queue == nil {
+		return // its tries are spent (see infra), or no queue: the sweeper gives it a task
 	}
 	due := time.Now().Add(retryDelay(0, err, nil))
-	if _, qerr := d.Queue.enqueueAt(ctx, payload{DeliveryID: id}, due); qerr != nil {
+	if _, qerr := d.Queue.enqueueAt(ctx, payload{DeliveryID: p.DeliveryID, CreatedAt: p.CreatedAt}, due); qerr != nil {
 		d.Log.Warn("a delivery of a batch could not get a task of its own; the sweeper will give it one",
-			"delivery_id", id, "error", qerr)
+			"delivery_id", p.DeliveryID, "error", qerr)
 	}
 }

@@ -20,20 +20,23 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Deliverer is the asynq handler of TypeDeliver tasks.
+// Deliverer is the asynq handler of TypeDeliver, TypeDeliverBatch and
+// TypeCircuit tasks.
 //
 // Guarantees: delivery is at-least-once — a task may run twice (a worker killed
 // after the POST, before recording it), so receivers drop repeats by
-// X-Empfio-Delivery. Every attempt sends the envelope stored with the event, byte
-// for byte. Each attempt is recorded, and moves the delivery as
-// webhooks.Decide says (succeeded, retrying with next_attempt_at, or failed with
-// one structured log line); an endpoint is disabled on 410 Gone.
+// X-Empfio-Delivery. An attempt is made only by the task that takes its
+// delivery (store.Take: open, due, and leased by no one else), so however many
+// tasks name a delivery, one attempt goes at a time, and none after the
+// delivery ends or its endpoint is deleted. Every attempt sends the envelope
+// stored with the event, byte for byte. Each attempt is recorded, and moves the
+// delivery as webhooks.Decide says (succeeded, retrying with next_attempt_at,
+// or failed with one structured log line); an endpoint is disabled on 410 Gone.
 //
-// The circuit breaker (webhooks.Breaker): after Breaker.Failures failed attempts
-// in a row an endpoint's circuit opens; a delivery to it is then held (no
-// attempt; the breaker's rounds own it, see BreakerRounds) unless it is the
-// probe, whose success closes the circuit and whose failure holds it again.
-// A manual retry or replay is sent whatever the circuit.
+// The circuit breaker (webhooks.Breaker) decides what each attempt's outcome
+// does to the endpoint's circuit; a delivery to an endpoint whose circuit is
+// not closed is held (no attempt) unless it is the probe. A manual retry or
+// replay is sent whatever the circuit. See circuit.go for the circuit's timers.
 //
 // Final outcomes return nil, so the task leaves Redis; Postgres keeps the record.
 // Whatever the receiver answered is recorded once: when recording fails, it is
@@ -44,28 +47,21 @@ type Deliverer struct {
 	DB       *store.DB
 	Sender   *outbound.Sender
 	Schedule webhooks.RetrySchedule // the default; an endpoint's retry_policy overrides it
-	Breaker  webhooks.Breaker       // zero: no circuit breaker
+	// Circuits applies the breaker to the outcomes; its Breaker zero: no
+	// circuit breaker.
+	Circuits *Circuits
 	// Publisher publishes the operational events (delivery.failed,
 	// webhook.disabled, webhook.circuit_opened, webhook.circuit_closed); nil
 	// publishes none.
 	Publisher *Publisher
 	// Throttle caps each endpoint's deliveries in flight and its rate; nil: none.
 	Throttle *Throttle
-	// Endpoints keeps endpoints in memory for first attempts; nil: every
-	// attempt reads its delivery, event and endpoint from Postgres.
-	Endpoints *store.EndpointCache
 	// Redis counts the tries of tasks that fail before a delivery decision,
-	// and marks the batch tasks that have run; nil: asynq's retry count
-	// counts the tries, and a batch always reads its deliveries.
+	// and carries listen sessions' deliveries; nil: asynq's retry count counts
+	// the tries, and no listen session is reachable.
 	Redis redis.UniversalClient
-	// Queue gives a delivery of a batch task that is not final after its
-	// attempt a task of its own (see ProcessBatch).
+	// Queue gives deliveries and circuits their tasks.
 	Queue *Queue
-	// FreshFor is how long after it was enqueued a batch task's deliveries are
-	// taken as published, without reading them; keep it under the sweeper's
-	// Grace, after which the sweeper gives them tasks of their own (zero: half
-	// of DefaultSweepGrace).
-	FreshFor time.Duration
 	// InFlight bounds the requests this worker sends at once
 	// (WORKER_CONCURRENCY), a batch's deliveries included; 0: no bound.
 	InFlight int
@@ -120,28 +116,11 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) (err error) 
 	if err != nil {
 		return fmt.Errorf("bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
-	how := readRow
-	if retried, _ := asynq.GetRetryCount(ctx); retried == 0 {
-		how = asPublished
-	}
-	return d.attempt(ctx, p, how)
+	return d.attempt(ctx, p)
 }
 
-// take is how an attempt takes its delivery.
-type take int
-
-const (
-	// readRow reads the delivery: it may have moved on since its task was made.
-	readRow take = iota
-	// asPublished takes it as Publish stored it, if the task carries it (see job).
-	asPublished
-	// ifUntouched reads it, and leaves it unless it is as published: a
-	// batch's delivery that moved on has a task of its own (see ProcessBatch).
-	ifUntouched
-)
-
-// attempt makes the attempt of p's delivery, taken as how says.
-func (d *Deliverer) attempt(ctx context.Context, p *payload, how take) (err error) {
+// attempt makes the attempt of p's delivery, if it takes it.
+func (d *Deliverer) attempt(ctx context.Context, p *payload) (err error) {
 	ctx, span := telemetry.Tracer.Start(telemetry.Extract(ctx, p.Trace), "deliver", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("empfio.delivery_id", p.DeliveryID)))
 	defer func() {
@@ -151,49 +130,57 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, how take) (err erro
 		}
 		span.End()
 	}()
-	job, err := d.job(ctx, p, how == asPublished)
-	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
-		return nil // its endpoint was deleted, and the delivery with it
-	} else if err != nil {
+	if p.CreatedAt.IsZero() { // a task made before round 3
+		if p.CreatedAt, err = d.DB.Locate(ctx, p.DeliveryID); webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return d.infra(ctx, p.DeliveryID, err)
+		}
+	}
+	taken, err := d.DB.Take(ctx, p.DeliveryID, p.CreatedAt, d.Queue.Lease(), p.Envelope == nil)
+	if err != nil {
 		return d.infra(ctx, p.DeliveryID, err)
 	}
-	if webhooks.IsFinalStatus(job.Delivery.Status) {
-		return nil // a repeated task of a delivery already done
+	if taken == nil {
+		return nil // final, held, not due, being attempted elsewhere, or gone: not this task's
 	}
-	if how == ifUntouched && !job.Delivery.Untouched() {
-		return nil // its own task attempts it
+	job := &taken.Job
+	if p.Envelope != nil {
+		job.Envelope = p.Envelope
 	}
-	if !job.Endpoint.Enabled {
-		return d.DB.FailDelivery(ctx, job.Delivery.ID, "endpoint is disabled")
-	}
-	if job.Endpoint.Health.State != webhooks.CircuitClosed && !job.Manual {
-		gate, err := d.DB.HoldOrProbe(ctx, job.Delivery.ID, job.Endpoint.ID)
+	e := &job.Endpoint
+	switch {
+	case e.DeletedAt != nil:
+		return d.end(ctx, taken, webhooks.StatusFailed, "the webhook was deleted")
+	case !e.Enabled:
+		return d.end(ctx, taken, webhooks.StatusFailed, "endpoint is disabled")
+	case e.Circuit.State != webhooks.CircuitClosed && !job.Manual && !e.IsListenSession():
+		step, err := d.Circuits.Apply(ctx, e, func(c webhooks.Circuit) webhooks.Step { return d.Circuits.Breaker.Gate(c, job.Delivery.ID, time.Now()) })
 		switch {
 		case err != nil:
-			return d.infra(ctx, job.Delivery.ID, err)
-		case gate == store.GateHeld:
+			return d.putBack(ctx, taken, d.infra(ctx, job.Delivery.ID, err))
+		case step.Hold:
 			heldTotal.Inc()
 			d.Log.Debug("delivery held: the endpoint's circuit is open", jobAttrs(job)...)
-			return nil
-		case gate == store.GateProbe:
-			job.Probe = true
+			return d.end(ctx, taken, webhooks.StatusHeld, "")
 		}
+		job.Probe = step.Probe
 	}
 	leave, err := d.enter(ctx)
 	if err != nil {
-		return err
+		return d.putBack(ctx, taken, err)
 	}
 	release := func() {}
 	if d.Throttle != nil {
 		var back *throttledError
-		release, back, err = d.Throttle.Acquire(ctx, &job.Endpoint)
+		release, back, err = d.Throttle.Acquire(ctx, e)
 		if err != nil {
 			leave()
-			return d.infra(ctx, job.Delivery.ID, err)
+			return d.putBack(ctx, taken, d.infra(ctx, job.Delivery.ID, err))
 		}
 		if back != nil {
 			leave()
-			return back
+			return d.putBack(ctx, taken, back)
 		}
 	}
 	res := d.send(ctx, job)
@@ -204,19 +191,21 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, how take) (err erro
 	rec, delay := webhooks.Decide(job, res, d.Schedule, time.Now())
 	if span.IsRecording() { // nothing to build when tracing is off
 		span.SetName("deliver " + job.Delivery.EventType)
-		span.SetAttributes(attribute.String("empfio.endpoint_id", job.Endpoint.ID), attribute.String("empfio.event_id", job.Delivery.EventID),
+		span.SetAttributes(attribute.String("empfio.endpoint_id", e.ID), attribute.String("empfio.event_id", job.Delivery.EventID),
 			attribute.Int("http.response.status_code", res.StatusCode), attribute.String("empfio.outcome", rec.Status),
 			attribute.Bool("empfio.probe", job.Probe))
 	}
-	recorded, err := d.record(ctx, job, rec)
-	if err != nil {
+	number, err := d.record(ctx, taken, rec)
+	if webhooks.ErrorCode(err) == webhooks.ENOTFOUND {
+		return nil // its lease ran out, and another attempt took it: that one records
+	} else if err != nil {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
 	}
 	observeAttempt(rec.Status, job.Delivery.EventType, res)
-	d.logAttempt(job, res, rec, recorded.Number)
-	d.judgeEndpoint(ctx, job, rec, recorded)
+	d.logAttempt(job, res, rec, number)
+	d.judgeEndpoint(ctx, job, rec, res.OK())
 	if rec.Status == webhooks.StatusFailed {
-		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, recorded.Number, time.Now()))
+		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
 	}
 	if rec.Status == webhooks.StatusRetrying {
 		if res.RetryAfter > 0 && delay == res.RetryAfter {
@@ -229,21 +218,22 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload, how take) (err erro
 	return nil
 }
 
-// job returns what the attempt of p needs. The first run of a task that
-// Publish gave (asPublished) carries its delivery as stored, and its endpoint
-// comes from Endpoints: nothing is read. Every other run reads the delivery,
-// which may have moved on: a retry, a task the sweeper, a user or the breaker
-// gave, a task asynq recovered from a worker that died (asynq counts that as a
-// retry), a batch task run again or old (see ProcessBatch).
-func (d *Deliverer) job(ctx context.Context, p *payload, asPublished bool) (*webhooks.Job, error) {
-	if !asPublished || p.Published == nil || d.Endpoints == nil {
-		return d.DB.Job(ctx, p.DeliveryID)
+// end ends a taken delivery without an attempt: held, or failed saying why.
+func (d *Deliverer) end(ctx context.Context, t *store.Taken, status, reason string) error {
+	if err := d.DB.EndTaken(ctx, t.Delivery.ID, t.Delivery.CreatedAt, t.Lease, status, reason); err != nil {
+		return d.infra(ctx, t.Delivery.ID, err)
 	}
-	e, err := d.Endpoints.Endpoint(ctx, p.Published.EndpointID, p.Published.EndpointVersion)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// putBack gives a taken delivery back, unattempted, for its task to try again
+// after err's delay (a put-back for the endpoint's or the worker's sake, or a
+// failure before the attempt).
+func (d *Deliverer) putBack(ctx context.Context, t *store.Taken, err error) error {
+	if rerr := d.DB.Untake(context.WithoutCancel(ctx), t.Delivery.ID, t.Delivery.CreatedAt, t.Lease); rerr != nil {
+		d.Log.Warn("a delivery put back could not be let go; it waits for its lease to run out", "delivery_id", t.Delivery.ID, "error", rerr)
 	}
-	return p.Published.job(p.DeliveryID, e), nil
+	return err
 }
 
 // send makes the attempt: a POST to the endpoint, or, for a listen session's
@@ -281,10 +271,11 @@ const (
 // errNotRecorded marks a task that sent its request but could not record it.
 var errNotRecorded = errors.New("attempt sent but not recorded")
 
-// record stores rec, trying again after a failure; the last try leaves out the
-// receiver's body, in case it is what the database refuses. Every failure is
-// logged: a sent attempt that is not recorded will be sent again.
-func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord) (store.Recorded, error) {
+// record stores rec of the delivery taken as t, trying again after a failure;
+// the last try leaves out the receiver's body, in case it is what the
+// database refuses. Every failure is logged: a sent attempt that is not
+// recorded will be sent again. It returns the attempt's number.
+func (d *Deliverer) record(ctx context.Context, t *store.Taken, rec webhooks.AttemptRecord) (int, error) {
 	var err error
 	wait := recordBackoff
 	for try := 1; try <= recordTries; try++ {
@@ -292,79 +283,51 @@ func (d *Deliverer) record(ctx context.Context, job *webhooks.Job, rec webhooks.
 			note := "the response body could not be stored"
 			rec.Attempt.ResponseBody = &note
 		}
-		recorded, rerr := d.DB.RecordAttempt(context.WithoutCancel(ctx), rec)
-		if rerr == nil {
-			return recorded, nil
+		n, rerr := d.DB.RecordAttempt(context.WithoutCancel(ctx), t.Delivery.CreatedAt, t.Lease, rec)
+		if rerr == nil || webhooks.ErrorCode(rerr) == webhooks.ENOTFOUND {
+			return n, rerr
 		}
 		err = rerr
-		d.Log.Error("record attempt failed", append(jobAttrs(job), "try", try, "error", err)...)
+		d.Log.Error("record attempt failed", append(jobAttrs(&t.Job), "try", try, "error", err)...)
 		if try < recordTries {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				return store.Recorded{}, fmt.Errorf("%w: %v", errNotRecorded, err)
+				return 0, fmt.Errorf("%w: %v", errNotRecorded, err)
 			}
 			wait *= 2
 		}
 	}
-	return store.Recorded{}, fmt.Errorf("%w: %v", errNotRecorded, err)
+	return 0, fmt.Errorf("%w: %v", errNotRecorded, err)
 }
 
-// judgeEndpoint applies what an attempt says about its endpoint: a 410 disables
-// it; a success closes its circuit if it was not closed; a failed probe opens
-// it again for longer; Breaker.Failures failures in a row open it. A failure
-// here is logged, not retried: the next attempt judges again.
-func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, r store.Recorded) {
-	if job.Endpoint.IsListenSession() {
+// judgeEndpoint applies what an attempt says about its endpoint: a 410
+// disables it; the breaker records the outcome (webhooks.Breaker.Record). A
+// failure here is logged, not retried: the next attempt judges again.
+func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec webhooks.AttemptRecord, ok bool) {
+	e := &job.Endpoint
+	if e.IsListenSession() {
 		return // the CLI's, not the organization's: no breaker, no disabling (webhooks.ListenScheme)
 	}
 	ctx = context.WithoutCancel(ctx)
-	e := &job.Endpoint
-	switch {
-	case rec.DisableReason != "":
-		d.disable(ctx, job, rec.DisableReason)
-	case rec.Status == webhooks.StatusSucceeded:
-		if job.Probe || e.Health.State != webhooks.CircuitClosed || (r.Circuit != "" && r.Circuit != webhooks.CircuitClosed) {
-			d.closeCircuit(ctx, job)
-		}
-	case job.Probe:
-		next, err := d.DB.ReopenCircuit(ctx, e.ID, job.Delivery.ID, d.Breaker.ProbeInterval, webhooks.MaxProbeInterval)
-		if err != nil {
-			d.Log.Error("reopening a circuit failed", "endpoint_id", e.ID, "error", err)
-		} else if !next.IsZero() {
-			d.Log.Info("probe failed; circuit open again", append(jobAttrs(job), "next_probe_at", next)...)
-		}
-	case r.Circuit == webhooks.CircuitClosed && d.Breaker.Opens(r.Failures):
-		opened, probeAt, err := d.DB.OpenCircuit(ctx, e.ID, d.Breaker.Failures, d.Breaker.ProbeInterval)
-		switch {
-		case err != nil:
-			d.Log.Error("opening a circuit failed", "endpoint_id", e.ID, "error", err)
-		case opened:
-			circuitsTotal.WithLabelValues(webhooks.CircuitOpen).Inc()
-			d.Log.Warn("circuit opened: deliveries are held", "endpoint_id", e.ID, "organization_id", e.OrganizationID,
-				"consecutive_failures", r.Failures, "next_probe_at", probeAt)
-			d.Publisher.PublishOperational(ctx, webhooks.CircuitOpenedEvent(e, r.Failures, rec, time.Now(), probeAt))
-		}
+	if rec.DisableReason != "" {
+		d.Circuits.Disable(ctx, e, rec.DisableReason, "gone")
+		return
 	}
-}
-
-func (d *Deliverer) closeCircuit(ctx context.Context, job *webhooks.Job) {
-	e := &job.Endpoint
-	closed, openedAt, held, err := d.DB.CloseCircuit(ctx, e.ID)
-	switch {
-	case err != nil:
-		d.Log.Error("closing a circuit failed", "endpoint_id", e.ID, "error", err)
-	case closed:
-		circuitsTotal.WithLabelValues(webhooks.CircuitClosed).Inc()
-		d.Log.Info("circuit closed: releasing held deliveries", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "held", held)
-		d.Publisher.PublishOperational(ctx, webhooks.CircuitClosedEvent(e, openedAt, held, time.Now()))
+	b := d.Circuits.Breaker
+	if b.Failures == 0 && e.Circuit.State == webhooks.CircuitClosed {
+		return // no breaker
 	}
-}
-
-// disable turns the endpoint of job off for reason (a 410), and says so once.
-func (d *Deliverer) disable(ctx context.Context, job *webhooks.Job, reason string) {
-	if err := disableEndpoint(ctx, d.DB, d.Publisher, d.Log, &job.Endpoint, reason, "gone"); err != nil {
-		d.Log.Error("disable endpoint failed", "endpoint_id", job.Endpoint.ID, "reason", reason, "error", err)
+	now := time.Now()
+	if _, err := d.Circuits.Apply(ctx, e, func(c webhooks.Circuit) webhooks.Step { return b.Record(c, job.Delivery.ID, ok, now) },
+		func(s webhooks.Step) {
+			if s.Opened {
+				d.Log.Warn("circuit opened: deliveries are held", "endpoint_id", e.ID, "organization_id", e.OrganizationID,
+					"consecutive_failures", s.Next.Failures, "next_probe_at", s.Next.ProbeAt)
+				d.Publisher.PublishOperational(ctx, webhooks.CircuitOpenedEvent(e, s.Next.Failures, rec, now, *s.Next.ProbeAt))
+			}
+		}); err != nil {
+		d.Log.Error("recording an outcome on the circuit failed", "endpoint_id", e.ID, "error", err)
 	}
 }
 

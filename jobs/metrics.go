@@ -44,14 +44,6 @@ var (
 		Name: "empfio_circuit_transitions_total",
 		Help: "Endpoint circuits that opened or closed, by the state they moved to.",
 	}, []string{"state"})
-	circuitsNow = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "empfio_circuits",
-		Help: "Endpoints whose circuit is open or half open, by state (counted by the worker running the breaker's rounds).",
-	}, []string{"state"})
-	heldNow = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "empfio_deliveries_held",
-		Help: "Deliveries held by open circuits (counted by the worker running the breaker's rounds).",
-	})
 	disabledTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "empfio_endpoints_disabled_total",
 		Help: "Endpoints the service disabled, by why: gone (410) or circuit (its circuit stayed open for ENDPOINT_DISABLE_AFTER).",

@@ -119,7 +119,7 @@ const enqueueParallelism = 16
 
 // enqueueAll gives each delivery its task. A failure is logged and left to
 // the sweeper: the deliveries are stored, so nothing is lost.
-func (p *Publisher) enqueueAll(ctx context.Context, ev *webhooks.Event, deliveries []store.Published) {
+func (p *Publisher) enqueueAll(ctx context.Context, ev *webhooks.Event, deliveries []webhooks.Delivery) {
 	if len(deliveries) == 1 {
 		if err := p.Queue.EnqueuePublished(ctx, &deliveries[0], ev.Envelope); err != nil {
 			p.Log.WarnContext(ctx, "enqueue failed; the sweeper will requeue", "event_id", ev.ID, "deliveries", 1, "error", err)

@@ -14,7 +14,6 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/group"
-	"github.com/empfio/webhooks/store"
 	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -43,29 +42,19 @@ const taskTimeoutMargin = 15 * time.Second
 // escaping nor decoding.
 type payload struct {
 	DeliveryID string `json:"delivery_id"`
-	Trace      string `json:"traceparent,omitempty"` // the trace of what made the delivery (telemetry)
-	// Published is the delivery as Publish stored it, so that the task's first
-	// run reads nothing (see Deliverer). Only Publish's tasks carry it, and
-	// only with an envelope up to publishedEnvelopeMax.
-	Published *published `json:"published,omitempty"`
-}
-
-// published is what an attempt needs of a delivery as stored, but its endpoint.
-type published struct {
-	OrganizationID string `json:"organization_id"`
-	EventID        string `json:"event_id"`
-	EventType      string `json:"event_type"`
-	EndpointID     string `json:"endpoint_id"`
-	// EndpointVersion is the endpoint's version the delivery was published
-	// to: the attempt uses that version or a later one.
-	EndpointVersion int64  `json:"endpoint_version"`
-	Envelope        []byte `json:"-"` // after the header
+	// CreatedAt names the day partition the delivery is stored in; zero in a
+	// task made before round 3, whose delivery is then looked for.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	Trace     string    `json:"traceparent,omitempty"` // the trace of what made the delivery (telemetry)
+	// Envelope is the event's envelope, when the task carries it (Publish's, up
+	// to publishedEnvelopeMax), so that its attempt does not read it.
+	Envelope []byte `json:"-"`
 }
 
 func (p *payload) encode() []byte {
 	b, _ := json.Marshal(p)
-	if p.Published != nil {
-		b = append(append(b, '\n'), p.Published.Envelope...)
+	if p.Envelope != nil {
+		b = append(append(b, '\n'), p.Envelope...)
 	}
 	return b
 }
@@ -76,11 +65,11 @@ func decodePayload(b []byte) (*payload, error) {
 	if err := json.Unmarshal(header, &p); err != nil {
 		return nil, err
 	}
-	if p.Published != nil {
-		if !found {
-			return nil, errors.New("no envelope after the header")
-		}
-		p.Published.Envelope = envelope
+	if p.DeliveryID == "" {
+		return nil, errors.New("no delivery id")
+	}
+	if found {
+		p.Envelope = envelope
 	}
 	return &p, nil
 }
@@ -88,16 +77,6 @@ func decodePayload(b []byte) (*payload, error) {
 // publishedEnvelopeMax bounds the envelope a task carries: a delivery waiting
 // in Redis holds a copy of it. A larger event's deliveries read theirs.
 const publishedEnvelopeMax = 2 << 10
-
-// job is the delivery of p, to e, as Publish stored it: pending, not attempted.
-func (p *published) job(id string, e *webhooks.Endpoint) *webhooks.Job {
-	return &webhooks.Job{
-		Delivery: webhooks.Delivery{ID: id, OrganizationID: p.OrganizationID, EventID: p.EventID, EndpointID: p.EndpointID,
-			EventType: p.EventType, Status: webhooks.StatusPending},
-		Envelope: p.Envelope,
-		Endpoint: *e,
-	}
-}
 
 // Queue enqueues deliveries. It is safe for concurrent use.
 type Queue struct {
@@ -135,24 +114,27 @@ func (q *Queue) Close() { q.batcher.Close() }
 // Name returns the asynq queue's name.
 func (q *Queue) Name() string { return q.name }
 
-// Enqueue gives delivery id a task, due now. The task id is the delivery id, so
-// enqueueing a delivery that already has a task changes nothing and is no error.
-func (q *Queue) Enqueue(ctx context.Context, id string) error {
-	_, err := q.enqueue(ctx, id)
+// Enqueue gives delivery d (its ID and CreatedAt) a task, due at at (zero or
+// past: now). The task id is the delivery id, so enqueueing a delivery that
+// already has a task changes nothing and is no error. (A delivery with two
+// tasks — a batch's and its own — is still attempted once at a time: see
+// store.Take.)
+func (q *Queue) Enqueue(ctx context.Context, id string, createdAt, at time.Time) error {
+	_, err := q.enqueueAt(ctx, payload{DeliveryID: id, CreatedAt: createdAt}, at)
 	return err
 }
 
 // EnqueuePublished is Enqueue of a delivery Publish just stored, of an event
-// whose envelope is envelope: its task carries both, so that its first
-// attempt reads nothing. Deliveries published at the same moment share one
-// task (TypeDeliverBatch) unless Unbatched; a lone one, or one whose envelope
-// is larger than a task carries, has its own.
-func (q *Queue) EnqueuePublished(ctx context.Context, d *store.Published, envelope []byte) error {
-	p := payload{DeliveryID: d.ID}
+// whose envelope is envelope: its task carries it (up to
+// publishedEnvelopeMax), so that its attempt does not read it. Deliveries
+// published at the same moment share one task (TypeDeliverBatch) unless
+// Unbatched; a lone one has its own.
+func (q *Queue) EnqueuePublished(ctx context.Context, d *webhooks.Delivery, envelope []byte) error {
+	p := payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt}
 	if len(envelope) <= publishedEnvelopeMax {
-		p.Published = publishedOf(d, envelope)
+		p.Envelope = envelope
 	}
-	if q.Unbatched || p.Published == nil {
+	if q.Unbatched {
 		_, err := q.enqueueAt(ctx, p, time.Time{})
 		return err
 	}
@@ -161,29 +143,19 @@ func (q *Queue) EnqueuePublished(ctx context.Context, d *store.Published, envelo
 	return cmp.Or(gerr, err)
 }
 
-// publishedOf is what a task carries of d, published with envelope.
-func publishedOf(d *store.Published, envelope []byte) *published {
-	return &published{OrganizationID: d.OrganizationID, EventID: d.EventID, EventType: d.EventType,
-		EndpointID: d.EndpointID, EndpointVersion: d.EndpointVersion, Envelope: envelope}
-}
-
-// enqueue is Enqueue that also reports whether a task was created (false: the
-// delivery already had one).
-func (q *Queue) enqueue(ctx context.Context, id string) (created bool, err error) {
-	return q.enqueueAt(ctx, payload{DeliveryID: id}, time.Time{})
-}
-
-// enqueueAt gives p's delivery a task due at at (zero or past: now).
+// enqueueAt gives p's delivery a task due at at (zero or past: now), and
+// reports whether it created one (false: the delivery had one).
 func (q *Queue) enqueueAt(ctx context.Context, p payload, at time.Time) (created bool, err error) {
 	id := p.DeliveryID
-	p.Trace = telemetry.Inject(ctx)
-	b := p.encode()
+	if p.Trace == "" {
+		p.Trace = telemetry.Inject(ctx)
+	}
 	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(q.name), asynq.MaxRetry(taskMaxRetry),
 		asynq.Timeout(q.timeout + taskTimeoutMargin)}
 	if time.Until(at) > 0 {
 		opts = append(opts, asynq.ProcessAt(at))
 	}
-	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, b), opts...)
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, p.encode()), opts...)
 	switch {
 	case err == nil:
 		return true, nil
@@ -194,18 +166,23 @@ func (q *Queue) enqueueAt(ctx context.Context, p payload, at time.Time) (created
 	}
 }
 
+// Lease is how long an attempt holds its delivery (store.Take): one attempt's
+// timeout and the margin of its task, after which a worker that died lets the
+// delivery go.
+func (q *Queue) Lease() time.Duration { return q.timeout + taskTimeoutMargin }
+
 // RunNow makes delivery id attempted as soon as a worker is free: a waiting task
 // (scheduled, retry or archived) is moved forward, a missing one is created. A
 // task still active — a worker is finishing the attempt before, which may have
 // already recorded its outcome — is waited for, up to runNowWait, and then
 // replaced; after that the sweeper gives the delivery its task.
-func (q *Queue) RunNow(ctx context.Context, id string) error {
+func (q *Queue) RunNow(ctx context.Context, id string, createdAt time.Time) error {
 	deadline := time.Now().Add(runNowWait)
 	for {
 		info, err := q.inspector.GetTaskInfo(q.name, id)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-			return q.Enqueue(ctx, id)
+			return q.Enqueue(ctx, id, createdAt, time.Time{})
 		case err != nil:
 			return webhooks.Unavailable("Redis", err)
 		}
@@ -219,7 +196,7 @@ func (q *Queue) RunNow(ctx context.Context, id string) error {
 			if err := q.inspector.DeleteTask(q.name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 				return webhooks.Unavailable("Redis", err)
 			}
-			return q.Enqueue(ctx, id)
+			return q.Enqueue(ctx, id, createdAt, time.Time{})
 		case asynq.TaskStateActive:
 			if time.Now().After(deadline) {
 				return nil

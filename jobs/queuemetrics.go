@@ -1,9 +1,11 @@
 package jobs
 
 import (
+	"context"
 	"sync"
 	"time"
 
+	"github.com/empfio/webhooks/store"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -27,10 +29,17 @@ type queueCollector struct {
 	info *asynq.QueueInfo
 }
 
-// RegisterQueueMetrics registers the delivery queue's metrics with reg.
-func RegisterQueueMetrics(reg prometheus.Registerer, rdb redis.UniversalClient, queue string) error {
+// RegisterQueueMetrics registers the delivery queue's metrics with reg, and
+// the circuits' (read from db at most every queueStatsInterval).
+func RegisterQueueMetrics(reg prometheus.Registerer, rdb redis.UniversalClient, queue string, db *store.DB) error {
 	if queue == "" {
 		queue = DefaultQueue
+	}
+	if err := reg.Register(&circuitCollector{db: db,
+		circuits: prometheus.NewDesc("empfio_circuits", "Endpoints whose circuit is open or half open, by state.", []string{"state"}, nil),
+		held:     prometheus.NewDesc("empfio_deliveries_held", "Deliveries held by open circuits.", nil, nil),
+	}); err != nil {
+		return err
 	}
 	return reg.Register(&queueCollector{
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
@@ -63,4 +72,44 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.tasks, prometheus.GaugeValue, float64(n), state)
 	}
 	ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, info.Latency.Seconds())
+}
+
+// circuitCollector exports the endpoints' circuits by state and the held
+// deliveries, counted in Postgres at most every queueStatsInterval; a failed
+// count keeps the last figures.
+type circuitCollector struct {
+	db       *store.DB
+	circuits *prometheus.Desc
+	held     *prometheus.Desc
+
+	mu     sync.Mutex
+	at     time.Time
+	counts map[string]int
+	nHeld  int
+}
+
+func (c *circuitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.circuits
+	ch <- c.held
+}
+
+func (c *circuitCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if time.Since(c.at) >= queueStatsInterval {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if counts, held, err := c.db.CircuitCounts(ctx); err == nil {
+			c.counts, c.nHeld = counts, held
+		}
+		cancel()
+		c.at = time.Now()
+	}
+	counts, held := c.counts, c.nHeld
+	c.mu.Unlock()
+	if counts == nil {
+		return
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.circuits, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(held))
 }

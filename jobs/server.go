@@ -67,6 +67,7 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig, d *Deliverer) (*asyn
 	mux := asynq.NewServeMux()
 	mux.Handle(TypeDeliver, d)
 	mux.HandleFunc(TypeDeliverBatch, d.ProcessBatch)
+	mux.Handle(TypeCircuit, d.Circuits)
 	return srv, mux
 }
 

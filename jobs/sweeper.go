@@ -25,7 +25,8 @@ const (
 // flushed or restarted, after the API died between commit and enqueue, after a
 // worker was killed mid-delivery.
 //
-// For each delivery overdue by more than Grace it asks asynq for the task:
+// For each delivery pending or retrying, overdue by more than Grace and taken
+// by no attempt, it asks asynq for the task:
 //   - none (lost): a new task, due now;
 //   - archived: the task was given up without a delivery decision — the
 //     handler failed infraRetryLimit times before deciding (Postgres unreachable,
@@ -34,22 +35,26 @@ const (
 //     instead of staying pending forever;
 //   - anything else: alive, left alone.
 //
+// It gives every circuit that needs one its task back too (its timer, or the
+// release of what it held), and ends listen sessions whose CLI went away
+// (ListenAbandoned). A task too many does no harm: an attempt takes its
+// delivery first (store.Take).
+//
 // Any number of workers may run a Sweeper: a Postgres advisory lock lets one sweep
 // at a time.
 //
-// It also ends listen sessions whose CLI went away (ListenAbandoned), and
-// watches Redis for losing its data (FLUSHALL, or a restart without
+// It also watches Redis for losing its data (FLUSHALL, or a restart without
 // persistence): a marker key it keeps disappears. Then it does not wait for the
 // grace period: every delivery that is not final gets its task back at once,
 // due when it was due, within WatchInterval of the loss.
 type Sweeper struct {
 	DB             *store.DB
 	Queue          *Queue
+	Circuits       *Circuits             // whose circuits it tends; nil: none
 	Redis          redis.UniversalClient // for the watch; nil: no watch
 	Interval       time.Duration
 	Grace          time.Duration
 	WatchInterval  time.Duration
-	OrphanInterval time.Duration // see RequeueOrphans
 	ListenInterval time.Duration // how often abandoned listen sessions are ended; ListenCheckInterval when zero
 	ListenIdle     time.Duration // how long a session's stream may go unread; ListenAbandoned when zero
 	Log            *slog.Logger
@@ -82,15 +87,6 @@ func (s *Sweeper) Run(ctx context.Context) {
 	})
 	if s.Redis != nil {
 		watching.Go(func() { every(ctx, orDefault(s.WatchInterval, DefaultWatchInterval), func() { s.watch(ctx) }) })
-		watching.Go(func() {
-			every(ctx, orDefault(s.OrphanInterval, DefaultOrphanInterval), func() {
-				if n, err := s.RequeueOrphans(ctx, time.Now()); err != nil && ctx.Err() == nil {
-					s.Log.Warn("requeueing orphaned tasks failed", "error", err)
-				} else if n > 0 {
-					s.Log.Warn("requeued the tasks of a worker that died", "tasks", n)
-				}
-			})
-		})
 	}
 	every(ctx, orDefault(s.Interval, DefaultSweepInterval), func() {
 		if n, err := s.Sweep(ctx); err != nil {
@@ -108,36 +104,38 @@ func (s *Sweeper) watch(ctx context.Context) {
 	if err != nil || !lost {
 		return // Redis is down (the sweep and the workers' errors say so), or intact
 	}
-	seen := time.Now()
-	s.Log.Warn("Redis has lost its data (flushed, or restarted without persistence): giving every open delivery its task back")
-	n, err := s.RecoverAll(ctx, seen)
+	n, err := s.RecoverAll(ctx)
 	if err != nil {
-		s.Log.Warn("recovery after Redis lost its data failed; the sweep will finish it", "error", err)
+		s.Log.Warn("giving open deliveries their tasks after Redis came up empty failed; the sweep will finish it", "error", err)
 		s.Redis.Del(context.WithoutCancel(ctx), redisMarker) // try again at the next watch
 		return
 	}
-	s.Log.Info("recovered deliveries after Redis lost its data", "requeued", n)
+	if n > 0 {
+		s.Log.Warn("Redis has lost its data (flushed, or restarted without persistence): gave open deliveries their tasks back", "requeued", n)
+	}
 }
 
-// RecoverAll gives every delivery created before lostBy that is not final a
-// task, due when the delivery is, unless it has one; it returns how many it
-// created. lostBy is when Redis was seen without its data: a delivery created
-// later was enqueued into the Redis of now, and may wait in a batch task,
-// which no task id finds — a task of its own would send it a second time.
-// (One whose enqueue failed is the sweep's, after its grace, as always.)
-func (s *Sweeper) RecoverAll(ctx context.Context, lostBy time.Time) (int, error) {
-	created, after := 0, ""
+// RecoverAll gives every delivery that is pending or retrying a task, due
+// when the delivery is, unless it has one, and every circuit that needs one its
+// task; it returns how many delivery tasks it created.
+func (s *Sweeper) RecoverAll(ctx context.Context) (int, error) {
+	created, after := 0, store.FirstOpen
 	for {
-		page, err := s.DB.NotFinal(ctx, lostBy, after, sweepBatch)
-		if err != nil || len(page) == 0 {
+		var page []store.Due
+		var err error
+		page, after, err = s.DB.NotFinal(ctx, after, sweepBatch)
+		if err != nil {
 			return created, err
+		}
+		if len(page) == 0 {
+			return created, s.tendCircuits(ctx)
 		}
 		for _, d := range page {
 			var at time.Time
 			if d.NextAttemptAt != nil {
 				at = *d.NextAttemptAt
 			}
-			ok, err := s.Queue.enqueueAt(ctx, payload{DeliveryID: d.ID}, at)
+			ok, err := s.Queue.enqueueAt(ctx, payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt}, at)
 			if err != nil {
 				return created, err
 			}
@@ -146,28 +144,45 @@ func (s *Sweeper) RecoverAll(ctx context.Context, lostBy time.Time) (int, error)
 				sweptTotal.WithLabelValues("requeued").Inc()
 			}
 		}
-		after = page[len(page)-1].ID
 	}
+}
+
+// tendCircuits gives each circuit that needs it its timer, or the release of
+// what it held, in case Redis lost them (an existing task is kept).
+func (s *Sweeper) tendCircuits(ctx context.Context) error {
+	if s.Circuits == nil {
+		return nil
+	}
+	list, err := s.DB.CircuitsToTend(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if err := s.Circuits.Tend(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Sweep runs one pass and returns how many deliveries it looked at. A delivery
 // claimed but not checked (Redis failed half way) is claimed again after another
 // grace period.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	ids, err := s.DB.ClaimOverdue(ctx, orDefault(s.Grace, DefaultSweepGrace), sweepBatch)
+	list, err := s.DB.ClaimOverdue(ctx, orDefault(s.Grace, DefaultSweepGrace), sweepBatch)
 	if err != nil {
 		return 0, err
 	}
-	for i, id := range ids {
-		if err := s.check(ctx, id); err != nil {
+	for i, d := range list {
+		if err := s.check(ctx, d); err != nil {
 			return i, err
 		}
 	}
-	return len(ids), nil
+	return len(list), s.tendCircuits(ctx)
 }
 
-func (s *Sweeper) check(ctx context.Context, id string) error {
-	state, err := s.Queue.taskState(id)
+func (s *Sweeper) check(ctx context.Context, d store.Due) error {
+	state, err := s.Queue.taskState(d.ID)
 	if err != nil {
 		return err
 	}
@@ -175,24 +190,20 @@ func (s *Sweeper) check(ctx context.Context, id string) error {
 	case 0:
 		// After a flush asynq's Inspector may not know the queue although the task
 		// is back: only a task that enqueue really creates counts as requeued.
-		created, err := s.Queue.enqueue(ctx, id)
+		created, err := s.Queue.enqueueAt(ctx, payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt}, time.Time{})
 		if created {
 			sweptTotal.WithLabelValues("requeued").Inc()
-			s.Log.Info("delivery had no task; requeued", "delivery_id", id)
+			s.Log.Info("delivery had no task; requeued", "delivery_id", d.ID)
 		} else if err == nil {
 			sweptTotal.WithLabelValues("alive").Inc()
 		}
 		return err
 	case asynq.TaskStateArchived:
-		return s.archived(ctx, id)
+		sweptTotal.WithLabelValues("failed").Inc()
+		s.Log.Warn("delivery failed", "delivery_id", d.ID, "error", "its task was archived by asynq after repeated interruptions")
+		return s.DB.FailDelivery(ctx, d.ID, d.CreatedAt, "delivery was interrupted repeatedly (worker crashes) and given up")
 	default:
 		sweptTotal.WithLabelValues("alive").Inc()
 		return nil
 	}
-}
-
-func (s *Sweeper) archived(ctx context.Context, id string) error {
-	sweptTotal.WithLabelValues("failed").Inc()
-	s.Log.Warn("delivery failed", "delivery_id", id, "error", "its task was archived by asynq after repeated interruptions")
-	return s.DB.FailDelivery(ctx, id, "delivery was interrupted repeatedly (worker crashes) and given up")
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,43 +11,61 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// FailDelivery makes a non-final delivery failed without an attempt, saying why
-// (its endpoint is disabled, or its task was lost on its last attempt).
-func (db *DB) FailDelivery(ctx context.Context, id, reason string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
-		manual = false, completed_at = now(), updated_at = now()
-		WHERE id = $1 AND status IN ('pending', 'retrying')`, id, reason)
-	return wrap(err, "")
+// byID is the condition and arguments that find a row of a table partitioned
+// by created_at (column prefix p) by its id alone: an id made since round 3
+// carries its creation time (webhooks.IDTime), which names the one partition
+// to look in; an older id is looked for in every partition. The arguments
+// start at $n.
+func byID(p, id string, n int) (string, []any) {
+	if t, ok := webhooks.IDTime(id); ok {
+		return p + "id = $" + strconv.Itoa(n) + " AND " + p + "created_at = $" + strconv.Itoa(n+1), []any{id, t}
+	}
+	return p + "id = $" + strconv.Itoa(n), []any{id}
 }
 
-const deliveryColumns = `id, organization_id, event_id, endpoint_id, event_type, status, attempts,
-	next_attempt_at, last_status_code, last_error, created_at, updated_at, completed_at`
+const deliveryColumns = `id, created_at, organization_id, event_id, endpoint_id, event_type, status, attempts,
+	next_attempt_at, last_status_code, last_error, updated_at, completed_at`
 
 func scanDelivery(row pgx.Row) (*webhooks.Delivery, error) {
 	var d webhooks.Delivery
-	err := row.Scan(&d.ID, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
-		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+	err := row.Scan(&d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt)
 	return &d, err
 }
 
+// FailDelivery makes a delivery that is not final failed without an attempt,
+// saying why (its task was given up by asynq after repeated interruptions).
+func (db *DB) FailDelivery(ctx context.Context, id string, createdAt time.Time, reason string) error {
+	_, err := db.pool.Exec(ctx, `WITH d AS (
+			UPDATE deliveries SET status = 'failed', last_error = $3, next_attempt_at = NULL, lease_until = NULL,
+				manual = false, completed_at = now(), updated_at = now()
+			WHERE id = $1 AND created_at = $2 AND status = ANY ($4)
+			RETURNING endpoint_id, created_at, id
+		)
+		DELETE FROM open_deliveries o USING d WHERE o.endpoint_id = d.endpoint_id AND o.created_at = d.created_at AND o.delivery_id = d.id`,
+		id, createdAt, reason, webhooks.OpenStatuses)
+	return wrap(err, "")
+}
+
 // Delivery returns delivery id of orgID with every attempt, oldest first, and the
-// URL and body its attempts send (in Request; the caller adds the headers).
+// URL and body its attempts send (in Request; the caller adds the headers). A
+// deleted endpoint's deliveries are not found.
 func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
 	var d webhooks.Delivery
 	var url, envelope string
-	err := db.pool.QueryRow(ctx, `SELECT d.id, d.organization_id, d.event_id, d.endpoint_id, d.event_type, d.status,
-			d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.completed_at,
-			e.url, ev.envelope
-		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
-		WHERE d.id = $1 AND d.organization_id = $2`, id, orgID).Scan(
-		&d.ID, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
-		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.CompletedAt, &url, &envelope)
+	cond, args := byID("d.", id, 2)
+	err := db.read.QueryRow(ctx, `SELECT `+prefixed("d.", deliveryColumns)+`, e.url, ev.envelope
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
+		JOIN events ev ON ev.id = d.event_id AND ev.created_at = d.created_at
+		WHERE d.organization_id = $1 AND `+cond, append([]any{orgID}, args...)...).Scan(
+		&d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &url, &envelope)
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
 	d.Request = &webhooks.Request{Method: "POST", URL: url, Body: json.RawMessage(envelope)}
-	rows, err := db.pool.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
-		FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
+	rows, err := db.read.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
+		FROM attempts WHERE delivery_id = $1 AND delivery_created_at = $2 ORDER BY number`, d.ID, d.CreatedAt)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
@@ -58,13 +77,16 @@ func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Deliver
 	return &d, wrap(err, "")
 }
 
-// EventDeliveries returns the deliveries of event eventID of orgID to its
-// webhooks, oldest first (not to listen sessions); within, when not nil, keeps
-// those to endpoints whose every subscription is one of it (see Endpoints).
-func (db *DB) EventDeliveries(ctx context.Context, orgID, eventID string, within []string) ([]*webhooks.Delivery, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+prefixed("d.", deliveryColumns)+` FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.event_id = $1 AND d.organization_id = $2 AND ($3::text[] IS NULL OR e.events <@ $3) AND NOT starts_with(e.url, $4)
-		ORDER BY d.created_at, d.id`, eventID, orgID, within, webhooks.ListenScheme)
+// EventDeliveries returns the deliveries of event ev to its organization's
+// webhooks, oldest first (not to listen sessions, nor deleted endpoints);
+// within, when not nil, keeps those to endpoints whose every subscription is
+// one of it (see Endpoints). An event's deliveries share its created_at.
+func (db *DB) EventDeliveries(ctx context.Context, ev *webhooks.Event, within []string) ([]*webhooks.Delivery, error) {
+	rows, err := db.read.Query(ctx, `SELECT `+prefixed("d.", deliveryColumns)+` FROM deliveries d
+		JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
+		WHERE d.created_at = $1 AND d.event_id = $2 AND d.organization_id = $3 AND ($4::text[] IS NULL OR e.events <@ $4)
+			AND NOT starts_with(e.url, $5)
+		ORDER BY d.id`, ev.ReceivedAt, ev.ID, ev.OrganizationID, within, webhooks.ListenScheme)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
@@ -80,7 +102,7 @@ func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*web
 		where += ` AND (created_at, id) < ($7, $8)`
 		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+	rows, err := db.read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE organization_id = $1 AND endpoint_id = $2`+where+` ORDER BY created_at DESC, id DESC LIMIT $3`, args...)
 	if err != nil {
 		return nil, nil, wrap(err, "")
@@ -92,51 +114,51 @@ func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*web
 	return page(list, f.Limit, func(d *webhooks.Delivery) webhooks.Cursor { return webhooks.Cursor{CreatedAt: d.CreatedAt, ID: d.ID} })
 }
 
-// RetryDelivery makes delivery id of orgID due now for one more attempt, as
-// webhooks.RetryNow decides from its status, and returns it: a held one
-// becomes its endpoint's probe (the circuit half-open, waiting for it).
-// Returns ENOTFOUND if it is not theirs.
-func (db *DB) RetryDelivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
+// RetryDelivery makes delivery d (as read: its status, endpoint and
+// created_at) due now for one more attempt, as r (webhooks.RetryNow) decides,
+// and returns it as it is now; a final one is open again. Returns ENOTFOUND if
+// it is gone.
+func (db *DB) RetryDelivery(ctx context.Context, d *webhooks.Delivery, r webhooks.ManualRetry) (*webhooks.Delivery, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
 	defer tx.Rollback(ctx)
-	var status, endpointID string
-	err = tx.QueryRow(ctx, `SELECT status, endpoint_id FROM deliveries WHERE id = $1 AND organization_id = $2 FOR UPDATE`,
-		id, orgID).Scan(&status, &endpointID)
+	out, err := scanDelivery(tx.QueryRow(ctx, `UPDATE deliveries SET status = $3, manual = $4, next_attempt_at = now(),
+		completed_at = NULL, updated_at = now() WHERE id = $1 AND created_at = $2 RETURNING `+deliveryColumns,
+		d.ID, d.CreatedAt, r.Status, r.Manual))
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
-	r := webhooks.RetryNow(status)
-	if r.Probe {
-		if _, err := tx.Exec(ctx, `UPDATE endpoints SET circuit_state = 'half_open', probe_delivery_id = $2, probe_at = now()
-			WHERE id = $1 AND circuit_state <> 'closed'`, endpointID, id); err != nil {
-			return nil, wrap(err, "")
-		}
-	}
-	d, err := scanDelivery(tx.QueryRow(ctx, `UPDATE deliveries SET status = $2, manual = $3, next_attempt_at = now(),
-		completed_at = NULL, updated_at = now() WHERE id = $1 RETURNING `+deliveryColumns, id, r.Status, r.Manual))
-	if err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, out.EndpointID, out.CreatedAt, out.ID); err != nil {
 		return nil, wrap(err, "")
 	}
-	return d, wrap(tx.Commit(ctx), "")
+	return out, wrap(tx.Commit(ctx), "")
 }
 
 // ReplayFailed makes the failed deliveries of endpoint endpointID created in
 // [since, until), of one of types (nil: any), due now for one more attempt
-// each, and returns their ids.
-func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since, until time.Time, types []string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET status = 'pending', manual = true,
-		next_attempt_at = now(), completed_at = NULL, updated_at = now()
-		WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
-			AND ($5::text[] IS NULL OR event_type = ANY ($5))
-		RETURNING id`, orgID, endpointID, since, until, types)
+// each (open again), and returns them.
+func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since, until time.Time, types []string) ([]webhooks.Delivery, error) {
+	rows, err := db.pool.Query(ctx, `WITH d AS (
+			UPDATE deliveries SET status = 'pending', manual = true, next_attempt_at = now(), completed_at = NULL, updated_at = now()
+			WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
+				AND ($5::text[] IS NULL OR event_type = ANY ($5))
+			RETURNING id, created_at, endpoint_id
+		), o AS (
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT endpoint_id, created_at, id FROM d
+			ON CONFLICT DO NOTHING
+		)
+		SELECT id::text, created_at FROM d`, orgID, endpointID, since, until, types)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, wrap(err, "")
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhooks.Delivery, error) {
+		var d webhooks.Delivery
+		return d, r.Scan(&d.ID, &d.CreatedAt)
+	})
+	return list, wrap(err, "")
 }
 
 // prefixed qualifies each of the comma-separated columns with prefix.
@@ -146,4 +168,13 @@ func prefixed(prefix, columns string) string {
 		cols[i] = prefix + strings.TrimSpace(c)
 	}
 	return strings.Join(cols, ", ")
+}
+
+// Locate returns the created_at of delivery id, its day partition, looking in
+// every partition: for a task made before round 3, which names the delivery
+// by its id alone. Returns ENOTFOUND if it is gone.
+func (db *DB) Locate(ctx context.Context, id string) (time.Time, error) {
+	var t time.Time
+	err := db.pool.QueryRow(ctx, `SELECT created_at FROM deliveries WHERE id = $1`, id).Scan(&t)
+	return t, wrap(err, "Delivery")
 }

@@ -9,24 +9,29 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason,
+const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, disabled_at,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
-	last_ping_ok_at, created_at, updated_at, rate_limit_per_second,
-	circuit_state, circuit_since, consecutive_failures, probe_at, probe_delivery_id`
+	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
+	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version`
 
-// scanEndpoint scans endpointColumns, then the columns after them into extra.
-func (db *DB) scanEndpoint(row pgx.Row, extra ...any) (*webhooks.Endpoint, error) {
+// scanEndpoint scans the columns lead into lead's destinations, then
+// endpointColumns.
+func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error) {
 	var e webhooks.Endpoint
 	var maxRetries, perSecond *int
-	var windowSeconds *int64
-	err := row.Scan(append([]any{&e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason,
+	var windowSeconds, probeMS *int64
+	c := &e.Circuit
+	err := row.Scan(append(lead, &e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason, &e.DisabledAt,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
-		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond,
-		&e.Health.State, &e.Health.Since, &e.Health.ConsecutiveFailures, &e.Health.NextProbeAt, &e.Health.ProbeDeliveryID}, extra...)...)
+		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
+		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version)...)
 	if err != nil {
 		return nil, err
 	}
-	e.Health.NextProbeAt = nextProbe(e.Health.State, e.Health.NextProbeAt)
+	if probeMS != nil {
+		c.ProbeInterval = time.Duration(*probeMS) * time.Millisecond
+	}
+	e.Health = c.Health(0)
 	if maxRetries != nil && windowSeconds != nil {
 		e.RetryPolicy = &webhooks.RetryPolicy{MaxRetries: *maxRetries, Window: webhooks.Duration(time.Duration(*windowSeconds) * time.Second)}
 	}
@@ -34,15 +39,6 @@ func (db *DB) scanEndpoint(row pgx.Row, extra ...any) (*webhooks.Endpoint, error
 		e.RateLimit = &webhooks.RateLimit{PerSecond: *perSecond}
 	}
 	return &e, db.openSecrets(&e)
-}
-
-// nextProbe is when the next probe of a circuit in state goes, from its
-// probe_at column: only an open circuit has one.
-func nextProbe(state string, probeAt *time.Time) *time.Time {
-	if state != webhooks.CircuitOpen {
-		return nil
-	}
-	return probeAt
 }
 
 func rateColumn(r *webhooks.RateLimit) *int {
@@ -106,11 +102,18 @@ func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	return wrap(err, "")
 }
 
-// Endpoint returns endpoint id of orgID. Returns ENOTFOUND if it does not exist or
-// belongs to another organization.
+// Endpoint returns endpoint id of orgID. Returns ENOTFOUND if it does not exist,
+// was deleted, or belongs to another organization.
 func (db *DB) Endpoint(ctx context.Context, orgID, id string) (*webhooks.Endpoint, error) {
 	e, err := db.scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
-		WHERE id = $1 AND organization_id = $2`, id, orgID))
+		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, id, orgID))
+	return e, wrap(err, "Webhook")
+}
+
+// EndpointByID returns endpoint id as it is now, a tombstone included (the
+// worker's fresh read of a circuit). Returns ENOTFOUND once it is purged.
+func (db *DB) EndpointByID(ctx context.Context, id string) (*webhooks.Endpoint, error) {
+	e, err := db.scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
 	return e, wrap(err, "Webhook")
 }
 
@@ -121,7 +124,7 @@ func (db *DB) Endpoint(ctx context.Context, orgID, id string) (*webhooks.Endpoin
 // listed: they are the CLI's, not the organization's webhooks.
 func (db *DB) Endpoints(ctx context.Context, orgID string, after *webhooks.Cursor, limit int, within []string) ([]*webhooks.Endpoint, *webhooks.Cursor, error) {
 	args := []any{orgID, limit + 1, within, webhooks.ListenScheme}
-	where := ` AND ($3::text[] IS NULL OR events <@ $3) AND NOT starts_with(url, $4)`
+	where := ` AND deleted_at IS NULL AND ($3::text[] IS NULL OR events <@ $3) AND NOT starts_with(url, $4)`
 	if after != nil {
 		where += ` AND (created_at, id) < ($5, $6)`
 		args = append(args, after.CreatedAt, after.ID)
@@ -149,34 +152,40 @@ func page[T any](list []T, limit int, cursor func(T) webhooks.Cursor) ([]T, *web
 }
 
 // UpdateEndpoint applies u to endpoint id of orgID after validate accepts the
-// result, and returns it with whether it was enabled before. Enabling a
-// disabled endpoint closes its circuit and, as u.Replay says, releases what was
-// held (webhooks.ReplayHeld, the default), also sends once more what failed
-// since its failures began or it was disabled (ReplayHeldAndFailed), or fails
-// what was held (ReplayNone).
-func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (e *webhooks.Endpoint, wasEnabled bool, err error) {
+// result, and returns it with whether it was enabled before, and whether held
+// deliveries wait to be released (the caller starts the release: a circuit
+// task). Enabling a disabled endpoint closes its circuit and does with its
+// deliveries what webhooks.Reenabling says of u.Replay.
+func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.EndpointUpdate, validate func(*webhooks.Endpoint) error) (e *webhooks.Endpoint, wasEnabled, release bool, err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, false, wrap(err, "")
+		return nil, false, false, wrap(err, "")
 	}
 	defer tx.Rollback(ctx)
 	e, err = db.scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints
-		WHERE id = $1 AND organization_id = $2 FOR UPDATE`, id, orgID))
+		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL FOR UPDATE`, id, orgID))
 	if err != nil {
-		return nil, false, wrap(err, "Webhook")
+		return nil, false, false, wrap(err, "Webhook")
 	}
 	wasEnabled = e.Enabled
 	if u.Replay != nil && wasEnabled {
-		return nil, false, webhooks.Invalid(webhooks.FieldError{Field: "replay", Message: "only when enabling a disabled webhook"})
+		return nil, false, false, webhooks.Invalid(webhooks.FieldError{Field: "replay", Message: "only when enabling a disabled webhook"})
 	}
+	disabledAt := e.DisabledAt
 	u.Apply(e)
 	if err := validate(e); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if !wasEnabled && e.Enabled {
-		if err := enableAgain(ctx, tx, id, u.Replay); err != nil {
-			return nil, false, wrap(err, "")
+		replay := ""
+		if u.Replay != nil {
+			replay = *u.Replay
 		}
+		r := webhooks.Reenabling(replay, e.Circuit.FailingSince, disabledAt, time.Now())
+		if err := reenable(ctx, tx, e, r); err != nil {
+			return nil, false, false, wrap(err, "")
+		}
+		release = r.ReleaseHeld
 	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	e, err = db.scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
@@ -185,50 +194,93 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 		WHERE id = $1 RETURNING `+endpointColumns,
 		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit)))
 	if err != nil {
-		return nil, false, wrap(err, "")
+		return nil, false, false, wrap(err, "")
 	}
-	return e, wasEnabled, wrap(tx.Commit(ctx), "")
+	return e, wasEnabled, release, wrap(tx.Commit(ctx), "")
 }
 
-// enableAgain closes the circuit of endpoint id, which is being enabled again,
-// and does with its held and failed deliveries what replay says (see
-// UpdateEndpoint). Deliveries to send again are held, with the breaker's
-// release to send them in order at its rate; those that had failed get one
-// attempt (manual), as a replay does.
-func enableAgain(ctx context.Context, tx pgx.Tx, id string, replay *string) error {
-	mode := webhooks.ReplayHeld
-	if replay != nil {
-		mode = *replay
-	}
+// reenable closes the circuit of e, which is being enabled again, and does
+// with its deliveries what r says: the failed ones to send again are held
+// (manual: one attempt each, as a replay), to be released with the rest in
+// their original order at the breaker's rate; or what was held fails.
+func reenable(ctx context.Context, tx pgx.Tx, e *webhooks.Endpoint, r webhooks.Reenable) error {
 	b := &pgx.Batch{}
-	if mode == webhooks.ReplayHeldAndFailed {
-		b.Queue(`UPDATE deliveries d SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
-			FROM endpoints e WHERE e.id = $1 AND d.endpoint_id = e.id AND d.status = 'failed'
-			AND d.completed_at >= coalesce(least(e.failing_since, e.disabled_at), now())`, id)
+	if r.ReplayFailed != nil {
+		b.Queue(`WITH d AS (
+				UPDATE deliveries SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
+				WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 - interval '7 days' AND completed_at >= $2
+				RETURNING endpoint_id, created_at, id
+			)
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT * FROM d ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
 	}
-	if mode == webhooks.ReplayNone {
-		b.Queue(`UPDATE deliveries SET status = 'failed', completed_at = now(), updated_at = now(),
-			last_error = 'held while the endpoint was off; not sent when it was enabled again (replay "none")'
-			WHERE endpoint_id = $1 AND status = 'held'`, id)
+	if !r.ReleaseHeld {
+		b.Queue(`WITH d AS (
+				UPDATE deliveries d SET status = 'failed', completed_at = now(), updated_at = now(),
+					last_error = 'held while the endpoint was off; not sent when it was enabled again (replay "none")'
+				FROM open_deliveries o
+				WHERE o.endpoint_id = $1 AND d.id = o.delivery_id AND d.created_at = o.created_at AND d.status = 'held'
+				RETURNING d.endpoint_id, d.created_at, d.id
+			)
+			DELETE FROM open_deliveries o USING d
+			WHERE o.endpoint_id = d.endpoint_id AND o.created_at = d.created_at AND o.delivery_id = d.id`, e.ID)
 	}
-	b.Queue(`UPDATE endpoints SET circuit_state = 'closed', consecutive_failures = 0, failing_since = NULL,
-		circuit_since = CASE WHEN circuit_state <> 'closed' THEN now() ELSE circuit_since END,
-		probe_at = NULL, probe_interval_ms = NULL, probe_delivery_id = NULL, releasing = $2
-		WHERE id = $1`, id, mode != webhooks.ReplayNone)
-	return tx.SendBatch(ctx, b).Close()
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	step := webhooks.Breaker{}.Reset(e.Circuit, time.Now())
+	if !step.Changed {
+		return nil
+	}
+	_, err := applyCircuit(ctx, tx, e.ID, e.Circuit.Version, step.Next)
+	e.Circuit, e.Health = step.Next, step.Next.Health(0)
+	return err
 }
 
-// DeleteEndpoint removes endpoint id of orgID with its deliveries. Returns ENOTFOUND
-// if it does not exist.
+// DeleteEndpoint deletes endpoint id of orgID: a tombstone, and every delivery
+// of it that is not final fails, in one transaction — nothing is sent to it
+// once this returns (an attempt takes its delivery only while it is open, and
+// finds the tombstone on the endpoint it reads). Its row is purged with its
+// history (PurgeDeleted). Returns ENOTFOUND if it does not exist.
 func (db *DB) DeleteEndpoint(ctx context.Context, orgID, id string) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND organization_id = $2`, id, orgID)
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return wrap(err, "")
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `UPDATE endpoints SET deleted_at = now(), enabled = false, updated_at = now()
+		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`, id, orgID)
 	if err != nil {
 		return wrap(err, "")
 	}
 	if tag.RowsAffected() == 0 {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Webhook not found.")
 	}
-	return nil
+	if err := cancelOpen(ctx, tx, id, "the webhook was deleted"); err != nil {
+		return wrap(err, "")
+	}
+	return wrap(tx.Commit(ctx), "")
+}
+
+// cancelOpen fails every delivery of endpoint id that is not final, saying why.
+func cancelOpen(ctx context.Context, tx pgx.Tx, id, reason string) error {
+	_, err := tx.Exec(ctx, `WITH o AS (
+			DELETE FROM open_deliveries WHERE endpoint_id = $1 RETURNING created_at, delivery_id
+		)
+		UPDATE deliveries d SET status = 'failed', last_error = $2, next_attempt_at = NULL, lease_until = NULL,
+			completed_at = now(), updated_at = now()
+		FROM o WHERE d.id = o.delivery_id AND d.created_at = o.created_at AND d.status = ANY ($3)`, id, reason, webhooks.OpenStatuses)
+	return err
+}
+
+// PurgeDeleted removes the rows of endpoints deleted before cutoff — the
+// retention period ago, when their history is gone with its partitions — and
+// returns how many.
+func (db *DB) PurgeDeleted(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM endpoints WHERE deleted_at < $1`, cutoff)
+	if err != nil {
+		return 0, wrap(err, "")
+	}
+	return tag.RowsAffected(), nil
 }
 
 // RotateSecret gives endpoint id a fresh secret; the old one keeps signing for
@@ -239,7 +291,7 @@ func (db *DB) RotateSecret(ctx context.Context, orgID, id string, grace time.Dur
 		previous_secret = CASE WHEN $3 > 0 THEN secret END,
 		previous_secret_expires_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END,
 		secret = $4, updated_at = now()
-		WHERE id = $1 AND organization_id = $2 RETURNING `+endpointColumns,
+		WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL RETURNING `+endpointColumns,
 		id, orgID, grace.Seconds(), db.keys.seal(webhooks.NewSecret())))
 	return e, wrap(err, "Webhook")
 }
@@ -272,8 +324,9 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 	for i, e := range endpoints {
 		ids[i], byID[e.ID] = e.ID, e
 	}
-	rows, err := db.pool.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0),
-			(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'held')
+	rows, err := db.read.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0),
+			(SELECT count(*) FROM open_deliveries o JOIN deliveries d ON d.id = o.delivery_id AND d.created_at = o.created_at
+				WHERE o.endpoint_id = e.id AND d.status = 'held')
 		FROM unnest($1::uuid[]) AS e(id)
 		LEFT JOIN LATERAL (SELECT status, updated_at FROM deliveries d WHERE d.endpoint_id = e.id
 			ORDER BY created_at DESC, id DESC LIMIT 1) last ON true
@@ -292,8 +345,9 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 		if err := rows.Scan(&id, &status, &at, &final, &ok, &held); err != nil {
 			return wrap(err, "")
 		}
-		byID[id].Stats = webhooks.NewEndpointStats(at, status, final, ok)
-		byID[id].Health.Held = held
+		e := byID[id]
+		e.Stats = webhooks.NewEndpointStats(at, status, final, ok)
+		e.Health = e.Circuit.Health(held)
 	}
 	return wrap(rows.Err(), "")
 }
@@ -303,7 +357,7 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 // every subscription is among within (nil: all of them).
 func (db *DB) TargetIDs(ctx context.Context, orgID string, listen bool, live time.Duration, within []string) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id::text FROM endpoints WHERE organization_id = $1
-		AND CASE WHEN $2 THEN starts_with(url, $3) AND updated_at > now() - make_interval(secs => $4)
+		AND deleted_at IS NULL AND CASE WHEN $2 THEN starts_with(url, $3) AND updated_at > now() - make_interval(secs => $4)
 			ELSE NOT starts_with(url, $3) AND ($5::text[] IS NULL OR events <@ $5) END`,
 		orgID, listen, webhooks.ListenScheme, live.Seconds(), within)
 	if err != nil {
@@ -319,13 +373,25 @@ func (db *DB) TouchListenSession(ctx context.Context, id string) error {
 	return wrap(err, "")
 }
 
-// DeleteAbandonedListenSessions deletes the listen sessions' endpoints whose
-// stream nobody read for longer than idle, and returns how many.
-func (db *DB) DeleteAbandonedListenSessions(ctx context.Context, idle time.Duration) (int64, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM endpoints WHERE starts_with(url, $1) AND updated_at < now() - make_interval(secs => $2)`,
+// DeleteAbandonedListenSessions deletes, as DeleteEndpoint does, the listen
+// sessions' endpoints whose stream nobody read for longer than idle, and
+// returns how many.
+func (db *DB) DeleteAbandonedListenSessions(ctx context.Context, idle time.Duration) (int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id::text, organization_id::text FROM endpoints
+		WHERE starts_with(url, $1) AND deleted_at IS NULL AND updated_at < now() - make_interval(secs => $2)`,
 		webhooks.ListenScheme, idle.Seconds())
 	if err != nil {
 		return 0, wrap(err, "")
 	}
-	return tag.RowsAffected(), nil
+	var ids, orgs []string
+	var id, org string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &org}, func() error { ids, orgs = append(ids, id), append(orgs, org); return nil }); err != nil {
+		return 0, wrap(err, "")
+	}
+	for i := range ids {
+		if err := db.DeleteEndpoint(ctx, orgs[i], ids[i]); err != nil && webhooks.ErrorCode(err) != webhooks.ENOTFOUND {
+			return i, err
+		}
+	}
+	return len(ids), nil
 }

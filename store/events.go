@@ -13,34 +13,25 @@ import (
 
 // Publish stores ev and one pending delivery for each enabled endpoint of its
 // organization subscribed to its type, atomically (one statement), and returns
-// those deliveries as stored (pending, no attempt yet). ev.Envelope must be
-// rendered. Returns ENOTFOUND if the organization does not exist,
-// ErrStoredBefore for a Cal.com booking stored before. Concurrent calls share
-// commits (group commit); each returns only once its own event is durably
-// committed.
+// those deliveries as stored (pending, no attempt yet, due at once). ev.ID must
+// be a UUIDv7 whose time is ev.ReceivedAt (webhooks.NewEventID), and
+// ev.Envelope rendered. Returns ErrStoredBefore for a Cal.com booking stored
+// before. Concurrent calls share commits (group commit); each returns only once
+// its own event is durably committed.
+//
+// Nothing is checked against a foreign key: an endpoint deleted while its event
+// is published still gets the delivery, and its attempt, finding the
+// tombstone, fails it unsent (store.Take, DeleteEndpoint).
 //
 // The caller enqueues the deliveries after Publish returns; if it cannot, the
 // sweeper does within two minutes, because each delivery is due from now on.
-func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]Published, error) {
+func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]webhooks.Delivery, error) {
 	p, err := db.publisher.Do(ctx, ev)
-	for try := 1; violates(err, "deliveries_endpoint_id_fkey") && try < publishTries; try++ {
-		p, err = db.publisher.Do(ctx, ev)
-	}
-	if violates(err, "events_organization_id_fkey") {
-		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
-	}
 	if err == nil && !p.stored {
 		return nil, ErrStoredBefore
 	}
 	return p.deliveries, wrap(err, "")
 }
-
-// publishTries bounds how often Publish stores an event whose delivery
-// referred to an endpoint deleted meanwhile: the statement read the endpoint
-// before the delete committed, and the reference's check, after. Each try
-// reads the endpoints anew, so only another delete at that very moment fails
-// it again.
-const publishTries = 3
 
 // ErrStoredBefore is returned by Publish for a Cal.com event whose dedup key an
 // event of its organization was stored under before: Cal.com bookings are
@@ -50,40 +41,42 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 // publishSQL stores a group of events, given as arrays, with one delivery per
 // enabled endpoint of each event's organization subscribed to its type, but the
 // one it excludes (an operational event's own endpoint), among its targets when
-// it has some (space-separated; NULL: any), and returns each
-// delivery with its endpoint's version. An event's subscription keys come
-// space-separated (webhooks.SubscriptionKeys).
+// it has some (space-separated; NULL: any), and returns each delivery made. A
+// delivery's id is a UUIDv7 of its event's time, and its created_at the event's:
+// the event, its deliveries and their attempts share a day partition. An
+// event's subscription keys come space-separated (webhooks.SubscriptionKeys).
+// A Cal.com booking is stored only if its dedup key is new (calcom_bookings).
 const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
 			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets)
+	), booking AS (
+		INSERT INTO calcom_bookings (organization_id, dedup_key, event_id, created_at)
+		SELECT organization_id, dedup_key, id, created_at FROM input WHERE source = 'calcom' AND dedup_key IS NOT NULL
+		ON CONFLICT DO NOTHING
+		RETURNING event_id
 	), ev AS (
-		INSERT INTO events (id, organization_id, type, source, external_id, occurred_at, created_at, envelope, dedup_key)
-		SELECT id, organization_id, type, source, external_id, occurred_at, created_at, envelope::json, dedup_key FROM input
-		ON CONFLICT (organization_id, dedup_key) WHERE source = 'calcom' DO NOTHING
+		INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key)
+		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key FROM input
+		WHERE source <> 'calcom' OR dedup_key IS NULL OR id IN (SELECT event_id FROM booking)
 		RETURNING id
 	), target AS MATERIALIZED ( -- once: the ids it draws are the ones inserted and returned
-		SELECT gen_random_uuid() AS delivery_id, i.*, e.id AS endpoint_id, e.version
+		SELECT empfio_uuidv7(i.created_at) AS delivery_id, i.*, e.id AS endpoint_id
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
-			AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
+			AND e.deleted_at IS NULL AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
 			AND (i.targets IS NULL OR e.id::text = ANY (string_to_array(i.targets, ' ')))
 	), d AS (
-		INSERT INTO deliveries (id, organization_id, event_id, endpoint_id, event_type, next_attempt_at, created_at, updated_at)
-		SELECT delivery_id, organization_id, id, endpoint_id, type, created_at, created_at, created_at FROM target
+		INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at)
+		SELECT delivery_id, created_at, organization_id, id, endpoint_id, type, created_at, created_at FROM target
+	), o AS (
+		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT endpoint_id, created_at, delivery_id FROM target
 	)
-	SELECT ev.id::text, t.delivery_id::text, t.endpoint_id::text, t.version FROM ev LEFT JOIN target t ON t.id = ev.id`
+	SELECT ev.id::text, t.delivery_id::text, t.endpoint_id::text FROM ev LEFT JOIN target t ON t.id = ev.id`
 
 // published is what publishing one event did.
 type published struct {
-	deliveries []Published
+	deliveries []webhooks.Delivery
 	stored     bool // false: a Cal.com event stored before under the same key
-}
-
-// Published is a delivery Publish stored: pending, not attempted, to its
-// endpoint at EndpointVersion.
-type Published struct {
-	webhooks.Delivery
-	EndpointVersion int64
 }
 
 // publishGroup stores a group of events in one statement and returns what each
@@ -112,16 +105,14 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	out := make([]published, n)
 	var eventID string
 	var deliveryID, endpointID *string
-	var version *int64
-	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID, &endpointID, &version}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID, &endpointID}, func() error {
 		i := index[eventID]
 		out[i].stored = true
 		if deliveryID != nil {
 			ev := evs[i]
-			out[i].deliveries = append(out[i].deliveries, Published{Delivery: webhooks.Delivery{ID: *deliveryID,
+			out[i].deliveries = append(out[i].deliveries, webhooks.Delivery{ID: *deliveryID,
 				OrganizationID: ev.OrganizationID, EventID: ev.ID, EndpointID: *endpointID, EventType: ev.Type,
-				Status: webhooks.StatusPending, NextAttemptAt: &ev.ReceivedAt, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt},
-				EndpointVersion: *version})
+				Status: webhooks.StatusPending, NextAttemptAt: &ev.ReceivedAt, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt})
 		}
 		return nil
 	})
@@ -133,6 +124,17 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 func (db *DB) EventByDedupKey(ctx context.Context, orgID, dedupKey string, since time.Time) (id string, found bool, err error) {
 	err = db.pool.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 AND dedup_key = $2 AND created_at >= $3
 		ORDER BY created_at DESC LIMIT 1`, orgID, dedupKey, since).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, err == nil, wrap(err, "")
+}
+
+// BookingEvent returns the id of the event a Cal.com booking was stored as
+// under dedupKey, however long ago (as long as it is retained).
+func (db *DB) BookingEvent(ctx context.Context, orgID, dedupKey string) (id string, found bool, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT event_id FROM calcom_bookings WHERE organization_id = $1 AND dedup_key = $2`,
+		orgID, dedupKey).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -154,7 +156,9 @@ func scanEvent(row pgx.Row) (*webhooks.Event, error) {
 
 // Event returns event id of orgID. Returns ENOTFOUND if it is not theirs.
 func (db *DB) Event(ctx context.Context, orgID, id string) (*webhooks.Event, error) {
-	ev, err := scanEvent(db.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 AND organization_id = $2`, id, orgID))
+	cond, args := byID("", id, 2)
+	ev, err := scanEvent(db.read.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE organization_id = $1 AND `+cond,
+		append([]any{orgID}, args...)...))
 	return ev, wrap(err, "Event")
 }
 
@@ -166,7 +170,7 @@ func (db *DB) Events(ctx context.Context, f webhooks.EventFilter) ([]*webhooks.E
 		where += ` AND (created_at, id) < ($5, $6)`
 		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE organization_id = $1`+where+`
+	rows, err := db.read.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE organization_id = $1`+where+`
 		ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, nil, wrap(err, "")

@@ -25,11 +25,11 @@ const defaultMaxConns = 32
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
-	publisher *group.Committer[*webhooks.Event, published]       // groups of Publish
-	jobs      *group.Committer[string, *webhooks.Job]            // groups of Job
-	recorder  *group.Committer[webhooks.AttemptRecord, recorded] // groups of RecordAttempt
-	endpoints *group.Committer[string, cachedEndpoint]           // groups of EndpointCache misses
-	keys      *Keyring                                           // nil: secrets stored in clear
+	read      *pgxpool.Pool                                 // the delivery log's and events' reads: a replica, or pool
+	publisher *group.Committer[*webhooks.Event, published]  // groups of Publish
+	takes     *group.Committer[takeRequest, *Taken]         // groups of Take
+	recorder  *group.Committer[recordRequest, int]          // groups of RecordAttempt
+	keys      *Keyring                                      // nil: secrets stored in clear
 }
 
 // Open connects a pool to url; it does not wait for Postgres to answer.
@@ -54,20 +54,37 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, read: pool}
 	db.publisher = newCommitter("publish", db.publishGroup)
-	db.jobs = newCommitter("job", db.loadJobs)
+	db.takes = newCommitter("take", db.takeGroup)
 	db.recorder = newCommitter("record", db.recordGroup)
-	db.endpoints = newCommitter("endpoint", db.loadEndpoints)
 	return db, nil
+}
+
+// ReadFrom sends the delivery log's and the events' reads to the Postgres at
+// url (DATABASE_READ_URL: a streaming replica); everything else stays on the
+// primary. A replica lags: what was just written may show a moment later.
+func (db *DB) ReadFrom(ctx context.Context, url string) error {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("parse read database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	db.read = pool
+	return nil
 }
 
 // Close answers the writes in flight, then closes every connection.
 func (db *DB) Close() {
 	db.publisher.Close()
-	db.jobs.Close()
+	db.takes.Close()
 	db.recorder.Close()
-	db.endpoints.Close()
+	if db.read != db.pool {
+		db.read.Close()
+	}
 	db.pool.Close()
 }
 

@@ -128,11 +128,13 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	queue.Unbatched = !cfg.TaskBatching
 	defer queue.Close()
+	publisher := &jobs.Publisher{DB: db, Queue: queue, Log: log}
 	srv := api.New(api.Config{
 		DB:                   db,
 		Redis:                rdb,
 		Queue:                queue,
-		Publisher:            &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Publisher:            publisher,
+		Circuits:             &jobs.Circuits{DB: db, Queue: queue, Breaker: cfg.Breaker(), Publisher: publisher, Log: log},
 		Sender:               outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: targets}),
 		Dedup:                &jobs.Dedup{Redis: rdb, Window: cfg.DedupWindow, Lease: cfg.DedupLease},
 		Limiter:              jobs.NewRateLimiter(rdb, cfg.RateLimitPerSecond, cfg.RateLimitBurst),

@@ -66,21 +66,19 @@ func run(ctx context.Context, cfg *config.Config) error {
 	queue := jobs.NewQueue(rdb, cfg.DeliveryQueue, cfg.DeliveryTimeout)
 	queue.Unbatched = !cfg.TaskBatching
 	defer queue.Close()
+	publisher := &jobs.Publisher{DB: db, Queue: queue, Log: log}
+	circuits := &jobs.Circuits{DB: db, Queue: queue, Breaker: cfg.Breaker(), Publisher: publisher, Log: log}
 	deliverer := &jobs.Deliverer{
 		DB:        db,
 		Sender:    outbound.NewSender(outbound.SenderConfig{Timeout: cfg.DeliveryTimeout, Targets: cfg.Targets()}),
 		Schedule:  schedule,
-		Breaker:   cfg.Breaker(),
-		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
+		Circuits:  circuits,
+		Publisher: publisher,
 		Throttle:  jobs.NewThrottle(rdb, cfg.EndpointMaxInFlight, cfg.DeliveryTimeout+jobs.ThrottleLeaseMargin),
 		Redis:     rdb,
 		Queue:     queue,
-		FreshFor:  cfg.SweepGrace / 2,
 		InFlight:  cfg.WorkerConcurrency,
 		Log:       log,
-	}
-	if cfg.EndpointCache {
-		deliverer.Endpoints = db.NewEndpointCache(log)
 	}
 	// asynq's server dequeues one task at a time: it gets a client of its own,
 	// not pipelined (RedisDirect).
@@ -95,7 +93,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 		Log:               log,
 	}, deliverer)
 	if cfg.MetricsAddr != "" {
-		if err := jobs.RegisterQueueMetrics(prometheus.DefaultRegisterer, rdb, cfg.DeliveryQueue); err != nil {
+		if err := jobs.RegisterQueueMetrics(prometheus.DefaultRegisterer, rdb, cfg.DeliveryQueue, db); err != nil {
 			return err
 		}
 		go serveMetrics(cfg.MetricsAddr, log)
@@ -103,21 +101,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
-	sweeper := &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb,
+	sweeper := &jobs.Sweeper{DB: db, Queue: queue, Circuits: circuits, Redis: rdb,
 		Interval: cfg.SweepInterval, Grace: cfg.SweepGrace, Log: log}
-	retention := &jobs.Retention{DB: db, Period: cfg.RetentionPeriod, Log: log}
-	breaker := &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: deliverer.Publisher, Breaker: cfg.Breaker(),
-		Interval: cfg.BreakerInterval, Log: log}
-	// The sweeper, retention and the breaker's rounds stop before the asynq
-	// server, so that no requeue races the shutdown.
+	maintenance := &jobs.Maintenance{DB: db, Retention: cfg.RetentionPeriod, Log: log}
+	// The sweeper and maintenance stop before the asynq server, so that no
+	// requeue races the shutdown.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
 	background.Go(func() { sweeper.Run(bgCtx) })
-	background.Go(func() { retention.Run(bgCtx) })
-	background.Go(func() { breaker.Run(bgCtx) })
-	if deliverer.Endpoints != nil {
-		background.Go(func() { deliverer.Endpoints.Run(bgCtx) })
-	}
+	background.Go(func() { maintenance.Run(bgCtx) })
 	log.Info("worker started", "queue", cfg.DeliveryQueue, "concurrency", cfg.WorkerConcurrency)
 
 	<-ctx.Done()
@@ -125,7 +117,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	stopBackground()
 	background.Wait()
 	srv.Shutdown()
-	deliverer.Publisher.Wait() // the operational events' enqueues, before the queue closes
+	publisher.Wait()           // the operational events' enqueues, before the queue closes
 	deliverer.Throttle.Close() // the slots lingering in this worker, for the others
 	return nil
 }

@@ -51,7 +51,6 @@ type Options struct {
 	SweepInterval time.Duration
 	SweepGrace    time.Duration
 	Breaker       webhooks.Breaker // default: off (tests of the breaker set it)
-	BreakerRounds time.Duration    // how often the breaker's rounds run; default 50 ms
 	Concurrency   int              // worker concurrency; default 10
 	PollInterval  time.Duration    // how often an idle worker looks for tasks; default 20 ms
 	LogOutput     io.Writer        // where the app logs; default stderr
@@ -78,7 +77,7 @@ type App struct {
 	Server    *api.Server
 	Deliverer *jobs.Deliverer
 	Sweeper   *jobs.Sweeper
-	Breaker   *jobs.BreakerRounds
+	Circuits  *jobs.Circuits
 	Log       *slog.Logger
 
 	client       redis.UniversalClient // the app's parts' own: Redis, pipelined
@@ -130,8 +129,13 @@ func Start(t testing.TB, o Options) *App {
 		t.Fatal(err)
 	}
 	a.URL = "http://" + ln.Addr().String()
+	// The worker's publisher (operational events) and the circuits; the api
+	// has its own publisher, as its process does.
+	publisher := &jobs.Publisher{DB: db, Queue: queue, Log: log}
+	t.Cleanup(publisher.Wait) // after the worker stops, before the queue closes
+	a.Circuits = &jobs.Circuits{DB: db, Queue: queue, Breaker: o.Breaker, Publisher: publisher, Log: log}
 	a.Server = api.New(api.Config{
-		DB: db, Redis: rdb, Queue: queue,
+		DB: db, Redis: rdb, Queue: queue, Circuits: a.Circuits,
 		Publisher:     &jobs.Publisher{DB: db, Queue: queue, Log: log},
 		Sender:        sender,
 		Dedup:         &jobs.Dedup{Redis: rdb, Window: o.DedupWindow, Lease: o.DedupLease},
@@ -146,17 +150,11 @@ func Start(t testing.TB, o Options) *App {
 	})
 	go a.Server.App.Listener(ln)
 	t.Cleanup(func() { a.Server.Shutdown(5 * time.Second) })
-	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Breaker: o.Breaker,
-		Publisher: &jobs.Publisher{DB: db, Queue: queue, Log: log},
-		Throttle:  jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
-		Endpoints: db.NewEndpointCache(log),
-		Redis:     rdb, Queue: queue, FreshFor: o.SweepGrace / 2,
-		InFlight: o.Concurrency, Log: log}
-	t.Cleanup(a.Deliverer.Publisher.Wait) // after the worker stops, before the queue closes
-	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
+	a.Deliverer = &jobs.Deliverer{DB: db, Sender: sender, Schedule: o.Schedule, Circuits: a.Circuits, Publisher: publisher,
+		Throttle: jobs.NewThrottle(rdb, o.MaxInFlight, o.Timeout+jobs.ThrottleLeaseMargin),
+		Redis:    rdb, Queue: queue, InFlight: o.Concurrency, Log: log}
+	a.Sweeper = &jobs.Sweeper{DB: db, Queue: queue, Circuits: a.Circuits, Redis: rdb, Interval: o.SweepInterval, Grace: o.SweepGrace,
 		WatchInterval: 100 * time.Millisecond, ListenInterval: 100 * time.Millisecond, ListenIdle: o.ListenIdle, Log: log}
-	a.Breaker = &jobs.BreakerRounds{DB: db, Queue: queue, Publisher: a.Deliverer.Publisher, Breaker: o.Breaker,
-		Interval: o.BreakerRounds, Log: log}
 	a.concurrency, a.pollInterval = o.Concurrency, o.PollInterval
 	if o.Worker {
 		a.StartWorker(t, o.Timeout)
@@ -210,9 +208,6 @@ func (o Options) withDefaults() Options {
 	if o.Breaker.Failures > 0 && o.Breaker.ReleaseRate == 0 {
 		o.Breaker.ReleaseRate = webhooks.DefaultReleaseRate
 	}
-	if o.BreakerRounds == 0 {
-		o.BreakerRounds = 50 * time.Millisecond
-	}
 	return o
 }
 
@@ -230,8 +225,6 @@ func (a *App) StartWorker(t testing.TB, timeout time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Go(func() { a.Breaker.Run(ctx) })
-		wg.Go(func() { a.Deliverer.Endpoints.Run(ctx) })
 		a.Sweeper.Run(ctx)
 		wg.Wait()
 		close(done)

@@ -32,6 +32,7 @@ import (
 // package that uses it.
 type Config struct {
 	DatabaseURL       string   `envconfig:"DATABASE_URL"`
+	DatabaseReadURL   string   `envconfig:"DATABASE_READ_URL"`
 	RedisURL          string   `envconfig:"REDIS_URL"`
 	RedisClusterAddrs []string `envconfig:"REDIS_CLUSTER_ADDRS"`
 	RedisPipelining   bool     `envconfig:"REDIS_PIPELINING"`
@@ -57,12 +58,10 @@ type Config struct {
 
 	EndpointDisableAfter time.Duration `envconfig:"ENDPOINT_DISABLE_AFTER"`
 	EndpointMaxInFlight  int           `envconfig:"ENDPOINT_MAX_IN_FLIGHT"`
-	EndpointCache        bool          `envconfig:"ENDPOINT_CACHE"`
 	TaskBatching         bool          `envconfig:"TASK_BATCHING"`
 	BreakerFailures      int           `envconfig:"BREAKER_FAILURES"`
 	BreakerProbeInterval time.Duration `envconfig:"BREAKER_PROBE_INTERVAL"`
 	BreakerReleaseRate   int           `envconfig:"BREAKER_RELEASE_RATE"`
-	BreakerInterval      time.Duration `envconfig:"BREAKER_INTERVAL"`
 
 	RetentionPeriod time.Duration `envconfig:"RETENTION_PERIOD"`
 
@@ -100,7 +99,6 @@ func Defaults() Config {
 		DatabaseURL:             DefaultDatabaseURL,
 		RedisURL:                DefaultRedisURL,
 		RedisPipelining:         true,
-		EndpointCache:           true,
 		TaskBatching:            true,
 		CalcomSharedRoute:       true,
 		HTTPAddr:                DefaultHTTPAddr,
@@ -117,7 +115,6 @@ func Defaults() Config {
 		BreakerFailures:         webhooks.DefaultBreakerFailures,
 		BreakerProbeInterval:    webhooks.DefaultProbeInterval,
 		BreakerReleaseRate:      webhooks.DefaultReleaseRate,
-		BreakerInterval:         jobs.DefaultBreakerInterval,
 		EndpointMaxInFlight:     jobs.DefaultMaxInFlight,
 		RetentionPeriod:         jobs.DefaultRetentionPeriod,
 		DedupWindow:             jobs.DefaultDedupWindow,
@@ -163,6 +160,9 @@ func (c *Config) validate() error {
 	if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
 		return fmt.Errorf("DATABASE_URL is not valid: expected a URL such as postgres://user@host:5432/db (%s)", firstLine(err))
 	}
+	if _, err := pgconn.ParseConfig(c.DatabaseReadURL); c.DatabaseReadURL != "" && err != nil {
+		return fmt.Errorf("DATABASE_READ_URL is not valid: expected a URL such as postgres://user@replica:5432/db (%s)", firstLine(err))
+	}
 	if len(c.RedisClusterAddrs) == 0 {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
 			return fmt.Errorf("REDIS_URL is not valid: expected a URL such as redis://host:6379/0 (%s)", firstLine(err))
@@ -185,7 +185,6 @@ func (c *Config) validate() error {
 		{c.BreakerFailures >= 0, "BREAKER_FAILURES", "0 (no circuit breaker) or more"},
 		{c.BreakerProbeInterval >= 100*time.Millisecond && c.BreakerProbeInterval <= webhooks.MaxProbeInterval, "BREAKER_PROBE_INTERVAL", "between 100ms and 15m"},
 		{c.BreakerReleaseRate >= 1 && c.BreakerReleaseRate <= webhooks.MaxRateLimit, "BREAKER_RELEASE_RATE", "1 to 10000"},
-		{c.BreakerInterval > 0, "BREAKER_INTERVAL", "a positive duration"},
 		{c.EndpointMaxInFlight >= 0, "ENDPOINT_MAX_IN_FLIGHT", "0 (no cap) or more"},
 		{c.DedupWindow >= time.Second, "DEDUP_WINDOW", "at least 1s"},
 		{c.DedupLease >= 100*time.Millisecond && c.DedupLease < c.DedupWindow, "DEDUP_LEASE", "at least 100ms and less than DEDUP_WINDOW"},
@@ -362,8 +361,9 @@ func (c *Config) keyring() (*store.Keyring, error) {
 	return store.ParseKeyring(c.SecretEncryptionKey)
 }
 
-// Store connects to DATABASE_URL and applies pending migrations (under an
-// advisory lock, so processes starting together do not race). With
+// Store connects to DATABASE_URL (and DATABASE_READ_URL for the delivery
+// log's and the events' reads, when set) and applies pending migrations (under
+// an advisory lock, so processes starting together do not race). With
 // SECRET_ENCRYPTION_KEY set, secrets are encrypted at rest, and any stored in
 // clear (or under an older key) are encrypted now.
 func (c *Config) Store(ctx context.Context) (*store.DB, error) {
@@ -374,6 +374,12 @@ func (c *Config) Store(ctx context.Context) (*store.DB, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if c.DatabaseReadURL != "" {
+		if err := db.ReadFrom(ctx, c.DatabaseReadURL); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if k, _ := c.keyring(); k != nil { // checked by Load
 		db.UseKeyring(k)

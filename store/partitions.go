@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The history — events, deliveries and attempts — is partitioned by day
+// (UTC; migration 00009): the partitions of a day hold that day's events,
+// their deliveries and the deliveries' attempts. Maintenance makes the days
+// ahead and drops the days past retention, one DROP TABLE per table: no
+// row-by-row delete, nothing left to vacuum.
+
+// maintenanceLockID is the advisory lock that lets one worker at a time
+// maintain the partitions.
+const maintenanceLockID = 0x656d7066696f03 // "empfio" + 3
+
+// historyTables are the partitioned tables, in the order their day is dropped.
+var historyTables = []string{"attempts", "deliveries", "events"}
+
+// WithMaintenanceLock runs fn holding the maintenance advisory lock on a
+// connection of its own, and reports whether it ran: false at once when
+// another worker holds it.
+func (db *DB) WithMaintenanceLock(ctx context.Context, fn func() error) (bool, error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return false, wrap(err, "")
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, maintenanceLockID).Scan(&locked); err != nil || !locked {
+		return false, wrap(err, "")
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, maintenanceLockID)
+	return true, fn()
+}
+
+// MakePartitions makes the day partitions of every day from first to last
+// (UTC), unless they exist, and returns how many days it looked at.
+func (db *DB) MakePartitions(ctx context.Context, first, last time.Time) (int, error) {
+	n := 0
+	for d := day(first); !d.After(day(last)); d = d.AddDate(0, 0, 1) {
+		if _, err := db.pool.Exec(ctx, `SELECT empfio_day_partitions($1::date)`, d.Format(time.DateOnly)); err != nil {
+			return n, wrap(err, "")
+		}
+		n++
+	}
+	return n, nil
+}
+
+func day(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// Partition is one day of the history.
+type Partition struct {
+	Day  time.Time
+	Open int // deliveries of that day not final yet
+}
+
+// Partitions returns the days that have partitions, oldest first, each with
+// how many of its deliveries are not final.
+func (db *DB) Partitions(ctx context.Context) ([]Partition, error) {
+	rows, err := db.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'deliveries'::regclass AND c.relname LIKE 'deliveries\_p%' ORDER BY c.relname`)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	var out []Partition
+	for _, name := range names {
+		d, err := time.Parse("20060102", strings.TrimPrefix(name, "deliveries_p"))
+		if err != nil {
+			continue // not one of ours
+		}
+		p := Partition{Day: d}
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM open_deliveries WHERE created_at >= $1 AND created_at < $2`,
+			d, d.AddDate(0, 0, 1)).Scan(&p.Open); err != nil {
+			return nil, wrap(err, "")
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// DropPartition drops the partitions of day d of every history table, in one
+// transaction — unless a delivery of that day is not final yet: retention
+// never loses a delivery; the day is dropped once it is done. It reports
+// whether it dropped them.
+func (db *DB) DropPartition(ctx context.Context, d time.Time) (bool, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, wrap(err, "")
+	}
+	defer tx.Rollback(ctx)
+	var open bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM open_deliveries WHERE created_at >= $1 AND created_at < $2)`,
+		d, d.AddDate(0, 0, 1)).Scan(&open); err != nil || open {
+		return false, wrap(err, "")
+	}
+	suffix := day(d).Format("20060102")
+	for _, t := range historyTables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s_p%s`, t, suffix)); err != nil {
+			return false, wrap(err, "")
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM calcom_bookings WHERE created_at < $1`, d.AddDate(0, 0, 1)); err != nil {
+		return false, wrap(err, "")
+	}
+	return true, wrap(tx.Commit(ctx), "")
+}
+
+// PruneDefault deletes the rows of the default partitions older than cutoff
+// whose deliveries are final: the days no partition was made for (a clock far
+// off, a worker down for days), which retention cannot drop whole. Returns how
+// many events it deleted.
+func (db *DB) PruneDefault(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `WITH gone AS (
+			DELETE FROM events_default e WHERE e.created_at < $1
+				AND NOT EXISTS (SELECT 1 FROM open_deliveries o WHERE o.created_at = e.created_at)
+			RETURNING id, created_at
+		), d AS (
+			DELETE FROM deliveries_default d USING gone WHERE d.created_at = gone.created_at AND d.event_id = gone.id
+			RETURNING d.id, d.created_at
+		), a AS (
+			DELETE FROM attempts_default a USING d WHERE a.delivery_id = d.id AND a.delivery_created_at = d.created_at
+		)
+		SELECT count(*) FROM gone`, cutoff).Scan(&n)
+	return n, wrap(err, "")
+}
+
+// ForgetExpiredSecrets clears the previous secret of every endpoint whose
+// rotation grace period has ended: it signs nothing any more, so it is not kept.
+func (db *DB) ForgetExpiredSecrets(ctx context.Context) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET previous_secret = NULL, previous_secret_expires_at = NULL
+		WHERE previous_secret_expires_at < now()`)
+	if err != nil {
+		return 0, wrap(err, "")
+	}
+	return tag.RowsAffected(), nil
+}
