@@ -22,10 +22,16 @@ func CanonicalID(s string) (string, bool) {
 // (milliseconds, UTC): the event's received time. An event, its deliveries
 // (whose ids the store makes with the same time) and their attempts are stored
 // in the partition of that day, which IDTime finds from an id alone.
-func NewEventID() (string, time.Time) {
-	id := uuid.Must(uuid.NewV7())
-	t, _ := IDTime(id.String())
-	return id.String(), t
+func NewEventID() (string, time.Time) { return EventIDAt(time.Now()) }
+
+// EventIDAt is NewEventID for an event received at t (imports, tests).
+func EventIDAt(t time.Time) (string, time.Time) {
+	id := uuid.Must(uuid.NewV7()) // its version, variant and random bits
+	ms := t.UnixMilli()
+	for i := range 6 {
+		id[i] = byte(ms >> (40 - 8*i))
+	}
+	return id.String(), time.UnixMilli(ms).UTC()
 }
 
 // IDTime returns the time a UUIDv7 id carries, to the millisecond; false for

@@ -15,8 +15,8 @@ import (
 // organization subscribed to its type, atomically (one statement), and returns
 // those deliveries as stored (pending, no attempt yet, due at once). ev.ID must
 // be a UUIDv7 whose time is ev.ReceivedAt (webhooks.NewEventID), and
-// ev.Envelope rendered. Returns ErrStoredBefore for a Cal.com booking stored
-// before. Concurrent calls share commits (group commit); each returns only once
+// ev.Envelope rendered. Returns ENOTFOUND if the organization does not exist,
+// ErrStoredBefore for a Cal.com booking stored before. Concurrent calls share commits (group commit); each returns only once
 // its own event is durably committed.
 //
 // Nothing is checked against a foreign key: an endpoint deleted while its event
@@ -27,10 +27,15 @@ import (
 // sweeper does within two minutes, because each delivery is due from now on.
 func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]webhooks.Delivery, error) {
 	p, err := db.publisher.Do(ctx, ev)
-	if err == nil && !p.stored {
+	switch {
+	case err != nil:
+		return nil, wrap(err, "")
+	case !p.known:
+		return nil, webhooks.Errorf(webhooks.ENOTFOUND, "Organization %s not found.", ev.OrganizationID)
+	case !p.stored:
 		return nil, ErrStoredBefore
 	}
-	return p.deliveries, wrap(err, "")
+	return p.deliveries, nil
 }
 
 // ErrStoredBefore is returned by Publish for a Cal.com event whose dedup key an
@@ -50,14 +55,16 @@ const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
 			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets)
+	), known AS ( -- the events of organizations that exist (a join, not a foreign key's trigger)
+		SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = i.organization_id)
 	), booking AS (
 		INSERT INTO calcom_bookings (organization_id, dedup_key, event_id, created_at)
-		SELECT organization_id, dedup_key, id, created_at FROM input WHERE source = 'calcom' AND dedup_key IS NOT NULL
+		SELECT organization_id, dedup_key, id, created_at FROM known WHERE source = 'calcom' AND dedup_key IS NOT NULL
 		ON CONFLICT DO NOTHING
 		RETURNING event_id
 	), ev AS (
 		INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key)
-		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key FROM input
+		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key FROM known
 		WHERE source <> 'calcom' OR dedup_key IS NULL OR id IN (SELECT event_id FROM booking)
 		RETURNING id
 	), target AS MATERIALIZED ( -- once: the ids it draws are the ones inserted and returned
@@ -71,12 +78,14 @@ const publishSQL = `WITH input AS (
 	), o AS (
 		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT endpoint_id, created_at, delivery_id FROM target
 	)
-	SELECT ev.id::text, t.delivery_id::text, t.endpoint_id::text FROM ev LEFT JOIN target t ON t.id = ev.id`
+	SELECT i.id::text, i.id IN (SELECT id FROM known), ev.id IS NOT NULL, t.delivery_id::text, t.endpoint_id::text
+	FROM input i LEFT JOIN ev ON ev.id = i.id LEFT JOIN target t ON t.id = i.id`
 
 // published is what publishing one event did.
 type published struct {
 	deliveries []webhooks.Delivery
-	stored     bool // false: a Cal.com event stored before under the same key
+	known      bool // false: its organization does not exist
+	stored     bool // false: not stored (unknown organization, or a Cal.com event stored before under the same key)
 }
 
 // publishGroup stores a group of events in one statement and returns what each
@@ -104,10 +113,11 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	}
 	out := make([]published, n)
 	var eventID string
+	var known, stored bool
 	var deliveryID, endpointID *string
-	_, err = pgx.ForEachRow(rows, []any{&eventID, &deliveryID, &endpointID}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&eventID, &known, &stored, &deliveryID, &endpointID}, func() error {
 		i := index[eventID]
-		out[i].stored = true
+		out[i].known, out[i].stored = known, stored
 		if deliveryID != nil {
 			ev := evs[i]
 			out[i].deliveries = append(out[i].deliveries, webhooks.Delivery{ID: *deliveryID,

@@ -2,69 +2,124 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testenv"
-	"github.com/google/uuid"
+	"github.com/empfio/webhooks/store"
 )
 
-// An endpoint deleted while an event of its organization is being stored is
-// not delivered to, and the event is stored all the same: the organization
-// exists, so the sender must not be told it does not (a 404 it would not
-// retry, losing the event for every other endpoint).
-func TestPublish_AnEndpointDeletedMeanwhileIsLeftOut(t *testing.T) {
+// A delivery is taken by one attempt at a time: of many tasks that ask for it
+// at once, one gets it; while it is taken, or once it is final, or before it
+// is due, nobody does.
+func TestTake_OneAttemptAtATimeAndOnlyWhenDue(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Race")
-	gone := endpointOf(t, db, org)
-	kept := &webhooks.Endpoint{OrganizationID: org, URL: "https://hooks.example.com/kept", Events: []string{"*"}}
-	testenv.Must(t, db.CreateEndpoint(ctx, kept))
+	org := subscribedOrg(t, db, "Take")
+	_, ds := publishLead(t, db, org, time.Now())
+	d := ds[0]
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []string
+	for range 20 {
+		wg.Go(func() {
+			taken, err := db.Take(ctx, d.ID, d.CreatedAt, time.Minute, true)
+			testenv.Must(t, err)
+			if taken != nil {
+				mu.Lock()
+				got = append(got, taken.Lease.String())
+				mu.Unlock()
+				if string(taken.Envelope) == "" || taken.Endpoint.ID == "" || taken.Delivery.Status != webhooks.StatusPending {
+					t.Errorf("taken %+v", taken)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != 1 {
+		t.Fatalf("%d of 20 concurrent takes got the delivery, want 1", len(got))
+	}
+	// Retrying a minute from now: not due, so not taken.
+	taken, err := db.Take(ctx, d.ID, d.CreatedAt, time.Minute, false)
+	if err != nil || taken != nil {
+		t.Fatalf("take while taken: %v, %v", taken, err)
+	}
+	testenv.Must(t, db.Pool().QueryRow(ctx, `UPDATE deliveries SET lease_until = NULL, status = 'retrying',
+		next_attempt_at = now() + interval '1 minute' WHERE id = $1 RETURNING id`, d.ID).Scan(new(string)))
+	if taken, _ := db.Take(ctx, d.ID, d.CreatedAt, time.Minute, false); taken != nil {
+		t.Fatal("a retry a minute away was taken")
+	}
+	// A lease that ran out (its worker died) lets another attempt take it.
+	testenv.Must(t, db.Pool().QueryRow(ctx, `UPDATE deliveries SET next_attempt_at = now(), lease_until = now() - interval '1 second'
+		WHERE id = $1 RETURNING id`, d.ID).Scan(new(string)))
+	if taken, _ := db.Take(ctx, d.ID, d.CreatedAt, time.Minute, false); taken == nil || taken.Envelope != nil {
+		t.Fatalf("an expired lease: %+v (no envelope asked for)", taken)
+	}
+}
 
-	// The delete holds the endpoint's row while the publish reads it as still
-	// there; the delete commits while the publish checks its deliveries'
-	// references.
-	del, err := db.Pool().Begin(ctx)
+// A delete is a tombstone that fails every open delivery of the endpoint at
+// once; a delivery published for it meanwhile (the delete did not see it) is
+// taken with the tombstone, so its attempt ends it unsent. Nothing about it
+// fails the publish.
+func TestDeleteEndpoint_TombstoneEndsOpenDeliveries(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Delete")
+	endpoint := endpointOf(t, db, org)
+	_, before := publishLead(t, db, org, time.Now())
+	testenv.Must(t, db.DeleteEndpoint(ctx, org, endpoint))
+	var status string
+	var open int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT status, (SELECT count(*) FROM open_deliveries) FROM deliveries WHERE id = $1`,
+		before[0].ID).Scan(&status, &open))
+	if status != webhooks.StatusFailed || open != 0 {
+		t.Fatalf("a delivery open at the delete: %s, %d open", status, open)
+	}
+	if _, err := db.Endpoint(ctx, org, endpoint); webhooks.ErrorCode(err) != webhooks.ENOTFOUND {
+		t.Fatalf("the deleted endpoint reads as %v", err)
+	}
+	// What a publish racing the delete leaves: a delivery to the tombstone.
+	ev := leadAt(t, org, time.Now())
+	testenv.Must(t, db.Pool().QueryRow(ctx, `WITH e AS (INSERT INTO events (id, created_at, organization_id, type, source, occurred_at, envelope)
+			VALUES ($1, $2, $3, 'lead.created', 'api', $2, '{}') RETURNING id),
+		d AS (INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at)
+			VALUES (empfio_uuidv7($2), $2, $3, $1, $4, 'lead.created', $2, $2) RETURNING id)
+		SELECT id::text FROM d`, ev.ID, ev.ReceivedAt, org, endpoint).Scan(&ev.ID))
+	taken, err := db.Take(ctx, ev.ID, ev.ReceivedAt, time.Minute, true)
 	testenv.Must(t, err)
-	defer del.Rollback(ctx)
-	_, err = del.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, gone)
+	if taken == nil || taken.Endpoint.DeletedAt == nil {
+		t.Fatalf("the racing delivery is taken without its tombstone: %+v", taken)
+	}
+	// A publish after the delete leaves the endpoint out.
+	if _, ds := publishLead(t, db, org, time.Now()); len(ds) != 0 {
+		t.Fatalf("%d deliveries to a deleted endpoint", len(ds))
+	}
+	// Purged once its history is gone.
+	if n, err := db.PurgeDeleted(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+}
+
+// A Cal.com booking is stored once per organization and dedup key, however
+// late the repeat.
+func TestPublish_ACalcomBookingIsStoredOnce(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Cal")
+	key := "calcom:" + org + ":BOOKING_CREATED:u1"
+	first := leadAt(t, org, time.Now().Add(-48*time.Hour))
+	first.Source, first.DedupKey = webhooks.SourceCalcom, &key
+	_, err := db.Publish(ctx, first)
 	testenv.Must(t, err)
-
-	type outcome struct {
-		deliveries []string
-		err        error
+	again := leadAt(t, org, time.Now())
+	again.Source, again.DedupKey = webhooks.SourceCalcom, &key
+	if _, err := db.Publish(ctx, again); !errors.Is(err, store.ErrStoredBefore) {
+		t.Fatalf("a repeat two days later: %v", err)
 	}
-	done := make(chan outcome, 1)
-	ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: org, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-		Data: []byte(`{}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
-	testenv.Must(t, ev.RenderEnvelope())
-	go func() {
-		ds, err := db.Publish(ctx, ev)
-		var ids []string
-		for _, d := range ds {
-			ids = append(ids, d.EndpointID)
-		}
-		done <- outcome{ids, err}
-	}()
-	testenv.Eventually(t, 10*time.Second, "the publish waits for the endpoint's row", func() bool {
-		var waiting bool
-		testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH input AS%')`).Scan(&waiting))
-		return waiting
-	})
-	testenv.Must(t, del.Commit(ctx))
-
-	got := <-done
-	if got.err != nil {
-		t.Fatalf("publishing while an endpoint was deleted: %v (code %s)", got.err, webhooks.ErrorCode(got.err))
-	}
-	if len(got.deliveries) != 1 || got.deliveries[0] != kept.ID {
-		t.Fatalf("delivered to endpoints %v, want only %s", got.deliveries, kept.ID)
-	}
-	var stored int
-	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, ev.ID).Scan(&stored))
-	if stored != 1 {
-		t.Fatalf("%d deliveries stored, want 1", stored)
+	if id, found, err := db.BookingEvent(ctx, org, key); err != nil || !found || id != first.ID {
+		t.Fatalf("the booking's event: %s, %v, %v", id, found, err)
 	}
 }

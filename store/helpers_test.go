@@ -8,7 +8,6 @@ import (
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/empfio/webhooks/store"
-	"github.com/google/uuid"
 )
 
 // subscribedOrg creates an organization with one endpoint subscribed to every
@@ -22,20 +21,35 @@ func subscribedOrg(t *testing.T, db *store.DB, name string) string {
 	return org.ID
 }
 
-// publishLead stores a lead.created event of orgID received at at, and returns
-// its id and its deliveries' ids.
-func publishLead(t *testing.T, db *store.DB, orgID string, at time.Time) (string, []string) {
+// leadAt is a lead.created event of orgID received at at, its envelope rendered.
+func leadAt(t *testing.T, orgID string, at time.Time) *webhooks.Event {
 	t.Helper()
-	ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-		Data: []byte(`{}`), OccurredAt: at, ReceivedAt: at}
+	id, received := webhooks.EventIDAt(at)
+	ev := &webhooks.Event{ID: id, OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+		Data: []byte(`{}`), OccurredAt: received, ReceivedAt: received}
 	testenv.Must(t, ev.RenderEnvelope())
+	return ev
+}
+
+// publishLead stores a lead.created event of orgID received at at, and returns
+// it and its deliveries.
+func publishLead(t *testing.T, db *store.DB, orgID string, at time.Time) (*webhooks.Event, []webhooks.Delivery) {
+	t.Helper()
+	ev := leadAt(t, orgID, at)
 	deliveries, err := db.Publish(context.Background(), ev)
 	testenv.Must(t, err)
-	ids := make([]string, len(deliveries))
-	for i, d := range deliveries {
-		ids[i] = d.ID
+	return ev, deliveries
+}
+
+// take takes delivery d for an attempt, failing t when it is not taken.
+func take(t *testing.T, db *store.DB, d webhooks.Delivery) *store.Taken {
+	t.Helper()
+	got, err := db.Take(context.Background(), d.ID, d.CreatedAt, time.Minute, true)
+	testenv.Must(t, err)
+	if got == nil {
+		t.Fatalf("delivery %s was not taken", d.ID)
 	}
-	return ev.ID, ids
+	return got
 }
 
 // endpointOf returns the id of the one endpoint of orgID.

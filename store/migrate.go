@@ -24,7 +24,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	fsys, err := fs.Sub(migrations, "migrations")
+	fsys, err := migrationsFS()
 	if err != nil {
 		return 0, err
 	}
@@ -40,6 +40,8 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	}
 	return len(results), nil
 }
+
+func migrationsFS() (fs.FS, error) { return fs.Sub(migrations, "migrations") }
 
 // SchemaVersion names the embedded migrations by their content: it changes
 // whenever a migration is added or edited.

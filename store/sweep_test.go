@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/store"
 )
 
 // A delivery a worker is recording (its row locked) is skipped by the sweep,
@@ -18,7 +19,7 @@ func TestClaimOverdue_SkipsRowsBeingRecorded(t *testing.T) {
 	var ids []string
 	for range 2 {
 		_, got := publishLead(t, db, org, time.Now())
-		ids = append(ids, got...)
+		ids = append(ids, got[0].ID)
 	}
 	_, err := db.Pool().Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() - interval '1 hour'`)
 	testenv.Must(t, err)
@@ -35,14 +36,22 @@ func TestClaimOverdue_SkipsRowsBeingRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the sweep waited for a locked row instead of skipping it: %v", err)
 	}
-	if !slices.Equal(claimed, []string{ids[1]}) {
+	if !slices.Equal(dueIDs(claimed), []string{ids[1]}) {
 		t.Fatalf("claimed %v, want only the free delivery %s", claimed, ids[1])
 	}
 
 	testenv.Must(t, busy.Rollback(ctx)) // recorded: the row is free again, and still overdue
 	claimed, err = db.ClaimOverdue(ctx, time.Minute, 10)
 	testenv.Must(t, err)
-	if !slices.Equal(claimed, []string{ids[0]}) {
+	if !slices.Equal(dueIDs(claimed), []string{ids[0]}) {
 		t.Fatalf("after the lock: claimed %v, want %s", claimed, ids[0])
 	}
+}
+
+func dueIDs(list []store.Due) []string {
+	var ids []string
+	for _, d := range list {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }

@@ -64,6 +64,7 @@ type Options struct {
 	TrustedProxies       []netip.Prefix
 	CalcomSharedRouteOff bool          // CALCOM_SHARED_ROUTE=false
 	ListenIdle           time.Duration // how long a listen session's stream may go unread; default jobs.ListenAbandoned
+	Database             string        // the URL of a database to run on instead of a fresh one (migrated at start)
 }
 
 // App is a running service.
@@ -90,8 +91,22 @@ type App struct {
 func Start(t testing.TB, o Options) *App {
 	t.Helper()
 	appsStarted.Add(1)
-	db, dsn := testenv.DB(t)
 	o = o.withDefaults()
+	var db *store.DB
+	var dsn string
+	if o.Database == "" {
+		db, dsn = testenv.DB(t)
+	} else { // a database of the test's own, as it left it: migrated here
+		var err error
+		dsn = o.Database
+		if db, err = store.Open(context.Background(), dsn); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		if _, err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The app's parts have a client of their own, pipelined and set as cmd/
 	// makes it by default (REDIS_PIPELINING), and the worker's asynq server a
 	// plain one, as cmd/worker gives it (RedisDirect); App.Redis is a plain

@@ -144,18 +144,20 @@ $$;
 
 INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key)
     SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key FROM events_v1;
--- A delivery's created_at becomes its event's: the two are made in one
--- statement, so they were the same but for clock steps.
+-- A delivery's created_at becomes its event's (the two were made in one
+-- statement, so they differed by nothing but clock steps): an event and its
+-- deliveries share a day, and are found together.
 INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, status, attempts, manual,
         next_attempt_at, last_status_code, last_error, updated_at, completed_at)
-    SELECT d.id, d.created_at, d.organization_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempts, d.manual,
+    SELECT d.id, e.created_at, d.organization_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempts, d.manual,
         d.next_attempt_at, d.last_status_code, d.last_error, d.updated_at, d.completed_at
-    FROM deliveries_v1 d;
+    FROM deliveries_v1 d JOIN events_v1 e ON e.id = d.event_id;
 INSERT INTO attempts (delivery_id, delivery_created_at, number, started_at, duration_ms, status_code, response_body, error)
-    SELECT a.delivery_id, d.created_at, a.number, a.started_at, a.duration_ms, a.status_code, a.response_body, a.error
-    FROM attempts_v1 a JOIN deliveries_v1 d ON d.id = a.delivery_id;
+    SELECT a.delivery_id, e.created_at, a.number, a.started_at, a.duration_ms, a.status_code, a.response_body, a.error
+    FROM attempts_v1 a JOIN deliveries_v1 d ON d.id = a.delivery_id JOIN events_v1 e ON e.id = d.event_id;
 INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id)
-    SELECT endpoint_id, created_at, id FROM deliveries_v1 WHERE status IN ('pending', 'retrying', 'held');
+    SELECT d.endpoint_id, e.created_at, d.id FROM deliveries_v1 d JOIN events_v1 e ON e.id = d.event_id
+    WHERE d.status IN ('pending', 'retrying', 'held');
 INSERT INTO calcom_bookings (organization_id, dedup_key, event_id, created_at)
     SELECT DISTINCT ON (organization_id, dedup_key) organization_id, dedup_key, id, created_at
     FROM events_v1 WHERE source = 'calcom' AND dedup_key IS NOT NULL ORDER BY organization_id, dedup_key, created_at;

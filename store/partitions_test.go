@@ -1,0 +1,110 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/testenv"
+)
+
+// Retention drops a day whole — its events, deliveries and attempts — once
+// every delivery of it is final; a day with one still open waits, and
+// younger days stay.
+func TestDropPartition_DropsAFinishedDayWhole(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Retention")
+	old := time.Now().AddDate(0, 0, -40)
+	_, err := db.MakePartitions(ctx, old, old)
+	testenv.Must(t, err)
+	done, ds := publishLead(t, db, org, old)
+	taken := take(t, db, ds[0])
+	_, err = db.RecordAttempt(ctx, ds[0].CreatedAt, taken.Lease, webhooks.AttemptRecord{DeliveryID: ds[0].ID,
+		Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: old}})
+	testenv.Must(t, err)
+	_, open := publishLead(t, db, org, old.Add(time.Second))
+	recent, _ := publishLead(t, db, org, time.Now())
+
+	days, err := db.Partitions(ctx)
+	testenv.Must(t, err)
+	if len(days) < 2 || !days[0].Day.Equal(old.UTC().Truncate(24*time.Hour)) || days[0].Open != 1 {
+		t.Fatalf("partitions %+v: want the old day first, with 1 open delivery", days)
+	}
+	if dropped, err := db.DropPartition(ctx, days[0].Day); err != nil || dropped {
+		t.Fatalf("a day with an open delivery was dropped: %v, %v", dropped, err)
+	}
+	testenv.Must(t, db.FailDelivery(ctx, open[0].ID, open[0].CreatedAt, "test"))
+	if dropped, err := db.DropPartition(ctx, days[0].Day); err != nil || !dropped {
+		t.Fatalf("a finished day was not dropped: %v, %v", dropped, err)
+	}
+	for id, want := range map[string]bool{done.ID: false, recent.ID: true} {
+		_, err := db.Event(ctx, org, id)
+		if kept := err == nil; kept != want {
+			t.Errorf("event %s kept = %v, want %v (%v)", id, kept, want, err)
+		}
+	}
+	var attempts, deliveries int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM attempts), (SELECT count(*) FROM deliveries)`).Scan(&attempts, &deliveries))
+	if attempts != 0 || deliveries != 1 {
+		t.Fatalf("%d attempts and %d deliveries left; want the recent delivery only", attempts, deliveries)
+	}
+}
+
+// A row of a day with no partition lands in the default one, and retention
+// prunes it there row by row, its deliveries final.
+func TestPruneDefault_PrunesWhatFellOutsideTheDays(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Default")
+	ev, ds := publishLead(t, db, org, time.Now().AddDate(-1, 0, 0)) // no partition that far back
+	var inDefault bool
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events_default WHERE id = $1)`, ev.ID).Scan(&inDefault))
+	if !inDefault {
+		t.Fatal("a year-old event is not in the default partition")
+	}
+	if n, err := db.PruneDefault(ctx, time.Now().AddDate(0, 0, -30)); err != nil || n != 0 {
+		t.Fatalf("pruned %d, %v with its delivery open", n, err)
+	}
+	testenv.Must(t, db.FailDelivery(ctx, ds[0].ID, ds[0].CreatedAt, "test"))
+	if n, err := db.PruneDefault(ctx, time.Now().AddDate(0, 0, -30)); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+}
+
+// A listen session nobody read for longer than the idle time is deleted; a
+// fresh one, and ordinary endpoints however old, are kept.
+func TestDeleteAbandonedListenSessions(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org, _, err := db.CreateOrganization(ctx, "Listen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(listen bool) string {
+		e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://hooks.example.com/x", Events: []string{"*"}}
+		create := db.CreateEndpoint
+		if listen {
+			create = db.CreateListenEndpoint
+		}
+		testenv.Must(t, create(ctx, e))
+		return e.ID
+	}
+	abandoned, fresh, ordinary := mk(true), mk(true), mk(false)
+	testenv.Must(t, db.TouchListenSession(ctx, fresh))
+	if _, err := db.Pool().Exec(ctx, `UPDATE endpoints SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`,
+		[]string{abandoned, ordinary}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.DeleteAbandonedListenSessions(ctx, time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("deleted %d (%v); want 1", n, err)
+	}
+	for id, want := range map[string]bool{abandoned: false, fresh: true, ordinary: true} {
+		_, err := db.Endpoint(ctx, org.ID, id)
+		if exists := err == nil; exists != want {
+			t.Errorf("endpoint %s exists %v, want %v (%v)", id, exists, want, err)
+		}
+	}
+}
