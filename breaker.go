@@ -56,6 +56,10 @@ type Circuit struct {
 	ProbeInterval   time.Duration // the wait before the next probe (doubles per failed probe)
 	ProbeDeliveryID *string       // half_open: the delivery sent as the probe
 	Version         int64
+	// Releasing is the held delivery released last (closed, releasing): the
+	// next is released when its attempt ends. Not part of the circuit's
+	// versioned state: the release moves it on by a compare-and-set of its own.
+	Releasing *string
 }
 
 // Step is what the Breaker decided: the circuit to store (when Changed), and
@@ -94,7 +98,7 @@ func (b Breaker) Record(c Circuit, deliveryID string, ok bool, now time.Time) St
 		return c.with(func(n *Circuit) { n.Failures, n.FailingSince = 0, nil })
 	case ok:
 		s := c.with(func(n *Circuit) {
-			*n = Circuit{State: CircuitClosed, Since: &now, Version: c.Version}
+			*n = Circuit{State: CircuitClosed, Since: &now, Version: c.Version, Releasing: c.Releasing}
 		})
 		s.Closed = true
 		return s
@@ -203,7 +207,7 @@ func (b Breaker) Reset(c Circuit, now time.Time) Step {
 		if c.State != CircuitClosed {
 			since = &now
 		}
-		*n = Circuit{State: CircuitClosed, Since: since, Version: c.Version}
+		*n = Circuit{State: CircuitClosed, Since: since, Version: c.Version, Releasing: c.Releasing}
 	})
 }
 
@@ -215,9 +219,9 @@ func (b Breaker) ReleaseRateFor(e *Endpoint) int {
 	return max(b.ReleaseRate, 1)
 }
 
-// ReleaseGap is the time between two held deliveries of e as they are
-// released: each is due that much after the one before it, in their original
-// order, so they go out at the release rate without anyone polling.
+// ReleaseGap is the least time between two held deliveries of e as they are
+// released, one at a time in their original order, each when the attempt of
+// the one before it ended: they go out at the release rate at most.
 func (b Breaker) ReleaseGap(e *Endpoint) time.Duration {
 	return time.Second / time.Duration(b.ReleaseRateFor(e))
 }

@@ -74,9 +74,9 @@ func TestMetrics_DeliveriesAnswersAndRoutes(t *testing.T) {
 		t.Error("a route label carries an id as sent")
 	}
 
-	// The queue's tasks by state, from asynq's Inspector.
+	// The queue's tasks by state, from asynq's Inspector; the circuits, from Postgres.
 	reg := prometheus.NewRegistry()
-	if err := jobs.RegisterQueueMetrics(reg, a.Redis, ""); err != nil {
+	if err := jobs.RegisterQueueMetrics(reg, a.Redis, "", a.DB); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()
@@ -85,13 +85,16 @@ func TestMetrics_DeliveriesAnswersAndRoutes(t *testing.T) {
 	}
 	states := map[string]bool{}
 	for _, f := range families {
+		if f.GetName() == "empfio_circuits" || f.GetName() == "empfio_deliveries_held" {
+			states[f.GetName()] = true
+		}
 		if f.GetName() == "empfio_queue_tasks" {
 			for _, m := range f.GetMetric() {
 				states[m.GetLabel()[0].GetValue()] = true
 			}
 		}
 	}
-	for _, s := range []string{"pending", "active", "scheduled", "retry", "archived"} {
+	for _, s := range []string{"pending", "active", "scheduled", "retry", "archived", "empfio_circuits", "empfio_deliveries_held"} {
 		if !states[s] {
 			t.Errorf("empfio_queue_tasks{state=%q} missing", s)
 		}

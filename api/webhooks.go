@@ -166,7 +166,7 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 		s.Publisher.PublishOperational(c.UserContext(), webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now()))
 	}
 	if release && s.Circuits != nil {
-		if err := s.Circuits.ScheduleRelease(c.UserContext(), e.ID, time.Now()); err != nil {
+		if err := s.Circuits.ScheduleRelease(c.UserContext(), e.ID, "", "enabled", time.Now()); err != nil {
 			// Held in Postgres: the sweeper starts the release when Redis is back.
 			s.log.WarnContext(c.UserContext(), "starting the release of held deliveries failed; the sweeper will start it", "webhook_id", e.ID, "error", err)
 		}

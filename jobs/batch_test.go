@@ -15,19 +15,19 @@ import (
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
 	"github.com/empfio/webhooks/jobs"
-	"github.com/empfio/webhooks/store"
 )
 
 // stored stores n lead.created events of orgID, as Publish does, without
 // enqueueing their deliveries, and returns the deliveries and each event's
 // envelope.
-func stored(t *testing.T, a *apptest.App, orgID string, n int) ([]store.Published, map[string][]byte) {
+func stored(t *testing.T, a *apptest.App, orgID string, n int) ([]webhooks.Delivery, map[string][]byte) {
 	t.Helper()
-	var ds []store.Published
+	var ds []webhooks.Delivery
 	envelopes := map[string][]byte{}
 	for range n {
-		ev := &webhooks.Event{ID: uuid.NewString(), OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-			Data: []byte(`{"id":"` + uuid.NewString() + `"}`), OccurredAt: time.Now(), ReceivedAt: time.Now()}
+		id, now := webhooks.NewEventID()
+		ev := &webhooks.Event{ID: id, OrganizationID: orgID, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
+			Data: []byte(`{"id":"` + uuid.NewString() + `"}`), OccurredAt: now, ReceivedAt: now}
 		testenv.Must(t, ev.RenderEnvelope())
 		published, err := a.DB.Publish(context.Background(), ev)
 		testenv.Must(t, err)
@@ -58,8 +58,8 @@ func countByDelivery(r *apptest.Receiver) map[string]int {
 
 // A batch task's deliveries are each sent once, with the envelope stored; one
 // that fails gets a task of its own and is retried on its schedule. The same
-// batch run again — as after its worker died — sends nothing more, and an old
-// batch reads its deliveries, so one that ended meanwhile is not sent.
+// batch run again — as after its worker died — sends nothing more, and a
+// delivery that ended before its batch ran is not sent.
 func TestBatch_EachDeliveryOnceAndTheUnfinishedGetTasksOfTheirOwn(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
 	ctx := context.Background()
@@ -74,15 +74,13 @@ func TestBatch_EachDeliveryOnceAndTheUnfinishedGetTasksOfTheirOwn(t *testing.T) 
 	}))
 	okID, _ := a.Webhook(t, key, ok.URL, "lead.created")
 	flakyID, _ := a.Webhook(t, key, flaky.URL, "lead.created")
-	// Redis is intact: the sweeper's watch, finding no mark in a new Redis,
-	// would give every open delivery a task of its own.
 	testenv.Must(t, a.Redis.Set(ctx, jobs.RedisMarker, "test", 0).Err())
 	a.StartWorker(t, 5*time.Second)
 	ds, envelopes := stored(t, a, orgID, 3)
 	if len(ds) != 6 {
 		t.Fatalf("%d deliveries stored, want 6", len(ds))
 	}
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-1", time.Now(), ds, envelopes))
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-1", ds, envelopes))
 
 	testenv.Eventually(t, 20*time.Second, "all six deliveries succeed", func() bool {
 		done := 0
@@ -127,72 +125,64 @@ func TestBatch_EachDeliveryOnceAndTheUnfinishedGetTasksOfTheirOwn(t *testing.T) 
 		}
 	}
 
-	// The same task again, as asynq gives back a task whose worker died: no
-	// retry counted, so the batch's own mark tells it has run.
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-1", time.Now(), ds, envelopes))
+	// The same task again, as asynq gives back a task whose worker died.
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-1", ds, envelopes))
 	waitGone(t, a, "batch-1")
 	if n, m := len(ok.Of("lead.created")), len(flaky.Of("lead.created")); n != 3 || m != 4 {
 		t.Errorf("after the batch ran again: %d and %d requests, want 3 and 4 as before", n, m)
 	}
 
-	// An old batch: a delivery failed meanwhile (by hand here) is not sent.
+	// A delivery that ended before its batch ran (failed by hand here) is not sent.
 	more, moreEnvelopes := stored(t, a, orgID, 1)
 	var ended string
 	for _, d := range more {
 		if d.EndpointID == okID {
 			ended = d.ID
-			testenv.Must(t, a.DB.FailDelivery(ctx, d.ID, "ended before its batch ran"))
+			testenv.Must(t, a.DB.FailDelivery(ctx, d.ID, d.CreatedAt, "ended before its batch ran"))
 		}
 	}
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-2", time.Now().Add(-10*time.Minute), more, moreEnvelopes))
-	testenv.Eventually(t, 10*time.Second, "the old batch's other delivery is sent", func() bool { return len(flaky.Of("lead.created")) == 5 })
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "batch-2", more, moreEnvelopes))
+	testenv.Eventually(t, 10*time.Second, "the batch's other delivery is sent", func() bool { return len(flaky.Of("lead.created")) == 5 })
 	waitGone(t, a, "batch-2")
 	if n := countByDelivery(ok)[ended]; n != 0 {
-		t.Errorf("a delivery that ended before its old batch ran was sent %d times", n)
+		t.Errorf("a delivery that ended before its batch ran was sent %d times", n)
 	}
 }
 
-// Workers were down past the sweeper's grace: the sweeper gave each delivery
-// waiting in a batch a task of its own, since none has one it could find. The
-// old batch, run at last, leaves them to those tasks: each is sent once, even
-// by a receiver slow enough that both would have read it before either
-// recorded it.
-func TestBatch_AnOldBatchLeavesTheSweptDeliveriesToTheirOwnTasks(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{SweepGrace: 200 * time.Millisecond})
+// A batch and each of its deliveries' own tasks, run at once by two workers
+// against a receiver slow enough that every task reads its delivery before
+// any records it: each delivery is sent once — the delivery's own state
+// (store.Take's lease) decides, not the timing.
+func TestBatch_ABatchAndTheDeliveriesOwnTasksAtOnceSendEachOnce(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Concurrency: 20})
 	ctx := context.Background()
-	orgID, key := a.Org(t, "Swept")
-	slow := apptest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	orgID, key := a.Org(t, "AtOnce")
+	slow := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) {
 		time.Sleep(300 * time.Millisecond)
 		w.WriteHeader(http.StatusNoContent)
-	})
+	}))
 	hookID, _ := a.Webhook(t, key, slow.URL, "lead.created")
 	testenv.Must(t, a.Redis.Set(ctx, jobs.RedisMarker, "test", 0).Err())
-	ds, envelopes := stored(t, a, orgID, 3)
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "waited", time.Now().Add(-10*time.Minute), ds, envelopes))
-	claimed := 0
-	testenv.Eventually(t, 10*time.Second, "the sweeper claims the three deliveries", func() bool {
-		n, err := a.Sweeper.Sweep(ctx)
-		testenv.Must(t, err)
-		claimed += n
-		return claimed == 3
-	})
+	ds, envelopes := stored(t, a, orgID, 8)
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "both", ds, envelopes))
 	for _, d := range ds {
-		if a.Redis.Exists(ctx, "asynq:{"+a.Queue.Name()+"}:t:"+d.ID).Val() != 1 {
-			t.Fatalf("the sweeper gave delivery %s no task of its own", d.ID)
-		}
+		testenv.Must(t, a.Queue.EnqueueOwn(ctx, d))
 	}
-
 	a.StartWorker(t, 5*time.Second)
-	testenv.Eventually(t, 10*time.Second, "the three deliveries succeed", func() bool {
+	a.StartWorker(t, 5*time.Second)
+	testenv.Eventually(t, 15*time.Second, "the eight deliveries succeed", func() bool {
 		done := 0
 		for _, d := range deliveriesOf(t, a, hookID) {
 			if d.Status == webhooks.StatusSucceeded {
 				done++
 			}
 		}
-		return done == 3
+		return done == 8
 	})
-	waitGone(t, a, "waited")
+	waitGone(t, a, "both")
+	for _, d := range ds {
+		waitGone(t, a, d.ID)
+	}
 	sent := countByDelivery(slow)
 	for _, d := range ds {
 		if sent[d.ID] != 1 {
@@ -222,8 +212,8 @@ func TestBatch_AWorkerSendsNoMoreThanItsConcurrencyAtOnce(t *testing.T) {
 	a.StartWorker(t, 5*time.Second)
 	first, firstEnvelopes := stored(t, a, orgID, 12)
 	second, secondEnvelopes := stored(t, a, orgID, 12)
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-1", time.Now(), first, firstEnvelopes))
-	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-2", time.Now(), second, secondEnvelopes))
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-1", first, firstEnvelopes))
+	testenv.Must(t, a.Queue.EnqueueBatch(ctx, "wide-2", second, secondEnvelopes))
 	testenv.Eventually(t, 20*time.Second, "24 deliveries received", func() bool { return len(slow.Of("lead.created")) == 24 })
 	if m := most.Load(); m > concurrency || m < 2 {
 		t.Errorf("%d requests in flight at most, want 2 to %d", m, concurrency)

@@ -220,7 +220,9 @@ func TestBreaker_LongOpenDisablesAndEnablingReplays(t *testing.T) {
 		t.Fatalf("unknown replay: %d %s", r.Status, r.Body)
 	}
 	recv.recovered.Store(true)
-	a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held_and_failed"})
+	if r := a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held_and_failed"}); r.Status != http.StatusOK {
+		t.Fatalf("enabling with held_and_failed: %d %s", r.Status, r.Body)
+	}
 	if r := a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held"}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a replay on an enabled webhook: %d %s", r.Status, r.Body)
 	}

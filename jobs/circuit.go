@@ -24,8 +24,11 @@ import (
 // back (CircuitsToTend).
 const TypeCircuit = "webhook:circuit"
 
-// releaseStep is how many held deliveries one release step makes due again.
-const releaseStep = 500
+// releaseOrderWait bounds how long a release waits for the attempt of the
+// delivery it released last before it releases the next: a receiver that
+// answers within it gets held deliveries strictly in their original order; a
+// slower one does not hold the release up longer.
+const releaseOrderWait = 2 * time.Second
 
 // Circuits applies the breaker's decisions (webhooks.Breaker) to endpoints'
 // circuits, stored over the version they were decided from, and runs the
@@ -45,9 +48,10 @@ type circuitTask struct {
 	// Version is the circuit's the timer was set for: a timer of an older
 	// version does nothing (the newer version has its own).
 	Version int64 `json:"version"`
-	// Release, instead, makes the next held deliveries due from From on.
-	Release bool      `json:"release,omitempty"`
-	From    time.Time `json:"from,omitzero"`
+	// Release, instead, releases the next held delivery, if the release is
+	// still at After (the one released last; empty: none yet).
+	Release bool   `json:"release,omitempty"`
+	After   string `json:"after,omitempty"`
 }
 
 // scheduleTimer gives endpoint id's circuit c its timer, due at
@@ -61,11 +65,23 @@ func (d *Circuits) scheduleTimer(ctx context.Context, id string, c webhooks.Circ
 	return d.Queue.enqueueCircuit(ctx, circuitTask{EndpointID: id, Version: c.Version}, "circuit:"+id+":"+strconv.FormatInt(c.Version, 10), at)
 }
 
-// scheduleRelease starts (or goes on with) the release of endpoint id's held
-// deliveries: the first due at from.
-func (d *Circuits) ScheduleRelease(ctx context.Context, id string, from time.Time) error {
-	return d.Queue.enqueueCircuit(ctx, circuitTask{EndpointID: id, Release: true, From: from},
-		"release:"+id+":"+strconv.FormatInt(from.UnixNano(), 10), from)
+// ScheduleRelease has the release of endpoint id's held deliveries go on at
+// at from after (the delivery released last; "" to begin), as a task named
+// for why (the release's ways of going on meet at ReleaseNext).
+func (d *Circuits) ScheduleRelease(ctx context.Context, id, after, why string, at time.Time) error {
+	return d.Queue.enqueueCircuit(ctx, circuitTask{EndpointID: id, Release: true, After: after},
+		"release:"+id+":"+after+":"+why, at)
+}
+
+// AttemptEnded goes on with e's release when the delivery whose attempt ended
+// is the one released last: the next is released a release gap after it.
+func (d *Circuits) AttemptEnded(ctx context.Context, e *webhooks.Endpoint, deliveryID string) {
+	if e.Circuit.Releasing == nil || *e.Circuit.Releasing != deliveryID {
+		return
+	}
+	if err := d.ScheduleRelease(context.WithoutCancel(ctx), e.ID, deliveryID, "next", time.Now().Add(d.Breaker.ReleaseGap(e))); err != nil {
+		d.Log.Warn("going on with a release failed; its wait will", "endpoint_id", e.ID, "error", err)
+	}
 }
 
 func (q *Queue) enqueueCircuit(ctx context.Context, t circuitTask, taskID string, at time.Time) error {
@@ -134,7 +150,7 @@ func (d *Circuits) followStep(ctx context.Context, e *webhooks.Endpoint, s webho
 		}
 		d.Log.Info("circuit closed: releasing held deliveries", "endpoint_id", e.ID, "organization_id", e.OrganizationID, "held", held)
 		d.Publisher.PublishOperational(ctx, webhooks.CircuitClosedEvent(e, openedAt, held, time.Now()))
-		if err := d.ScheduleRelease(ctx, e.ID, time.Now()); err != nil {
+		if err := d.release(ctx, e, e.Circuit.Releasing); err != nil {
 			d.Log.Warn("starting a release failed; the sweeper will start it", "endpoint_id", e.ID, "error", err)
 		}
 	}
@@ -158,7 +174,11 @@ func (d *Circuits) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	case e.DeletedAt != nil || !e.Enabled:
 		return nil // deleted, or off: enabling it again closes the circuit and releases
 	case ct.Release:
-		return d.release(ctx, e, ct.From)
+		var after *string
+		if ct.After != "" {
+			after = &ct.After
+		}
+		return d.release(ctx, e, after)
 	case e.Circuit.Version != ct.Version:
 		return nil // the circuit moved on, and set its own timer
 	}
@@ -196,39 +216,40 @@ func (d *Circuits) probe(ctx context.Context, e *webhooks.Endpoint, now time.Tim
 	return nil
 }
 
-// release makes the next releaseStep held deliveries of e due, in their
-// original order, each a release gap after the one before — from from on, or
-// after the last one a release made due already — and gives them their tasks;
-// while more are held it schedules its next step, due with the last one made
-// due now. Two releases of one endpoint at once (the sweeper's, after Redis
-// lost a step) keep the rate: each continues after the other. A circuit that
-// opened again stops it: what is still held waits for the next close.
-func (d *Circuits) release(ctx context.Context, e *webhooks.Endpoint, from time.Time) error {
+// release releases e's oldest held delivery, if the release is at after:
+// it is made due and given its task, and the release waits for its attempt to
+// end (AttemptEnded), or releaseOrderWait, whichever comes first, before the
+// next. One held delivery at a time, in their original order, at the release
+// rate at most, and nobody polls. A circuit that opened again stops it: what
+// is still held waits for the next close.
+func (d *Circuits) release(ctx context.Context, e *webhooks.Endpoint, after *string) error {
 	if e.Circuit.State != webhooks.CircuitClosed {
+		return d.DB.EndRelease(ctx, e.ID, after)
+	}
+	next, moved, err := d.DB.ReleaseNext(ctx, e.ID, after)
+	if err != nil || !moved {
+		return err // !moved: the release went on another way already
+	}
+	if next.ID == "" {
+		d.Log.Debug("released every held delivery", "endpoint_id", e.ID)
 		return nil
 	}
-	gap := d.Breaker.ReleaseGap(e)
-	list, err := d.DB.ReleaseHeld(ctx, e.ID, from, gap, releaseStep)
-	if err != nil {
+	// Pending and due: if this enqueue fails, the sweeper gives it its task.
+	if err := d.Queue.Enqueue(ctx, next.ID, next.CreatedAt, time.Time{}); err != nil {
 		return err
 	}
-	for _, r := range list {
-		if err := d.Queue.Enqueue(ctx, r.ID, r.CreatedAt, r.DueAt); err != nil {
-			return err // pending and due: the sweeper gives the rest their tasks
-		}
-	}
-	if len(list) == releaseStep {
-		return d.ScheduleRelease(ctx, e.ID, list[len(list)-1].DueAt.Add(gap))
-	}
-	d.Log.Debug("released held deliveries", "endpoint_id", e.ID, "count", len(list))
-	return nil
+	return d.ScheduleRelease(ctx, e.ID, next.ID, "wait", time.Now().Add(releaseOrderWait))
 }
 
 // Tend gives e's circuit its task back, in case Redis lost it: its timer, or
-// the release of what it held (at most one started a minute).
+// the next step of the release of what it held.
 func (d *Circuits) Tend(ctx context.Context, e *webhooks.Endpoint) error {
 	if e.Circuit.State == webhooks.CircuitClosed {
-		return d.ScheduleRelease(ctx, e.ID, time.Now().Truncate(time.Minute))
+		after := ""
+		if e.Circuit.Releasing != nil {
+			after = *e.Circuit.Releasing
+		}
+		return d.ScheduleRelease(ctx, e.ID, after, "tend", time.Now())
 	}
 	return d.scheduleTimer(ctx, e.ID, e.Circuit)
 }

@@ -204,6 +204,7 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload) (err error) {
 	observeAttempt(rec.Status, job.Delivery.EventType, res)
 	d.logAttempt(job, res, rec, number)
 	d.judgeEndpoint(ctx, job, rec, res.OK())
+	d.Circuits.AttemptEnded(ctx, e, job.Delivery.ID)
 	if rec.Status == webhooks.StatusFailed {
 		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
 	}
@@ -318,7 +319,9 @@ func (d *Deliverer) judgeEndpoint(ctx context.Context, job *webhooks.Job, rec we
 	if b.Failures == 0 && e.Circuit.State == webhooks.CircuitClosed {
 		return // no breaker
 	}
-	now := time.Now()
+	// The outcome counts from when the attempt was made: a run of failures
+	// began with the first failed attempt, before it was recorded.
+	now := rec.Attempt.StartedAt
 	if _, err := d.Circuits.Apply(ctx, e, func(c webhooks.Circuit) webhooks.Step { return b.Record(c, job.Delivery.ID, ok, now) },
 		func(s webhooks.Step) {
 			if s.Opened {

@@ -2,22 +2,26 @@ package jobs
 
 import (
 	"context"
-	"time"
 
-	"github.com/empfio/webhooks/store"
+	webhooks "github.com/empfio/webhooks"
 	"github.com/hibiken/asynq"
 )
 
 // EnqueueBatch gives deliveries, as Publish stored them, one batch task of id
-// taskID, enqueued at enqueuedAt; envelopes holds each event's envelope.
-func (q *Queue) EnqueueBatch(ctx context.Context, taskID string, enqueuedAt time.Time, deliveries []store.Published,
-	envelopes map[string][]byte) error {
+// taskID; envelopes holds each event's envelope.
+func (q *Queue) EnqueueBatch(ctx context.Context, taskID string, deliveries []webhooks.Delivery, envelopes map[string][]byte) error {
 	ps := make([]*payload, len(deliveries))
 	for i, d := range deliveries {
-		ps[i] = &payload{DeliveryID: d.ID, Published: publishedOf(&d, envelopes[d.EventID])}
+		ps[i] = &payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt, Envelope: envelopes[d.EventID]}
 	}
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(enqueuedAt, ps)),
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, encodeBatch(ps)),
 		asynq.Queue(q.name), asynq.TaskID(taskID), asynq.MaxRetry(taskMaxRetry))
+	return err
+}
+
+// EnqueueOwn gives delivery d a task of its own, due now, carrying no envelope.
+func (q *Queue) EnqueueOwn(ctx context.Context, d webhooks.Delivery) error {
+	_, err := q.enqueueAt(ctx, payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt}, d.CreatedAt)
 	return err
 }
 

@@ -86,7 +86,18 @@ func (db *DB) takeGroup(ctx context.Context, reqs []takeRequest) ([]*Taken, erro
 	if err != nil {
 		return nil, err
 	}
-	return inOrder(ids, found, func(t *Taken) string { return t.Delivery.ID }), nil
+	// One UPDATE takes a row once: a delivery named twice in the group (its
+	// batch's task and its own at the same moment) is the first one's.
+	out := inOrder(ids, found, func(t *Taken) string { return t.Delivery.ID })
+	handed := make(map[string]bool, n)
+	for i, t := range out {
+		if t != nil && handed[t.Delivery.ID] {
+			out[i] = nil
+		} else if t != nil {
+			handed[t.Delivery.ID] = true
+		}
+	}
+	return out, nil
 }
 
 // RecordAttempt stores the attempt of a delivery taken with lease (Take) and

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -57,42 +56,47 @@ func (db *DB) OldestHeld(ctx context.Context, id string) (string, time.Time, err
 	return deliveryID, created, wrap(err, "")
 }
 
-// Released is a held delivery made pending again, due at its place in the
-// release.
+// Released is a held delivery made pending again.
 type Released struct {
 	ID        string
 	CreatedAt time.Time
-	DueAt     time.Time
 }
 
-// ReleaseHeld makes at most limit of endpoint id's held deliveries pending
-// again, oldest first, the first due at first — or a gap after the last of its
-// pending deliveries already due later (a release before) — and each next one
-// gap after the one before: released at the breaker's rate by their due
-// times, with nobody polling. It returns them in order.
-func (db *DB) ReleaseHeld(ctx context.Context, id string, first time.Time, gap time.Duration, limit int) ([]Released, error) {
-	rows, err := db.pool.Query(ctx, `WITH start AS (
-			SELECT greatest($2, max(d.next_attempt_at) + make_interval(secs => $3)) AS at
-			FROM open_deliveries o JOIN deliveries d ON d.id = o.delivery_id AND d.created_at = o.created_at AND d.status = 'pending'
-			WHERE o.endpoint_id = $1
+// ReleaseNext makes the oldest held delivery of endpoint id pending and due
+// now, as the release's next one, if the release is at prev (the delivery
+// released last; nil: none yet): a compare-and-set on the endpoint's
+// release_head, so that of the ways a release goes on — prev's attempt
+// ending, the wait for it running out, the sweeper — one does. moved is false
+// when the release was elsewhere already; next is zero when nothing is held,
+// and the release ends.
+func (db *DB) ReleaseNext(ctx context.Context, id string, prev *string) (next Released, moved bool, err error) {
+	var nextID *string
+	var nextAt *time.Time
+	err = db.pool.QueryRow(ctx, `WITH e AS (
+			SELECT id FROM endpoints WHERE id = $1 AND release_head IS NOT DISTINCT FROM $2::uuid FOR UPDATE
 		), h AS (
-			SELECT o.delivery_id, o.created_at, row_number() OVER (ORDER BY o.created_at, o.delivery_id) - 1 AS place
-			FROM open_deliveries o JOIN deliveries d ON d.id = o.delivery_id AND d.created_at = o.created_at AND d.status = 'held'
-			WHERE o.endpoint_id = $1 ORDER BY o.created_at, o.delivery_id LIMIT $4
+			SELECT o.delivery_id, o.created_at FROM open_deliveries o
+				JOIN deliveries d ON d.id = o.delivery_id AND d.created_at = o.created_at AND d.status = 'held'
+			WHERE o.endpoint_id = $1 AND EXISTS (SELECT 1 FROM e) ORDER BY o.created_at, o.delivery_id LIMIT 1
+		), d AS (
+			UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now()
+			FROM h WHERE d.id = h.delivery_id AND d.created_at = h.created_at AND d.status = 'held'
+			RETURNING d.id, d.created_at
+		), u AS (
+			UPDATE endpoints SET release_head = (SELECT id FROM d) FROM e WHERE endpoints.id = e.id RETURNING 1
 		)
-		UPDATE deliveries d SET status = 'pending', updated_at = now(),
-			next_attempt_at = coalesce((SELECT at FROM start), $2) + h.place * make_interval(secs => $3)
-		FROM h WHERE d.id = h.delivery_id AND d.created_at = h.created_at AND d.status = 'held'
-		RETURNING d.id::text, d.created_at, d.next_attempt_at`, id, first, gap.Seconds(), limit)
-	if err != nil {
-		return nil, wrap(err, "")
+		SELECT EXISTS (SELECT 1 FROM u), (SELECT id::text FROM d), (SELECT created_at FROM d)`, id, prev).Scan(&moved, &nextID, &nextAt)
+	if err != nil || nextID == nil {
+		return Released{}, moved, wrap(err, "")
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Released])
-	if err != nil {
-		return nil, wrap(err, "")
-	}
-	slices.SortFunc(list, func(a, b Released) int { return a.DueAt.Compare(b.DueAt) })
-	return list, nil
+	return Released{ID: *nextID, CreatedAt: *nextAt}, moved, nil
+}
+
+// EndRelease stops endpoint id's release at prev (its circuit opened again):
+// what is still held waits for the next close.
+func (db *DB) EndRelease(ctx context.Context, id string, prev *string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET release_head = NULL WHERE id = $1 AND release_head IS NOT DISTINCT FROM $2::uuid`, id, prev)
+	return wrap(err, "")
 }
 
 // CircuitCounts returns how many endpoints are in each circuit state but

@@ -12,7 +12,8 @@ import (
 const endpointColumns = `id, organization_id, url, description, events, enabled, disabled_reason, disabled_at,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
-	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version`
+	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version,
+	release_head`
 
 // scanEndpoint scans the columns lead into lead's destinations, then
 // endpointColumns.
@@ -24,7 +25,8 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 	err := row.Scan(append(lead, &e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason, &e.DisabledAt,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
-		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version)...)
+		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version,
+		&c.Releasing)...)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +210,7 @@ func reenable(ctx context.Context, tx pgx.Tx, e *webhooks.Endpoint, r webhooks.R
 	if r.ReplayFailed != nil {
 		b.Queue(`WITH d AS (
 				UPDATE deliveries SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
-				WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 - interval '7 days' AND completed_at >= $2
+				WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2::timestamptz - interval '7 days' AND completed_at >= $2::timestamptz
 				RETURNING endpoint_id, created_at, id
 			)
 			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT * FROM d ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
@@ -224,9 +226,11 @@ func reenable(ctx context.Context, tx pgx.Tx, e *webhooks.Endpoint, r webhooks.R
 			DELETE FROM open_deliveries o USING d
 			WHERE o.endpoint_id = d.endpoint_id AND o.created_at = d.created_at AND o.delivery_id = d.id`, e.ID)
 	}
+	b.Queue(`UPDATE endpoints SET release_head = NULL WHERE id = $1`, e.ID) // a release begins anew
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
+	e.Circuit.Releasing = nil
 	step := webhooks.Breaker{}.Reset(e.Circuit, time.Now())
 	if !step.Changed {
 		return nil

@@ -42,6 +42,14 @@ func TestTake_OneAttemptAtATimeAndOnlyWhenDue(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d of 20 concurrent takes got the delivery, want 1", len(got))
 	}
+	// Named twice in one group (a batch's task and its own at one moment): one
+	// UPDATE takes the row once, and it is handed to one of them.
+	_, more := publishLead(t, db, org, time.Now())
+	together, err := db.TakeTogether(ctx, more[0], more[0])
+	testenv.Must(t, err)
+	if (together[0] == nil) == (together[1] == nil) {
+		t.Fatalf("a delivery twice in one group was handed to %v and %v: want exactly one", together[0] != nil, together[1] != nil)
+	}
 	// Retrying a minute from now: not due, so not taken.
 	taken, err := db.Take(ctx, d.ID, d.CreatedAt, time.Minute, false)
 	if err != nil || taken != nil {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"time"
 
+	webhooks "github.com/empfio/webhooks"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 )
@@ -20,4 +22,14 @@ func (db *DB) MigrateTo(ctx context.Context, v int64) error {
 	}
 	_, err = p.UpTo(ctx, v)
 	return err
+}
+
+// TakeTogether takes deliveries in one group, as concurrent Takes that meet
+// in a group do.
+func (db *DB) TakeTogether(ctx context.Context, deliveries ...webhooks.Delivery) ([]*Taken, error) {
+	reqs := make([]takeRequest, len(deliveries))
+	for i, d := range deliveries {
+		reqs[i] = takeRequest{id: d.ID, createdAt: d.CreatedAt, lease: time.Minute, envelope: true}
+	}
+	return db.takeGroup(ctx, reqs)
 }

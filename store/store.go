@@ -25,11 +25,11 @@ const defaultMaxConns = 32
 // DB is the Postgres store. It is safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
-	read      *pgxpool.Pool                                 // the delivery log's and events' reads: a replica, or pool
-	publisher *group.Committer[*webhooks.Event, published]  // groups of Publish
-	takes     *group.Committer[takeRequest, *Taken]         // groups of Take
-	recorder  *group.Committer[recordRequest, int]          // groups of RecordAttempt
-	keys      *Keyring                                      // nil: secrets stored in clear
+	read      *pgxpool.Pool                                // the delivery log's and events' reads: a replica, or pool
+	publisher *group.Committer[*webhooks.Event, published] // groups of Publish
+	takes     *group.Committer[takeRequest, *Taken]        // groups of Take
+	recorder  *group.Committer[recordRequest, int]         // groups of RecordAttempt
+	keys      *Keyring                                     // nil: secrets stored in clear
 }
 
 // Open connects a pool to url; it does not wait for Postgres to answer.

@@ -168,7 +168,8 @@ DROP TABLE events_v1;
 
 -- Endpoints: a tombstone, and the circuit's version (a breaker decision is
 -- stored only over the version it was made from). The breaker releases what
--- was held by due times spaced at its rate, not by a flag a loop polls; and
+-- was held one at a time, each when the attempt of the one before ends
+-- (release_head), not by a flag a loop polls; and
 -- workers read each endpoint when they attempt a delivery to it, so the
 -- change notifications of the endpoint cache go.
 DROP TRIGGER endpoints_changed ON endpoints;
@@ -180,12 +181,13 @@ ALTER TABLE endpoints
     DROP COLUMN releasing,
     DROP COLUMN version,
     ADD COLUMN circuit_version bigint NOT NULL DEFAULT 0,
+    ADD COLUMN release_head uuid, -- the held delivery released last, whose attempt the next one waits for
     ADD COLUMN deleted_at timestamptz;
 -- The circuits the sweeper looks after (their timers).
 CREATE INDEX endpoints_circuit_idx ON endpoints (id) WHERE circuit_state <> 'closed';
 
 -- +goose Down
-ALTER TABLE endpoints DROP COLUMN circuit_version, DROP COLUMN deleted_at,
+ALTER TABLE endpoints DROP COLUMN circuit_version, DROP COLUMN deleted_at, DROP COLUMN release_head,
     ADD COLUMN releasing boolean NOT NULL DEFAULT false, ADD COLUMN version bigint NOT NULL DEFAULT 1;
 DROP INDEX endpoints_circuit_idx;
 CREATE INDEX endpoints_circuit_idx ON endpoints (probe_at) WHERE circuit_state <> 'closed' OR releasing;
