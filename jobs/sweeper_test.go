@@ -130,7 +130,7 @@ func TestSweeper_OneSweeperAtATime(t *testing.T) {
 // TestWorker_KilledMidDeliveryStillDelivers kills a real worker process with
 // SIGKILL while the receiver holds its request, then lets an in-process worker
 // take over: once the delivery's lease runs out (its attempt's timeout and
-// margin, 75 s here) the task asynq's recoverer gives back, or the sweeper's,
+// margin, 25 s here) the task asynq's recoverer gives back, or the sweeper's,
 // takes it, and the receiver sees the same delivery id again.
 func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 	if testing.Short() {
@@ -156,7 +156,7 @@ func TestWorker_KilledMidDeliveryStillDelivers(t *testing.T) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+a.DSN, "REDIS_URL="+a.RedisURL, "ALLOW_INSECURE_TARGETS=true",
-		"DELIVERY_TIMEOUT=60s", "LOG_LEVEL=warn", "METRICS_ADDR=")
+		"DELIVERY_TIMEOUT=10s", "LOG_LEVEL=warn", "METRICS_ADDR=")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

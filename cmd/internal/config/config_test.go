@@ -53,6 +53,7 @@ func TestLoad_BadValueNamesTheVariable(t *testing.T) {
 func TestLoad_ReadsEveryVariable(t *testing.T) {
 	special := map[string]string{
 		"DATABASE_URL":           "postgres://app@db.internal:6543/hooks?sslmode=require",
+		"DATABASE_READ_URL":      "postgres://app@replica.internal:6543/hooks?sslmode=require",
 		"REDIS_URL":              "redis://cache.internal:6380/2",
 		"LOG_LEVEL":              "debug",
 		"LOG_FORMAT":             "text",
