@@ -45,15 +45,6 @@ type Delivery struct {
 	Request        *Request   `json:"request,omitempty"` // with the attempt log
 }
 
-// Untouched reports whether d is as it was published: pending, never
-// attempted, and due when it was created. Whatever moves a delivery on — an
-// attempt recorded, a hold, a user's retry, the breaker's release, the
-// sweeper's claim — changes its status, attempts or due time, and gives it a
-// task of its own. (Needs NextAttemptAt and CreatedAt, as a job read has them.)
-func (d *Delivery) Untouched() bool {
-	return d.Status == StatusPending && d.Attempts == 0 && d.NextAttemptAt != nil && d.NextAttemptAt.Equal(d.CreatedAt)
-}
-
 // Request is what every attempt of a delivery sends: the same method, URL, body
 // and headers, but for the per-attempt timestamp and signatures (X-Empfio-Timestamp,
 // X-Empfio-Signature, webhook-timestamp, webhook-signature), computed at each

@@ -7,32 +7,6 @@ import (
 	webhooks "github.com/empfio/webhooks"
 )
 
-func TestDelivery_UntouchedOnlyAsPublished(t *testing.T) {
-	created := time.Date(2026, 11, 30, 17, 0, 0, 123456000, time.UTC)
-	later := created.Add(time.Minute)
-	published := func() webhooks.Delivery {
-		due := created
-		return webhooks.Delivery{Status: webhooks.StatusPending, CreatedAt: created, NextAttemptAt: &due}
-	}
-	if d := published(); !d.Untouched() {
-		t.Error("a delivery as published is not untouched")
-	}
-	moved := map[string]func(*webhooks.Delivery){
-		"claimed by the sweeper": func(d *webhooks.Delivery) { d.NextAttemptAt = &later },
-		"attempted":              func(d *webhooks.Delivery) { d.Attempts = 1 },
-		"retrying":               func(d *webhooks.Delivery) { d.Status, d.Attempts, d.NextAttemptAt = webhooks.StatusRetrying, 1, &later },
-		"held":                   func(d *webhooks.Delivery) { d.Status, d.NextAttemptAt = webhooks.StatusHeld, nil },
-		"succeeded":              func(d *webhooks.Delivery) { d.Status, d.NextAttemptAt = webhooks.StatusSucceeded, nil },
-	}
-	for name, move := range moved {
-		d := published()
-		move(&d)
-		if d.Untouched() {
-			t.Errorf("%s: still untouched", name)
-		}
-	}
-}
-
 func TestRetryNow_FinalGetsOneAttemptHeldIsTheProbe(t *testing.T) {
 	cases := map[string]webhooks.ManualRetry{
 		webhooks.StatusSucceeded: {Status: webhooks.StatusPending, Manual: true},

@@ -5,81 +5,36 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/empfio/webhooks/api"
 	"github.com/empfio/webhooks/internal/apptest"
 	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/jobs"
 )
 
-// dedupValues returns the values of every dedup key in the app's Redis.
-func dedupValues(t *testing.T, a *apptest.App) []string {
-	t.Helper()
-	ctx := context.Background()
-	keys, err := a.Redis.Keys(ctx, "empfio:dedup:*").Result()
-	testenv.Must(t, err)
-	var out []string
-	for _, k := range keys {
-		if v, err := a.Redis.Get(ctx, k).Result(); err == nil {
-			out = append(out, v)
-		}
-	}
-	return out
-}
 
 // An api killed between claiming an event's dedup key and storing the event must
-// not make the sender's retry a "duplicate": nothing was stored. The retry, to
-// another api, gets 409 while the dead claim's lease runs, then is accepted.
+// not make the sender's retry a "duplicate": nothing was stored. What the dead
+// api leaves is its claim in Redis and nothing in Postgres; the test makes that
+// state in-process (claims the key as the dying api did, and stores nothing).
+// The retry, to another api, gets 409 while the dead claim's lease runs, then
+// is accepted.
 func TestAgentEvent_CrashAfterClaimLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the api binary")
-	}
-	t.Parallel()
 	lease := 2 * time.Second
 	a := apptest.Start(t, apptest.Options{DedupLease: lease})
 	orgID, _ := a.Org(t, "Crash")
 	body := agentEvent(orgID, `{"id":"l1","channel":"web"}`)
-
-	// A real api process that hangs right after claiming, then dies by SIGKILL.
-	bin := filepath.Join(t.TempDir(), "api")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/api").CombinedOutput(); err != nil {
-		t.Fatalf("build api: %v\n%s", err, out)
+	key, err := api.AgentDedupKey(body)
+	testenv.Must(t, err)
+	dying := &jobs.Dedup{Redis: a.Redis, Window: time.Minute, Lease: lease}
+	claim, err := dying.Claim(context.Background(), key)
+	testenv.Must(t, err)
+	if claim.State != jobs.Claimed {
+		t.Fatalf("the dying api's claim: %v", claim.State)
 	}
-	addr := freeAddr(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+a.DSN, "REDIS_URL="+a.RedisURL, "HTTP_ADDR="+addr,
-		"INTERNAL_AUTH_TOKEN="+apptest.InternalToken, "DEDUP_LEASE="+lease.String(),
-		"EMPFIO_TEST_HOLD_AFTER_CLAIM=1", "LOG_LEVEL=error")
-	cmd.Stderr = os.Stderr
-	testenv.Must(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	testenv.Eventually(t, 30*time.Second, "the api process answers", func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
-	go func() { // hangs until the process dies
-		req, _ := http.NewRequest("POST", "http://"+addr+agentPath, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apptest.InternalToken)
-		req.Header.Set("Content-Type", "application/json")
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	testenv.Eventually(t, 10*time.Second, "the dying api claims the key", func() bool {
-		v := dedupValues(t, a)
-		return len(v) == 1 && strings.HasPrefix(v[0], "claim:")
-	})
-	testenv.Must(t, cmd.Process.Signal(syscall.SIGKILL))
-	cmd.Wait()
-	killed := time.Now()
+	killed := time.Now() // it dies here: no store, no release
 
 	r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
 	if r.Status == http.StatusOK {
@@ -108,31 +63,26 @@ func TestAgentEvent_CrashAfterClaimLosesNothing(t *testing.T) {
 	}
 }
 
-// A repeat that arrives while the first copy is being stored is told to retry
-// (409), not "duplicate": the first copy may still fail.
+// A repeat that arrives while the first copy is being stored (its claim in
+// flight, here made in-process) is told to retry (409), not "duplicate": the
+// first copy may still fail — and when it does and releases the key, the
+// repeat is accepted.
 func TestAgentEvent_RepeatDuringAClaimIs409(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
 	orgID, _ := a.Org(t, "InFlight")
 	body := agentEvent(orgID, `{"id":"l1","channel":"web"}`)
-	claimed, release := make(chan struct{}), make(chan struct{})
-	a.Server.AfterDedupClaim(func(context.Context) {
-		select {
-		case claimed <- struct{}{}:
-			<-release
-		default: // later requests pass
-		}
-	})
-	first := make(chan *apptest.Response, 1)
-	go func() { first <- a.Do(t, "POST", agentPath, apptest.InternalToken, body) }()
-	<-claimed
+	key, err := api.AgentDedupKey(body)
+	testenv.Must(t, err)
+	first, err := a.Server.Dedup.Claim(context.Background(), key)
+	testenv.Must(t, err)
 	r := a.Do(t, "POST", agentPath, apptest.InternalToken, body)
 	problem(t, r, http.StatusConflict)
 	if r.Header.Get("Retry-After") != "1" {
 		t.Errorf("409 without Retry-After: %v", r.Header)
 	}
-	close(release)
-	if r := <-first; r.Status != http.StatusAccepted {
-		t.Fatalf("first copy: %d %s", r.Status, r.Body)
+	testenv.Must(t, first.Release(context.Background())) // the first copy failed to store
+	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, body); r.Status != http.StatusAccepted {
+		t.Fatalf("after the first copy failed: %d %s", r.Status, r.Body)
 	}
 	if r := a.Do(t, "POST", agentPath, apptest.InternalToken, body); r.Status != 200 || r.Map(t)["status"] != "duplicate" {
 		t.Fatalf("after commit: %d %s", r.Status, r.Body)

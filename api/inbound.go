@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -40,9 +39,6 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 		if err := s.claimedElsewhere(c, claim, key, ev); err != nil || claim.State != jobs.Claimed {
 			return err
 		}
-	}
-	if s.afterClaim != nil {
-		s.afterClaim(ctx)
 	}
 	ev.DedupKey = &key
 	_, err = s.Publisher.Publish(ctx, ev)
@@ -113,8 +109,3 @@ func rejected(source string, err error) error {
 	inboundTotal.WithLabelValues(source, "rejected").Inc()
 	return err
 }
-
-// AfterDedupClaim sets a hook run after an inbound event's dedup key is claimed
-// and before the event is stored. Tests use it to stop a process exactly there;
-// nothing else should.
-func (s *Server) AfterDedupClaim(hook func(context.Context)) { s.afterClaim = hook }

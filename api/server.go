@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -77,8 +76,7 @@ type Server struct {
 	log     *slog.Logger
 	closers []func() error // connections the server opened itself (asynqmon's)
 
-	afterClaim func(context.Context) // see AfterDedupClaim
-	guard      *authGuard
+	guard *authGuard
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish within timeout,

@@ -25,11 +25,6 @@ import (
 	"github.com/empfio/webhooks/telemetry"
 )
 
-// holdAfterClaimEnv, set to 1, makes every inbound request hang between claiming
-// its dedup key and storing its event: a test-only pause point at which a test
-// kills the process.
-const holdAfterClaimEnv = "EMPFIO_TEST_HOLD_AFTER_CLAIM"
-
 // shutdownTimeout bounds the drain of in-flight requests.
 const shutdownTimeout = 30 * time.Second
 
@@ -154,12 +149,6 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		Log:                  log,
 	})
 
-	if os.Getenv(holdAfterClaimEnv) == "1" {
-		// Tests stop the process where a crash would hurt most: key claimed,
-		// event not stored.
-		log.Warn(holdAfterClaimEnv + "=1: inbound requests hang after claiming their dedup key (tests only)")
-		srv.AfterDedupClaim(func(ctx context.Context) { <-ctx.Done() })
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 	log.Info("api listening", "addr", cfg.HTTPAddr)
