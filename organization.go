@@ -78,3 +78,12 @@ func HashAPIKey(key string) []byte {
 	h := sha256.Sum256([]byte(key))
 	return h[:]
 }
+
+// randomBase62 returns n uniformly random base62 characters.
+func randomBase62(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteByte(base62[randomIndex()])
+	}
+	return b.String()
+}

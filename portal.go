@@ -3,7 +3,6 @@ package webhooks
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -169,13 +168,4 @@ func (p *Principal) CheckSubscriptions(events []string) error {
 // selects reports whether subscription s selects eventType.
 func selects(s, eventType string) bool {
 	return slices.Contains(SubscriptionKeys(eventType), s)
-}
-
-// randomBase62 returns n uniformly random base62 characters.
-func randomBase62(n int) string {
-	var b strings.Builder
-	for b.Len() < n {
-		b.WriteByte(base62[randomIndex()])
-	}
-	return b.String()
 }

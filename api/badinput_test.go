@@ -3,7 +3,7 @@ package api_test
 import (
 	"testing"
 
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 func TestBadInput_NULCharactersAreRefusedNot500(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // connectCalcom gives the organization of key its own Cal.com subscriber URL and

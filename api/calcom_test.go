@@ -11,8 +11,8 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/api"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/google/uuid"
 )
 

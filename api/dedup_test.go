@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/empfio/webhooks/api"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/jobs"
 )
-
 
 // An api killed between claiming an event's dedup key and storing the event must
 // not make the sender's retry a "duplicate": nothing was stored. What the dead

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 // The inbound routes take POST only: any other method is a 405 naming POST,

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 func TestRoutes_WrongMethodIs405WithAllow(t *testing.T) {

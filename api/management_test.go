@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 // problem asserts r is a problem+json answer with status and returns its body.

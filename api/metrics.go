@@ -1,8 +1,11 @@
 package api
 
 import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 var inboundTotal = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -15,3 +18,8 @@ var requestSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 	Help:    "API requests by method, route pattern (\"unmatched\" when no route matched) and status.",
 	Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 }, []string{"method", "route", "status"})
+
+// metricsHandler serves the process's metrics in Prometheus's text format.
+func metricsHandler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.Handler())
+}

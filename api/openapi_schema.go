@@ -14,7 +14,7 @@ import (
 // with, by reflection over their JSON tags, so the document cannot drift from
 // the code: a field without omitempty is required, a pointer may be null, a
 // time is a date-time string. The test suite validates real answers against
-// them (internal/apptest).
+// them (internal/testing/apptest).
 
 type object = map[string]any
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/empfio/webhooks/api"
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 func TestOps_QueuesNeedTheAdminToken(t *testing.T) {

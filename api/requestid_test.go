@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 // An incoming X-Request-Id is honoured and echoed, a hostile one replaced, and

@@ -3,7 +3,91 @@ package api
 import (
 	"slices"
 	"strings"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/gofiber/fiber/v2"
 )
+
+// routes registers the route table: every route of the api, and the
+// middleware of the paths that take more than one (the inbound routes' 405s,
+// asynqmon, the dashboard).
+func (s *Server) routes() {
+	a := s.App
+	a.Get("/healthz", s.healthz)
+	a.Get("/readyz", s.readyz)
+	a.Get("/metrics", metricsHandler())
+	a.Get(OpenAPIPath, s.openAPI)
+
+	v1 := "/api/v1"
+	// Inbound events: POST only. Any other method is a 405 here, before the
+	// routes of /webhooks/:id could take "agent-event" or "calcom" for an id.
+	a.Use(v1+"/webhooks", postOnly)
+	a.Post(v1+"/webhooks/agent-event", s.internalAuth, s.agentEvent)
+	a.Post(v1+"/webhooks/calcom", s.calcomWebhook)
+	a.Post(v1+"/webhooks/calcom/:token", s.calcomOrgWebhook)
+	a.Post(v1+"/events", s.internalAuth, s.publishEvent)
+
+	// Administration.
+	a.Post(v1+"/organizations", s.adminAuth, s.createOrganization)
+	a.Post(v1+"/organizations/:id/api-keys", s.adminAuth, s.createAPIKey)
+	a.Get(v1+"/organizations/:id/api-keys", s.adminAuth, s.listAPIKeys)
+	a.Delete(v1+"/organizations/:id/api-keys/:key_id", s.adminAuth, s.revokeAPIKey)
+
+	// The management API of one organization.
+	org := func(method, path string, h ...fiber.Handler) {
+		h = append([]fiber.Handler{s.orgAuth}, h...)
+		if method == fiber.MethodGet {
+			a.Get(v1+path, h...) // and HEAD
+			return
+		}
+		a.Add(method, v1+path, h...)
+	}
+	org(fiber.MethodGet, "/session", s.sessionInfo)
+	org(fiber.MethodPost, "/portal-sessions", keyOnly, s.createPortalSession)
+	org(fiber.MethodGet, "/event-types", s.eventTypes)
+	org(fiber.MethodGet, "/integrations/calcom", keyOnly, s.calcomIntegration)
+	org(fiber.MethodPost, "/integrations/calcom", keyOnly, s.connectCalcom)
+	org(fiber.MethodGet, "/webhooks", s.listWebhooks)
+	org(fiber.MethodPost, "/webhooks", s.createWebhook)
+	org(fiber.MethodGet, "/webhooks/:id", s.getWebhook)
+	org(fiber.MethodPatch, "/webhooks/:id", s.updateWebhook)
+	org(fiber.MethodDelete, "/webhooks/:id", s.deleteWebhook)
+	org(fiber.MethodPost, "/webhooks/:id/test", s.testWebhook)
+	org(fiber.MethodGet, "/webhooks/:id/secret", writable, s.revealSecret)
+	org(fiber.MethodPost, "/webhooks/:id/secret/rotate", s.rotateSecret)
+	org(fiber.MethodGet, "/webhooks/:id/deliveries", s.listDeliveries)
+	org(fiber.MethodPost, "/webhooks/:id/replay", s.replay)
+	org(fiber.MethodGet, "/deliveries/:id", s.getDelivery)
+	org(fiber.MethodPost, "/deliveries/:id/retry", s.retryDelivery)
+	org(fiber.MethodGet, "/events", s.listEvents)
+	org(fiber.MethodGet, "/events/:id", s.getEvent)
+	org(fiber.MethodPost, "/event-types/:type/trigger", writable, s.triggerEvent)
+	org(fiber.MethodPost, "/listen-sessions", keyOnly, s.createListenSession)
+	org(fiber.MethodGet, "/listen-sessions/:id/stream", keyOnly, s.listenStream)
+	org(fiber.MethodDelete, "/listen-sessions/:id", keyOnly, s.endListenSession)
+	org(fiber.MethodPost, "/listen-sessions/:id/results", keyOnly, s.reportListenResult)
+
+	s.mountOps()
+	s.mountDashboard()
+}
+
+// localAllow holds a 405's Allow header, when the route that refuses knows it.
+const localAllow = "allow"
+
+// postOnly refuses any method but POST on the inbound routes.
+func postOnly(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodPost || !isInbound(c.Path()) {
+		return c.Next()
+	}
+	c.Locals(localAllow, fiber.MethodPost)
+	return webhooks.Errorf(webhooks.EMETHOD, "This route takes POST only.")
+}
+
+// isInbound reports whether path is one of the inbound webhooks.
+func isInbound(path string) bool {
+	const calcom = "/api/v1/webhooks/calcom"
+	return path == "/api/v1/webhooks/agent-event" || path == calcom || strings.HasPrefix(path, calcom+"/")
+}
 
 // allowed returns the methods the routes of path take, for a 405's Allow header.
 func (s *Server) allowed(path string) string {

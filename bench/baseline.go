@@ -12,7 +12,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/stack"
+	"github.com/empfio/webhooks/internal/testing/stack"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"

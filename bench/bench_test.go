@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/redis/go-redis/v9"
 )
 

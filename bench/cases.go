@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/empfio/webhooks/internal/stack"
+	"github.com/empfio/webhooks/internal/testing/stack"
 )
 
 // result is one case's figures. Rates are per second, durations in ms.

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/empfio/webhooks/internal/stack"
+	"github.com/empfio/webhooks/internal/testing/stack"
 )
 
 type options struct {

@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // screenshotDir is where the browser tests leave their screenshots (git-ignored).

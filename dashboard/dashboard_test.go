@@ -10,8 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // switchable is a receiver that answers 200 until told to fail.

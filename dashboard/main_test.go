@@ -3,7 +3,7 @@ package dashboard_test
 import (
 	"testing"
 
-	"github.com/empfio/webhooks/internal/apptest"
+	"github.com/empfio/webhooks/internal/testing/apptest"
 )
 
 // TestMain checks, after the package's tests, that no credential was logged.

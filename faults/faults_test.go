@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/stack"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/stack"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // Load of every scenario: rate events a second for duration, to fanout endpoints.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // delivered decodes the data of the requests of eventType a receiver got.

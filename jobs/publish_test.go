@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/store"
 )

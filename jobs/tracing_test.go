@@ -6,8 +6,8 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"

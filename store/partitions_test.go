@@ -6,7 +6,7 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // Retention drops a day whole — its events, deliveries and attempts — once

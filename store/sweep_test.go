@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/store"
 )
 

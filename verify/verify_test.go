@@ -13,8 +13,8 @@ import (
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/verify"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )

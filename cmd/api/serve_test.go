@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/empfio/webhooks/cmd/internal/config"
-	"github.com/empfio/webhooks/internal/apptest"
-	"github.com/empfio/webhooks/internal/testenv"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) { apptest.Main(m) }

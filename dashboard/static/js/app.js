@@ -1,7 +1,7 @@
 // The dashboard's shell: sign-in, the session, the router and the outage banner.
 // Routes live in the URL's fragment (#/webhooks/…), so the files are static.
 import { api, credential, on } from './api.js';
-import { h, mount } from './dom.js';
+import { h, leave, mount } from './dom.js';
 import { signIn } from './signin.js';
 import { webhookList } from './webhooks.js';
 import { webhookForm } from './webhook_form.js';
@@ -14,10 +14,6 @@ const banner = document.getElementById('banner');
 
 // session is what GET /session said of the credential.
 export const session = { current: null };
-
-// cleanup runs when the page changes: pollers stop.
-let cleanups = [];
-export function onLeave(fn) { cleanups.push(fn); }
 
 // Each view renders into a page element of its own navigation: when the user
 // moves on before a view's data arrived, its late render lands in a page that
@@ -32,8 +28,7 @@ const routes = [
 ];
 
 async function route() {
-  cleanups.forEach((fn) => fn());
-  cleanups = [];
+  leave();
   if (!session.current) return;
   const hash = location.hash || '#/webhooks';
   for (const [re, view] of routes) {
@@ -98,8 +93,7 @@ async function enter() {
 }
 
 function showSignIn(message) {
-  cleanups.forEach((fn) => fn());
-  cleanups = [];
+  leave();
   session.current = null;
   document.getElementById('nav').hidden = true;
   document.getElementById('account').hidden = true;

@@ -141,3 +141,12 @@ function messageFor(f) {
   const what = { url: 'URL', events: 'Events', description: 'Description' }[f.field.replace(/\[\d+\]$/, '')] || f.field;
   return what + ' ' + f.message;
 }
+
+// A view's cleanups (its pollers' stops) run when the page changes: the shell
+// calls leave() on every navigation.
+let cleanups = [];
+export function onLeave(fn) { cleanups.push(fn); }
+export function leave() {
+  cleanups.forEach((fn) => fn());
+  cleanups = [];
+}

@@ -1,8 +1,7 @@
 // A webhook's page: its state and actions, its delivery log (refreshing itself),
 // its settings and its signing secret.
 import { api } from './api.js';
-import { onLeave } from './app.js';
-import { copyButton, dialog, h, mount, statusBadge, time, toast } from './dom.js';
+import { copyButton, dialog, h, mount, onLeave, statusBadge, time, toast } from './dom.js';
 import { deliveryPanel } from './delivery.js';
 import { pingOutcome, settingsForm, showFormError } from './webhook_form.js';
 import { breadcrumb, endpointStatus } from './webhooks.js';
