@@ -36,11 +36,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // the service's (Postgres, Redis, api, workers); the harness's own — this
 // process: the load generator and the receiver, on the same cores — is noted
 // beside it, since what it takes the service cannot have.
-func cpuPerDelivery(r *result, before map[string]time.Duration) {
+func cpuPerDelivery(r *result, before map[string]time.Duration) (total time.Duration) {
 	if r.Delivered == 0 {
-		return
+		return 0
 	}
-	var total time.Duration
 	for name, d := range cpuSpent(before, cpuByProcess(), "postgres", "redis-server", "api", "worker", harnessName) {
 		per := ms(d) / float64(r.Delivered)
 		if name == harnessName {
@@ -51,6 +50,7 @@ func cpuPerDelivery(r *result, before map[string]time.Duration) {
 		total += d
 	}
 	r.set("cpu_ms_per_delivery", ms(total)/float64(r.Delivered))
+	return total
 }
 
 // settle waits until every expected delivery arrived (or the timeout) and fills
@@ -100,7 +100,7 @@ func (b *bench) throughputTo(ctx context.Context, name string, n, clients int, p
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
 	cpuPerDelivery(r, cpuBefore)
 	sum, count := groupSizes(b.stack.MetricURLs())
-	for _, kind := range []string{"publish", "job", "record"} {
+	for _, kind := range []string{"publish", "take", "record"} {
 		if c := count[kind] - countBefore[kind]; c > 0 {
 			r.set("mean_group_"+kind, (sum[kind]-sumBefore[kind])/c)
 		}
@@ -152,9 +152,13 @@ func (b *bench) steady(ctx context.Context, name string, rate float64, d time.Du
 	if err != nil {
 		return nil, err
 	}
+	cpuBefore, start := cpuByProcess(), time.Now()
 	in := b.stack.Paced(ctx, org, rate, d)
 	r := &result{Case: name, Events: len(in.Sent), Expected: len(in.Sent)}
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
+	// The service's CPU over the whole case, in cores: what it costs to keep
+	// up at this rate (at idle, what it costs to wait).
+	r.set("cpu_cores", cpuPerDelivery(r, cpuBefore).Seconds()/time.Since(start).Seconds())
 	r.IngestErrors = in.Failures.Load()
 	lat, _ := stack.EndToEnd(in, b.rcv)
 	p50, p99 := stack.Percentiles(lat)

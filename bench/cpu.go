@@ -58,7 +58,7 @@ func cpuSpent(before, after map[string]time.Duration, names ...string) map[strin
 	return out
 }
 
-// groupSizes scrapes the mean group size of each kind (publish, job, record)
+// groupSizes scrapes the mean group size of each kind (publish, take, record)
 // from the Prometheus endpoints of the api and the workers: how much the group
 // commit shares. It returns the sums and counts, to subtract between samples.
 func groupSizes(urls []string) (sum, count map[string]float64) {

@@ -32,6 +32,8 @@ type options struct {
 	duration                    time.Duration
 	idleRate                    float64
 	idleDuration                time.Duration
+	openRate                    float64
+	openDuration                time.Duration
 	wide, queued                int
 	workers, concurrency        int
 	cases                       string
@@ -54,11 +56,13 @@ func parseOptions() options {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "length of the steady case")
 	flag.Float64Var(&o.idleRate, "idle-rate", 2, "events a second of the idle case")
 	flag.DurationVar(&o.idleDuration, "idle-duration", 15*time.Second, "length of the idle case")
+	flag.Float64Var(&o.openRate, "open-rate", 2000, "events a second of the open-loop case (a fixed rate, whatever the answers' latency)")
+	flag.DurationVar(&o.openDuration, "open-duration", 20*time.Second, "length of the open-loop case")
 	flag.IntVar(&o.wide, "wide", 1000, "endpoints of the one-event fan-out case")
 	flag.IntVar(&o.queued, "queued", 100000, "deliveries queued before the workers start")
 	flag.IntVar(&o.workers, "workers", 1, "worker processes")
 	flag.IntVar(&o.concurrency, "concurrency", 50, "WORKER_CONCURRENCY of each worker (and of the asynq baseline)")
-	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,idle,wide,drain,fairness", "cases to run, comma-separated")
+	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,open,idle,wide,drain,fairness", "cases to run, comma-separated")
 	flag.BoolVar(&o.cpuprofile, "cpuprofile", false, "write a CPU profile of each process to -out")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the api and workers (the service's default is info: two lines per accepted event)")
 	flag.BoolVar(&o.trace, "trace", false, "write an execution trace of each process to -out")
@@ -180,6 +184,8 @@ func (b *bench) run(ctx context.Context, name string) (*result, error) {
 		return b.throughput(ctx, fmt.Sprintf("%d-event burst, %d clients", o.burstN, o.burstClients), o.burstN, o.burstClients, 1)
 	case "steady":
 		return b.steady(ctx, fmt.Sprintf("%g events/s for %s", o.rate, o.duration), o.rate, o.duration)
+	case "open":
+		return b.steady(ctx, fmt.Sprintf("open loop, %g events/s for %s, deliveries running", o.openRate, o.openDuration), o.openRate, o.openDuration)
 	case "idle":
 		return b.steady(ctx, fmt.Sprintf("idle, %g events/s for %s", o.idleRate, o.idleDuration), o.idleRate, o.idleDuration)
 	case "wide":
@@ -216,8 +222,8 @@ func sortedFigures(m map[string]float64) []string {
 	order := []string{"deliveries_per_s", "drain_deliveries_per_s", "ingest_events_per_s", "rate_per_s", "ingest_p50_ms", "ingest_p99_ms",
 		"e2e_p50_ms", "e2e_p99_ms", "all_received_ms", "worker_peak_rss_mb", "cpu_ms_per_delivery",
 		"cpu_ms_per_delivery_postgres", "cpu_ms_per_delivery_redis", "cpu_ms_per_delivery_api", "cpu_ms_per_delivery_worker",
-		"cpu_ms_per_delivery_harness",
-		"mean_group_publish", "mean_group_job", "mean_group_record"}
+		"cpu_ms_per_delivery_harness", "cpu_cores",
+		"mean_group_publish", "mean_group_take", "mean_group_record"}
 	var out []string
 	for _, k := range order {
 		if _, ok := m[k]; ok {

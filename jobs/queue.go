@@ -146,7 +146,16 @@ func (q *Queue) EnqueuePublished(ctx context.Context, d *webhooks.Delivery, enve
 // enqueueAt gives p's delivery a task due at at (zero or past: now), and
 // reports whether it created one (false: the delivery had one).
 func (q *Queue) enqueueAt(ctx context.Context, p payload, at time.Time) (created bool, err error) {
-	id := p.DeliveryID
+	return q.enqueueTask(ctx, p, p.DeliveryID, at)
+}
+
+// enqueueAs gives p's delivery a task of id taskID, due now, beside the one
+// named for it.
+func (q *Queue) enqueueAs(ctx context.Context, p payload, taskID string) (bool, error) {
+	return q.enqueueTask(ctx, p, taskID, time.Time{})
+}
+
+func (q *Queue) enqueueTask(ctx context.Context, p payload, id string, at time.Time) (created bool, err error) {
 	if p.Trace == "" {
 		p.Trace = telemetry.Inject(ctx)
 	}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ const (
 // For each delivery pending or retrying, overdue by more than Grace and taken
 // by no attempt, it asks asynq for the task:
 //   - none (lost): a new task, due now;
+//   - active, though no attempt holds the delivery: its worker died (asynq
+//     gives such a task back only a minute or more later): another task,
+//     due now;
 //   - archived: the task was given up without a delivery decision — the
 //     handler failed infraRetryLimit times before deciding (Postgres unreachable,
 //     an attempt that could not be recorded), or asynq's recoverer archived it
@@ -202,6 +206,18 @@ func (s *Sweeper) check(ctx context.Context, d store.Due) error {
 		sweptTotal.WithLabelValues("failed").Inc()
 		s.Log.Warn("delivery failed", "delivery_id", d.ID, "error", "its task was archived by asynq after repeated interruptions")
 		return s.DB.FailDelivery(ctx, d.ID, d.CreatedAt, "delivery was interrupted repeatedly (worker crashes) and given up")
+	case asynq.TaskStateActive:
+		// Active for longer than the grace, and no attempt holds the delivery
+		// (ClaimOverdue takes none under a live lease): its worker died. asynq
+		// gives such a task back only a lease and a minute later; a second
+		// task now is safe, since an attempt takes its delivery first.
+		p := payload{DeliveryID: d.ID, CreatedAt: d.CreatedAt}
+		if _, err := s.Queue.enqueueAs(ctx, p, d.ID+":orphan:"+strconv.FormatInt(time.Now().UnixNano(), 10)); err != nil {
+			return err
+		}
+		sweptTotal.WithLabelValues("orphan_requeued").Inc()
+		s.Log.Info("delivery's task was orphaned by a worker that died; gave it another", "delivery_id", d.ID)
+		return nil
 	default:
 		sweptTotal.WithLabelValues("alive").Inc()
 		return nil

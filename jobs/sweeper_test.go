@@ -17,6 +17,7 @@ import (
 	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/jobs"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // sweepUntilFound sweeps until the sweeper looks at something (once the grace has passed).
@@ -255,5 +256,30 @@ func TestSweeper_RedisLossRecoverySendsEachDeliveryOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("delivery %s was sent %d times", id, n)
 		}
+	}
+}
+
+// A delivery whose task is active, though no attempt holds it (its worker died
+// after the dequeue, and asynq gives the task back only a lease and a minute
+// later), gets another task from the sweeper, and is sent once.
+func TestSweeper_AnOrphanedActiveTaskGetsAnotherAtOnce(t *testing.T) {
+	a, recv, hookID, d := pendingDelivery(t)
+	ctx := context.Background()
+	q := "asynq:{" + a.Queue.Name() + "}:"
+	// What a worker's dequeue leaves: the task active, with asynq's lease.
+	testenv.Must(t, a.Redis.LRem(ctx, q+"pending", 0, d.ID).Err())
+	testenv.Must(t, a.Redis.LPush(ctx, q+"active", d.ID).Err())
+	testenv.Must(t, a.Redis.HSet(ctx, q+"t:"+d.ID, "state", "active").Err())
+	testenv.Must(t, a.Redis.ZAdd(ctx, q+"lease", redis.Z{Score: float64(time.Now().Add(30 * time.Second).Unix()), Member: d.ID}).Err())
+	sweepUntilFound(t, a)
+	keys, err := a.Redis.Keys(ctx, q+"t:"+d.ID+":orphan:*").Result()
+	testenv.Must(t, err)
+	if len(keys) != 1 {
+		t.Fatalf("tasks given to the orphaned delivery: %v, want one", keys)
+	}
+	a.StartWorker(t, 2*time.Second)
+	waitStatus(t, a, hookID, webhooks.StatusSucceeded, 10*time.Second)
+	if n := len(recv.Of("lead.created")); n != 1 {
+		t.Fatalf("receiver got %d deliveries, want 1", n)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // subscribedOrg creates an organization with one endpoint subscribed to every
 // event type, and returns the organization's id.
-func subscribedOrg(t *testing.T, db *store.DB, name string) string {
+func subscribedOrg(t testing.TB, db *store.DB, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	org, _, err := db.CreateOrganization(ctx, name)
@@ -53,7 +53,7 @@ func take(t *testing.T, db *store.DB, d webhooks.Delivery) *store.Taken {
 }
 
 // endpointOf returns the id of the one endpoint of orgID.
-func endpointOf(t *testing.T, db *store.DB, orgID string) string {
+func endpointOf(t testing.TB, db *store.DB, orgID string) string {
 	t.Helper()
 	var id string
 	testenv.Must(t, db.Pool().QueryRow(context.Background(), `SELECT id::text FROM endpoints WHERE organization_id = $1`, orgID).Scan(&id))
