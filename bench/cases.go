@@ -187,8 +187,6 @@ func (b *bench) wide(ctx context.Context, endpoints int) (*result, error) {
 	return r, nil
 }
 
-// drain: queued deliveries with no worker running, then the workers start: the
-// drain rate and the workers' peak RSS.
 // ingestFigures notes the ingest's rate and its answers' latency.
 func ingestFigures(r *result, in *stack.Ingest) {
 	r.set("ingest_events_per_s", float64(len(in.Sent))/in.Last.Sub(in.First).Seconds())
@@ -197,6 +195,8 @@ func ingestFigures(r *result, in *stack.Ingest) {
 	r.set("ingest_p99_ms", ms(p99))
 }
 
+// drain: queued deliveries with no worker running, then the workers start: the
+// api's ingest alone, the drain rate and the workers' peak RSS.
 func (b *bench) drain(ctx context.Context, queued, clients int) (*result, error) {
 	b.rcv.Reset()
 	b.stack.StopWorkers()

@@ -39,6 +39,8 @@ type options struct {
 	cases                       string
 	cpuprofile, trace           bool
 	logLevel                    string
+	env                         []string
+	source                      string
 	out                         string
 	databaseURL, redisURL       string
 	redisDB, noopDB             int
@@ -65,6 +67,14 @@ func parseOptions() options {
 	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,open,idle,wide,drain,fairness", "cases to run, comma-separated")
 	flag.BoolVar(&o.cpuprofile, "cpuprofile", false, "write a CPU profile of each process to -out")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the api and workers (the service's default is info: two lines per accepted event)")
+	flag.Func("env", "KEY=VALUE for the api and the workers, on top of the harness's (repeatable): a mechanism switched off, e.g. -env TASK_BATCHING=false", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.env = append(o.env, v)
+		return nil
+	})
+	flag.StringVar(&o.source, "source", "", "build the api and workers from this checkout instead (a worktree of another commit: the \"before\" of a comparison)")
 	flag.BoolVar(&o.trace, "trace", false, "write an execution trace of each process to -out")
 	flag.StringVar(&o.out, "out", "bench/results/"+time.Now().UTC().Format("20060102-150405"), "where results, profiles and binaries go")
 	flag.IntVar(&o.redisDB, "redis-db", 14, "Redis database of the run; emptied")
@@ -116,7 +126,7 @@ func run(ctx context.Context, o options) error {
 	}
 	rep := &report{Started: time.Now().UTC(), Baselines: map[string]float64{}, Options: map[string]any{
 		"n": o.n, "clients": o.clients, "fanout": o.fanout, "workers": o.workers, "concurrency": o.concurrency,
-		"rate": o.rate, "duration": o.duration.String(), "queued": o.queued, "wide": o.wide}}
+		"rate": o.rate, "duration": o.duration.String(), "queued": o.queued, "wide": o.wide, "env": o.env, "source": o.source}}
 
 	// Baselines first, on an idle machine, as the cases find it.
 	if rep.Baselines["asynq_noop_tasks_per_s"], err = asynqNoop(ctx, o.redisURL, o.noopDB, o.n, o.clients, o.concurrency); err != nil {
@@ -132,7 +142,7 @@ func run(ctx context.Context, o options) error {
 	}
 	redisURL.Path = "/" + strconv.Itoa(o.redisDB)
 	s, err := stack.New(ctx, stack.Config{DatabaseURL: o.databaseURL, RedisURL: redisURL.String(), Concurrency: o.concurrency,
-		Out: o.out, CPUProfile: o.cpuprofile, Trace: o.trace, Env: []string{"LOG_LEVEL=" + o.logLevel}})
+		Out: o.out, CPUProfile: o.cpuprofile, Trace: o.trace, Env: append([]string{"LOG_LEVEL=" + o.logLevel}, o.env...), Source: o.source})
 	if err != nil {
 		return err
 	}

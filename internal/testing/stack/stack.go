@@ -36,6 +36,7 @@ type Config struct {
 	Trace       bool      // an execution trace of each process in Out
 	Env         []string  // more environment for every process
 	Logs        io.Writer // where the processes log; nil: stderr
+	Source      string    // the checkout the api and workers are built from; "": this one
 }
 
 // Stack is the whole service on this machine: the api and N worker processes,
@@ -71,12 +72,19 @@ func New(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) build() error {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
+	root := s.cfg.Source
+	if root == "" {
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			return fmt.Errorf("go env GOMOD: %w", err)
+		}
+		root = filepath.Dir(strings.TrimSpace(string(gomod)))
 	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd := exec.Command("go", "build", "-o", s.bin+"/", "./cmd/api", "./cmd/worker")
+	bin, err := filepath.Abs(s.bin)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", bin+"/", "./cmd/api", "./cmd/worker")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
