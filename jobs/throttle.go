@@ -38,10 +38,16 @@ const ThrottleLeaseMargin = 15 * time.Second
 // before it is tried again (with up to as much again of jitter).
 const throttleRetry = 200 * time.Millisecond
 
-// slotRefresh is how old a handed-over slot's lease may be before its new use
-// renews it (one call), so that every worker reads how long the endpoint's
+// slotLinger is how long a slot given back while no delivery of this worker
+// waits for one stays this worker's before it goes back to Redis: a fast
+// endpoint's next delivery almost always comes sooner and takes it without a
+// Redis call. slotRefresh is how old a reused slot's lease may be before its
+// reuse renews it (one call), so that every worker reads how long the endpoint's
 // oldest delivery has been in flight within that much.
-const slotRefresh = 50 * time.Millisecond
+const (
+	slotLinger  = 20 * time.Millisecond
+	slotRefresh = 50 * time.Millisecond
+)
 
 // Throttle protects receivers and the workers from each other. It caps the
 // deliveries in flight to one endpoint across all workers (a Redis sorted set of
@@ -50,9 +56,10 @@ const slotRefresh = 50 * time.Millisecond
 // over either is put back with a short delay, without an attempt recorded and
 // without spending its retry budget (the schedule counts recorded attempts only).
 //
-// A slot a delivery gives back goes to a delivery of the same worker waiting
-// for one, else back to Redis. A slot is counted in Redis for as long as a
-// worker holds it, so the cap holds across workers at every moment.
+// A slot a delivery gives back goes first to a delivery of the same worker
+// waiting for one, then lingers in the worker for slotLinger; only then is it
+// given back to Redis. A slot is counted in Redis for as long as a worker holds
+// it, busy or lingering, so the cap holds across workers at every moment.
 type Throttle struct {
 	Redis       redis.UniversalClient
 	MaxInFlight int           // 0: no cap
@@ -63,10 +70,12 @@ type Throttle struct {
 	slots map[string]*localSlots // per endpoint, what this worker holds or waits for
 }
 
-// localSlots are the slots of one endpoint this worker holds, and its
-// deliveries waiting for one, oldest first.
+// localSlots are the slots of one endpoint this worker holds (held: busy or
+// idle; idle: with no delivery in them), and its deliveries waiting for one,
+// oldest first.
 type localSlots struct {
 	held    []*slot
+	idle    []*slot
 	waiting []chan *slot
 }
 
@@ -76,6 +85,7 @@ type slot struct {
 	endpointID string
 	member     string
 	started    time.Time // when its lease in Redis began; written under Throttle.mu
+	idleGen    int       // counts its stays in idle, so a stale linger timer knows
 }
 
 // NewThrottle returns a Throttle on rdb; lease bounds how long one delivery
@@ -138,36 +148,41 @@ func (t *Throttle) Acquire(ctx context.Context, e *webhooks.Endpoint) (release f
 	return release, nil, nil
 }
 
-// takeSlot takes a slot of endpoint endpointID: a new one from Redis, or,
-// while the endpoint is fast, one a delivery of this worker gives back within
-// throttleWait. It returns nil and how long the endpoint's oldest delivery has
-// been in flight when there is none.
+// takeSlot takes a slot of endpoint endpointID: one this worker holds idle, or
+// a new one from Redis, or, while the endpoint is fast, one a delivery of this
+// worker gives back within throttleWait. It returns nil and how long the
+// endpoint's oldest delivery has been in flight when there is none.
 func (t *Throttle) takeSlot(ctx context.Context, endpointID string) (*slot, time.Duration, error) {
 	deadline := time.Now().Add(throttleWait)
 	for {
-		var busyFor time.Duration
-		if busyFor = t.localBusyFor(endpointID); busyFor < 0 { // this worker does not hold the whole cap: ask Redis
-			s := &slot{endpointID: endpointID, member: newToken(), started: time.Now()}
-			expiry, err := t.lease(ctx, s)
-			if err != nil {
-				return nil, 0, err
-			}
-			if expiry == 0 {
-				t.hold(s)
-				return s, 0, nil
-			}
-			busyFor = max(s.started.Sub(time.UnixMilli(expiry).Add(-t.Lease)), 0)
-		}
-		left := time.Until(deadline)
-		if busyFor >= throttleSlow || left <= 0 {
-			return nil, busyFor, nil
-		}
-		s := t.await(ctx, endpointID, left)
+		s, full := t.takeIdle(endpointID)
 		if s == nil {
-			return nil, busyFor, nil
+			var busyFor time.Duration
+			if full { // this worker holds the whole cap: no need to ask Redis
+				busyFor = t.localBusyFor(endpointID)
+			} else {
+				s = &slot{endpointID: endpointID, member: newToken(), started: time.Now()}
+				expiry, err := t.lease(ctx, s)
+				if err != nil {
+					return nil, 0, err
+				}
+				if expiry == 0 {
+					t.hold(s)
+					return s, 0, nil
+				}
+				busyFor = max(s.started.Sub(time.UnixMilli(expiry).Add(-t.Lease)), 0)
+			}
+			left := time.Until(deadline)
+			if busyFor >= throttleSlow || left <= 0 {
+				return nil, busyFor, nil
+			}
+			if s = t.await(ctx, endpointID, left); s == nil {
+				return nil, busyFor, nil
+			}
 		}
-		// A slot handed over starts a new use: its lease, which tells every
-		// worker how long the use has lasted, is made current.
+		// A slot kept idle or handed over in this worker starts a new use: its
+		// lease, which tells every worker how long the use has lasted, is made
+		// current.
 		if ok, err := t.renew(ctx, s); ok || err != nil {
 			return s, 0, err
 		}
@@ -204,20 +219,35 @@ func (t *Throttle) renew(ctx context.Context, s *slot) (bool, error) {
 	return err == nil && expiry == 0, err
 }
 
-// localBusyFor is how long the oldest slot of endpointID this worker holds has
-// been in its lease, when this worker holds the endpoint's whole cap (no need
-// to ask Redis); -1 when it does not.
-func (t *Throttle) localBusyFor(endpointID string) time.Duration {
+// takeIdle returns a slot of endpointID this worker holds idle, the one given
+// back last (the others are the first to return to Redis), or nil, and then
+// whether this worker holds the endpoint's whole cap.
+func (t *Throttle) takeIdle(endpointID string) (s *slot, full bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.slots[endpointID]
-	if l == nil || len(l.held) < t.MaxInFlight {
-		return -1
+	if l == nil {
+		return nil, false
 	}
+	if len(l.idle) == 0 {
+		return nil, len(l.held) >= t.MaxInFlight
+	}
+	s = l.idle[len(l.idle)-1]
+	l.idle = l.idle[:len(l.idle)-1]
+	return s, false
+}
+
+// localBusyFor is how long the oldest slot of endpointID this worker holds has
+// been in its lease.
+func (t *Throttle) localBusyFor(endpointID string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	oldest := time.Now()
-	for _, s := range l.held {
-		if s.started.Before(oldest) {
-			oldest = s.started
+	if l := t.slots[endpointID]; l != nil {
+		for _, s := range l.held {
+			if s.started.Before(oldest) {
+				oldest = s.started
+			}
 		}
 	}
 	return time.Since(oldest)
@@ -262,20 +292,39 @@ func (t *Throttle) await(ctx context.Context, endpointID string, d time.Duration
 }
 
 // giveBack hands slot s to the oldest delivery of this worker waiting for one,
-// or gives it back to Redis.
+// or keeps it idle for slotLinger before it goes back to Redis.
 func (t *Throttle) giveBack(s *slot) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	l := t.localLocked(s.endpointID)
 	if len(l.waiting) > 0 {
 		ch := l.waiting[0]
 		l.waiting = l.waiting[1:]
 		t.tidyLocked(s.endpointID, l)
-		ch <- s // buffered; under t.mu, so await sees it if it gives up now
-		t.mu.Unlock()
+		ch <- s
 		return
 	}
+	s.idleGen++
+	gen := s.idleGen
+	l.idle = append(l.idle, s)
+	time.AfterFunc(slotLinger, func() { t.expire(s, gen) })
+}
+
+// expire gives slot s back to Redis if it is still idle since its gen-th stay.
+func (t *Throttle) expire(s *slot, gen int) {
+	t.mu.Lock()
+	l := t.slots[s.endpointID]
+	i := -1
+	if l != nil && s.idleGen == gen {
+		i = slices.Index(l.idle, s)
+	}
+	if i >= 0 {
+		l.idle = slices.Delete(l.idle, i, i+1)
+	}
 	t.mu.Unlock()
-	t.drop(s)
+	if i >= 0 {
+		t.drop(s)
+	}
 }
 
 // drop stops holding slot s: this worker forgets it and Redis frees it.
@@ -289,6 +338,20 @@ func (t *Throttle) drop(s *slot) {
 	}
 	t.mu.Unlock()
 	t.Redis.ZRem(context.Background(), inFlightKey(s.endpointID), s.member)
+}
+
+// Close gives every idle slot back to Redis at once; a worker that stops calls it.
+func (t *Throttle) Close() {
+	t.mu.Lock()
+	var idle []*slot
+	for _, l := range t.slots {
+		idle = append(idle, l.idle...)
+		l.idle = nil
+	}
+	t.mu.Unlock()
+	for _, s := range idle {
+		t.drop(s)
+	}
 }
 
 // localLocked returns what this worker has of endpointID; t.mu is held.

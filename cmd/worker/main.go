@@ -117,7 +117,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	stopBackground()
 	background.Wait()
 	srv.Shutdown()
-	publisher.Wait() // the operational events' enqueues, before the queue closes
+	publisher.Wait()           // the operational events' enqueues, before the queue closes
+	deliverer.Throttle.Close() // the slots lingering in this worker, for the others
 	return nil
 }
 
