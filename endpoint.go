@@ -11,23 +11,26 @@ import (
 // Endpoint is an HTTPS URL of an organization that receives the events it
 // subscribes to. Secrets never appear in its JSON; they are revealed on purpose.
 type Endpoint struct {
-	ID             string         `json:"id"`
-	OrganizationID string         `json:"organization_id"`
-	URL            string         `json:"url"`
-	Description    string         `json:"description"`
-	Events         []string       `json:"events"`
-	Enabled        bool           `json:"enabled"`
-	DisabledReason *string        `json:"disabled_reason"`
-	DisabledAt     *time.Time     `json:"-"`
-	RetryPolicy    *RetryPolicy   `json:"retry_policy"` // nil: the service default
-	RateLimit      *RateLimit     `json:"rate_limit"`   // nil: unlimited
-	LastPingOKAt   *time.Time     `json:"last_ping_ok_at"`
-	Stats          *EndpointStats `json:"stats,omitempty"` // in reads, not writes
-	Health         Health         `json:"health"`          // Circuit as shown, held counted in reads
-	Circuit        Circuit        `json:"-"`               // the circuit breaker's state (Breaker)
-	DeletedAt      *time.Time     `json:"-"`               // a tombstone: deleted, its history not yet purged
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	ID             string       `json:"id"`
+	OrganizationID string       `json:"organization_id"`
+	URL            string       `json:"url"`
+	Description    string       `json:"description"`
+	Events         []string     `json:"events"`
+	Enabled        bool         `json:"enabled"`
+	DisabledReason *string      `json:"disabled_reason"`
+	DisabledAt     *time.Time   `json:"-"`
+	RetryPolicy    *RetryPolicy `json:"retry_policy"` // nil: the service default
+	RateLimit      *RateLimit   `json:"rate_limit"`   // nil: unlimited
+	// Headers are sent on every attempt (validateHeaders); stored like the
+	// secrets. Never nil in what the API returns.
+	Headers      map[string]string `json:"headers"`
+	LastPingOKAt *time.Time        `json:"last_ping_ok_at"`
+	Stats        *EndpointStats    `json:"stats,omitempty"` // in reads, not writes
+	Health       Health            `json:"health"`          // Circuit as shown, held counted in reads
+	Circuit      Circuit           `json:"-"`               // the circuit breaker's state (Breaker)
+	DeletedAt    *time.Time        `json:"-"`               // a tombstone: deleted, its history not yet purged
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
 
 	// Signing secrets. PreviousSecret keeps signing, next to Secret, until
 	// PreviousSecretExpiresAt: the grace period of a rotation.
@@ -76,6 +79,7 @@ func (e *Endpoint) Validate() error {
 	if e.RetryPolicy != nil {
 		errs = append(errs, e.RetryPolicy.validate()...)
 	}
+	errs = append(errs, validateHeaders(e.Headers)...)
 	if e.RateLimit != nil && (e.RateLimit.PerSecond < 1 || e.RateLimit.PerSecond > MaxRateLimit) {
 		errs = append(errs, FieldError{"rate_limit.per_second", fmt.Sprintf("must be between 1 and %d", MaxRateLimit)})
 	}
@@ -121,15 +125,16 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 
 // EndpointUpdate holds the fields PATCH may change. An absent field stays as
 // it is; null resets it to its default (description "", retry_policy and
-// rate_limit the service's); url, events and enabled have no default and may
+// rate_limit the service's, headers none); url, events and enabled have no default and may
 // not be null.
 type EndpointUpdate struct {
-	URL         Patch[string]      `json:"url"`
-	Events      Patch[[]string]    `json:"events"`
-	Description Patch[string]      `json:"description"`
-	Enabled     Patch[bool]        `json:"enabled"`
-	RetryPolicy Patch[RetryPolicy] `json:"retry_policy"`
-	RateLimit   Patch[RateLimit]   `json:"rate_limit"`
+	URL         Patch[string]            `json:"url"`
+	Events      Patch[[]string]          `json:"events"`
+	Description Patch[string]            `json:"description"`
+	Enabled     Patch[bool]              `json:"enabled"`
+	RetryPolicy Patch[RetryPolicy]       `json:"retry_policy"`
+	RateLimit   Patch[RateLimit]         `json:"rate_limit"`
+	Headers     Patch[map[string]string] `json:"headers"`
 	// Replay, with "enabled": true on a disabled endpoint, says what happens to
 	// what was held or failed while it was off (ReplayHeld when absent).
 	Replay *string `json:"replay"`
@@ -194,6 +199,12 @@ func (u *EndpointUpdate) Apply(e *Endpoint) {
 	}
 	if u.RateLimit.Set {
 		e.RateLimit = u.RateLimit.Value
+	}
+	if u.Headers.Set {
+		e.Headers = map[string]string{}
+		if u.Headers.Value != nil {
+			e.Headers = *u.Headers.Value
+		}
 	}
 }
 

@@ -66,7 +66,7 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d.Request.Headers = s.Sender.StableHeaders(outbound.Message{ID: d.ID, EventType: d.EventType})
+	d.Request.Headers = s.Sender.StableHeaders(outbound.Message{ID: d.ID, EventType: d.EventType, Headers: d.Request.Headers})
 	return c.JSON(d)
 }
 

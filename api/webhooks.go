@@ -15,6 +15,7 @@ type createWebhookRequest struct {
 	Description string                `json:"description"`
 	RetryPolicy *webhooks.RetryPolicy `json:"retry_policy"`
 	RateLimit   *webhooks.RateLimit   `json:"rate_limit"`
+	Headers     map[string]string     `json:"headers"`
 }
 
 // PingResult is the outcome of a webhook.ping.
@@ -47,7 +48,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	e := &webhooks.Endpoint{OrganizationID: orgOf(c), URL: req.URL, Events: req.Events,
-		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit}
+		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit, Headers: req.Headers}
 	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
 		panic(err) // the envelope of a ping is always valid JSON
 	}
 	res := s.Sender.Send(ctx, outbound.Message{ID: ev.ID, EventType: ev.Type, URL: e.URL,
-		Secrets: e.SigningSecrets(time.Now()), Body: ev.Envelope})
+		Secrets: e.SigningSecrets(time.Now()), Body: ev.Envelope, Headers: e.Headers})
 	out := &PingResult{OK: res.OK(), DurationMS: res.Duration.Milliseconds(), Error: res.ErrorText()}
 	if res.StatusCode != 0 {
 		out.StatusCode = &res.StatusCode

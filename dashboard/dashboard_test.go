@@ -78,19 +78,31 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	b.click("details.field:has(#rl-on) summary")
 	b.click("#rl-on")
 	b.typeInto("#rl-per-second", "50")
+	// A custom header the service sets itself is refused beside its row.
+	b.click("details[data-field=headers] summary")
+	b.click("#add-header")
+	b.typeInto("[data-header-name]", "Host")
+	b.typeInto("[data-header-value]", "acme")
+	b.click("#save-webhook")
+	b.visible("#err-headers-Host")
+	b.typeInto("[data-header-name]", "X-Tenant")
 	b.click("#save-webhook")
 	b.visible("#ping-outcome")
 	if got := b.text("#ping-outcome"); !strings.Contains(got, "answered 200") {
 		t.Fatalf("ping outcome %q", got)
 	}
 	secret := b.text("#new-secret")
-	if !strings.HasPrefix(secret, "whsec_") || len(recv.Of(webhooks.WebhookPing)) != 1 {
-		t.Fatalf("secret %q, pings %d", secret, len(recv.Of(webhooks.WebhookPing)))
+	pings := recv.Of(webhooks.WebhookPing)
+	if !strings.HasPrefix(secret, "whsec_") || len(pings) != 1 || pings[0].Header.Get("X-Tenant") != "acme" {
+		t.Fatalf("secret %q, %d pings, X-Tenant %q", secret, len(pings), pings[0].Header.Get("X-Tenant"))
 	}
 	b.click("#open-webhook")
 	b.visible("#deliveries-empty")
 	if v := eval[string](b, `document.querySelector('#rl-per-second').value`); v != "50" {
 		t.Fatalf("the rate limit set on creation reads %q in the settings", v)
+	}
+	if v := eval[string](b, `document.querySelector('[data-header-name]').value + ': ' + document.querySelector('[data-header-value]').value`); v != "X-Tenant: acme" {
+		t.Fatalf("the header set on creation reads %q in the settings", v)
 	}
 
 	// A delivery appears without reloading.

@@ -246,6 +246,7 @@ func (d *Deliverer) send(ctx context.Context, job *webhooks.Job) webhooks.Attemp
 		URL:       job.Endpoint.URL,
 		Secrets:   job.Endpoint.SigningSecrets(time.Now()),
 		Body:      job.Envelope,
+		Headers:   job.Endpoint.Headers,
 	}
 	id, listen := webhooks.ListenSession(job.Endpoint.URL)
 	if !listen {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -88,21 +89,28 @@ type Message struct {
 	URL       string   // the endpoint
 	Secrets   []string // current secret first, then one in its grace period (webhooks.SignBody)
 	Body      []byte   // the envelope, identical on every attempt
+	// Headers are the endpoint's custom headers (webhooks.Endpoint.Headers):
+	// none of them is one the service sets.
+	Headers map[string]string
 }
 
 // Timeout is how long a receiver has to answer an attempt.
 func (s *Sender) Timeout() time.Duration { return s.timeout }
 
-// StableHeaders returns the headers every attempt of m sends alike; the
-// timestamp and signature headers are computed at each attempt's start.
+// StableHeaders returns the headers every attempt of m sends alike, its
+// custom headers included; the timestamp and signature headers are computed
+// at each attempt's start.
 func (s *Sender) StableHeaders(m Message) map[string]string {
-	return map[string]string{
+	h := make(map[string]string, len(m.Headers)+5)
+	maps.Copy(h, m.Headers)
+	maps.Copy(h, map[string]string{ // the service's own win, though validation keeps them apart
 		"Content-Type":         "application/json",
 		"User-Agent":           s.userAgent,
 		verify.HeaderEvent:     m.EventType,
 		verify.HeaderDelivery:  m.ID,
 		verify.HeaderWebhookID: m.ID,
-	}
+	})
+	return h
 }
 
 // Headers returns every header of an attempt of m made at now: the stable

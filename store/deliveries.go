@@ -48,22 +48,26 @@ func (db *DB) FailDelivery(ctx context.Context, id string, createdAt time.Time, 
 }
 
 // Delivery returns delivery id of orgID with every attempt, oldest first, and the
-// URL and body its attempts send (in Request; the caller adds the headers). A
-// deleted endpoint's deliveries are not found.
+// URL, body and custom headers its attempts send (in Request; the caller adds
+// the service's headers). A deleted endpoint's deliveries are not found.
 func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Delivery, error) {
 	var d webhooks.Delivery
 	var url, envelope string
+	var headers *string
 	cond, args := byID("d.", id, 2)
-	err := db.read.QueryRow(ctx, `SELECT `+prefixed("d.", deliveryColumns)+`, e.url, ev.envelope
+	err := db.read.QueryRow(ctx, `SELECT `+prefixed("d.", deliveryColumns)+`, e.url, ev.envelope, e.headers
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
 		JOIN events ev ON ev.id = d.event_id AND ev.created_at = d.created_at
 		WHERE d.organization_id = $1 AND `+cond, append([]any{orgID}, args...)...).Scan(
 		&d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
-		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &url, &envelope)
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &url, &envelope, &headers)
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
 	d.Request = &webhooks.Request{Method: "POST", URL: url, Body: json.RawMessage(envelope)}
+	if d.Request.Headers, err = db.openHeaders(headers); err != nil {
+		return nil, err
+	}
 	rows, err := db.read.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
 		FROM attempts WHERE delivery_id = $1 AND delivery_created_at = $2 ORDER BY number`, d.ID, d.CreatedAt)
 	if err != nil {

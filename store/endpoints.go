@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -13,7 +14,7 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
 	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version,
-	release_head`
+	release_head, headers`
 
 // scanEndpoint scans the columns lead into lead's destinations, then
 // endpointColumns.
@@ -21,12 +22,13 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 	var e webhooks.Endpoint
 	var maxRetries, perSecond *int
 	var windowSeconds, probeMS *int64
+	var headers *string
 	c := &e.Circuit
 	err := row.Scan(append(lead, &e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason, &e.DisabledAt,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
 		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version,
-		&c.Releasing)...)
+		&c.Releasing, &headers)...)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +42,34 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 	if perSecond != nil {
 		e.RateLimit = &webhooks.RateLimit{PerSecond: *perSecond}
 	}
-	return &e, db.openSecrets(&e)
+	if err := db.openSecrets(&e); err != nil {
+		return nil, err
+	}
+	e.Headers, err = db.openHeaders(headers)
+	return &e, err
+}
+
+// sealHeaders is the headers column of h: a sealed JSON object, or NULL.
+func (db *DB) sealHeaders(h map[string]string) *string {
+	if len(h) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(h)
+	sealed := db.keys.seal(string(b))
+	return &sealed
+}
+
+// openHeaders reads the headers column; never nil.
+func (db *DB) openHeaders(stored *string) (map[string]string, error) {
+	h := map[string]string{}
+	if stored == nil {
+		return h, nil
+	}
+	plain, err := db.keys.open(*stored)
+	if err != nil {
+		return nil, err
+	}
+	return h, json.Unmarshal([]byte(plain), &h)
 }
 
 func rateColumn(r *webhooks.RateLimit) *int {
@@ -94,10 +123,14 @@ func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	e.Health = webhooks.Health{State: webhooks.CircuitClosed}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
-		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at, updated_at`,
+		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second, headers)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING created_at, updated_at`,
 		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window, rateColumn(e.RateLimit),
+		db.sealHeaders(e.Headers),
 	).Scan(&e.CreatedAt, &e.UpdatedAt)
+	if e.Headers == nil {
+		e.Headers = map[string]string{}
+	}
 	if violates(err, "endpoints_organization_id_fkey") {
 		return webhooks.Errorf(webhooks.ENOTFOUND, "Organization not found.")
 	}
@@ -191,10 +224,11 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
 	e, err = db.scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
-		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, updated_at = now(),
+		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, headers = $10, updated_at = now(),
 		disabled_at = CASE WHEN NOT $5 THEN coalesce(disabled_at, now()) END
 		WHERE id = $1 RETURNING `+endpointColumns,
-		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit)))
+		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit),
+		db.sealHeaders(e.Headers)))
 	if err != nil {
 		return nil, false, false, wrap(err, "")
 	}

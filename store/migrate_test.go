@@ -11,6 +11,7 @@ import (
 	"github.com/empfio/webhooks/internal/testing/apptest"
 	"github.com/empfio/webhooks/internal/testing/testenv"
 	"github.com/empfio/webhooks/store"
+	"github.com/google/uuid"
 )
 
 func TestMigrate_FromEmptyThenIdempotent(t *testing.T) {
@@ -96,8 +97,11 @@ func TestMigrate_ConvertsAnExistingInstallation(t *testing.T) {
 	org, key, err := old.CreateOrganization(ctx, "Before")
 	testenv.Must(t, err)
 	recv := apptest.NewReceiver(t, apptest.Status(200))
-	hook := &webhooks.Endpoint{OrganizationID: org.ID, URL: recv.URL, Events: []string{"*"}}
-	testenv.Must(t, old.CreateEndpoint(ctx, hook))
+	// The endpoint as round 2 stored it (today's code writes columns added since).
+	hook := &webhooks.Endpoint{ID: uuid.NewString(), OrganizationID: org.ID, URL: recv.URL, Events: []string{"*"}}
+	_, err = old.Pool().Exec(ctx, `INSERT INTO endpoints (id, organization_id, url, description, events, secret)
+		VALUES ($1, $2, $3, '', $4, $5)`, hook.ID, hook.OrganizationID, hook.URL, hook.Events, webhooks.NewSecret())
+	testenv.Must(t, err)
 	// Two events three days apart, a Cal.com one among them; a delivery that
 	// succeeded on its second attempt, one retrying (due), one held.
 	for _, stmt := range []string{`

@@ -20,7 +20,8 @@ func (db *DB) EncryptSecrets(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, col := range []struct{ table, key, column string }{
-		{"endpoints", "id", "secret"}, {"endpoints", "id", "previous_secret"}, {"calcom_integrations", "organization_id", "secret"},
+		{"endpoints", "id", "secret"}, {"endpoints", "id", "previous_secret"}, {"endpoints", "id", "headers"},
+		{"calcom_integrations", "organization_id", "secret"},
 	} {
 		m, err := db.reencrypt(ctx, col.table, col.key, col.column)
 		n += m

@@ -25,11 +25,13 @@ func keyring(t *testing.T, spec string) *store.Keyring {
 	return k
 }
 
-// storedSecrets returns every secret as it lies in the database.
+// storedSecrets returns every secret (custom headers included) as it lies in
+// the database.
 func storedSecrets(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	rows, err := db.Pool().Query(context.Background(), `SELECT secret FROM endpoints UNION ALL
-		SELECT previous_secret FROM endpoints WHERE previous_secret IS NOT NULL UNION ALL SELECT secret FROM calcom_integrations`)
+		SELECT previous_secret FROM endpoints WHERE previous_secret IS NOT NULL UNION ALL
+		SELECT headers FROM endpoints WHERE headers IS NOT NULL UNION ALL SELECT secret FROM calcom_integrations`)
 	testenv.Must(t, err)
 	var out []string
 	for rows.Next() {
@@ -50,19 +52,21 @@ func TestSecrets_EncryptedAtRestAndRotated(t *testing.T) {
 	ctx := context.Background()
 	org, _, err := db.CreateOrganization(ctx, "Vault")
 	testenv.Must(t, err)
-	plain := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/a", Events: []string{"*"}}
+	plain := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/a", Events: []string{"*"},
+		Headers: map[string]string{"Authorization": "Bearer plain-token"}}
 	testenv.Must(t, db.CreateEndpoint(ctx, plain)) // before any key: in clear
-	if got := storedSecrets(t, db); len(got) != 1 || got[0] != plain.Secret {
+	if got := storedSecrets(t, db); len(got) != 2 || got[0] != plain.Secret || !strings.Contains(got[1], "plain-token") {
 		t.Fatalf("without a key: %v", got)
 	}
 
 	k1 := newKey(t, "k1")
 	db.UseKeyring(keyring(t, k1))
 	n, err := db.EncryptSecrets(ctx)
-	if err != nil || n != 1 {
+	if err != nil || n != 2 {
 		t.Fatalf("encrypting the plaintext: %d, %v", n, err)
 	}
-	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/b", Events: []string{"*"}}
+	e := &webhooks.Endpoint{OrganizationID: org.ID, URL: "https://example.com/b", Events: []string{"*"},
+		Headers: map[string]string{"X-Api-Key": "k-123"}}
 	testenv.Must(t, db.CreateEndpoint(ctx, e))
 	rotated, err := db.RotateSecret(ctx, org.ID, e.ID, 3600e9)
 	testenv.Must(t, err)
@@ -78,15 +82,18 @@ func TestSecrets_EncryptedAtRestAndRotated(t *testing.T) {
 	if back.Secret != rotated.Secret || back.PreviousSecret == nil || *back.PreviousSecret != e.Secret {
 		t.Fatalf("read back: %q / %v, want %q / %q", back.Secret, back.PreviousSecret, rotated.Secret, e.Secret)
 	}
-	if first, _ := db.Endpoint(ctx, org.ID, plain.ID); first.Secret != plain.Secret {
-		t.Fatalf("the formerly plain secret reads %q", first.Secret)
+	if first, _ := db.Endpoint(ctx, org.ID, plain.ID); first.Secret != plain.Secret || first.Headers["Authorization"] != "Bearer plain-token" {
+		t.Fatalf("the formerly plain secret reads %q, its headers %v", first.Secret, first.Headers)
+	}
+	if back.Headers["X-Api-Key"] != "k-123" {
+		t.Fatalf("headers read back: %v", back.Headers)
 	}
 
 	// A new current key: everything moves to it; the old key may then go.
 	db.UseKeyring(keyring(t, newKey(t, "k2")+","+k1))
 	n, err = db.EncryptSecrets(ctx)
-	if err != nil || n != 4 {
-		t.Fatalf("rotating to k2: %d, %v (want 4 values)", n, err)
+	if err != nil || n != 6 {
+		t.Fatalf("rotating to k2: %d, %v (want 6 values)", n, err)
 	}
 	for _, s := range storedSecrets(t, db) {
 		if !strings.HasPrefix(s, "enc:v1:k2:") {

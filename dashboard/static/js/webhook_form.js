@@ -43,6 +43,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   const picker = eventPicker(session, catalog, webhook ? webhook.events : []);
   const policy = retryPolicyFields(webhook && webhook.retry_policy);
   const rate = rateLimitFields(webhook && webhook.rate_limit);
+  const custom = headersFields(webhook ? webhook.headers : {});
   const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-webhook' }, 'Save');
   const general = h('div', { class: 'notice notice-bad', role: 'alert', hidden: true, id: 'form-error' });
   const form = h('form', {
@@ -56,6 +57,8 @@ export function settingsForm(session, catalog, webhook, submit) {
       if (rp) body.retry_policy = rp;
       const rl = rate.value();
       if (rl) body.rate_limit = rl;
+      const hs = custom.value();
+      if (webhook || Object.keys(hs).length) body.headers = hs; // an edit sends them all: {} clears them
       submit(body, form, button);
     },
   },
@@ -69,6 +72,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   picker.element,
   policy.element,
   rate.element,
+  custom.element,
   h('div', { class: 'inline' }, button, h('a', { class: 'btn', href: webhook ? '#/webhooks/' + webhook.id : '#/webhooks' }, 'Cancel')));
   return form;
 }
@@ -184,6 +188,40 @@ function rateLimitFields(limit) {
       h('label', { class: 'check', for: 'rl-on' }, on, h('span', {}, 'Limit how fast Empfio sends to this endpoint')),
       field),
     value: () => on.checked ? { per_second: Number(perSecond.value) } : null,
+  };
+}
+
+// headersFields edits an endpoint's custom headers: a row per header, sent on
+// every delivery. value() returns them as an object; each value input is named
+// for its header, so the server's 422 lands beside it.
+function headersFields(headers) {
+  const rows = h('div', { class: 'header-rows' });
+  const addRow = (name = '', value = '') => {
+    const n = h('input', { type: 'text', class: 'mono', 'aria-label': 'Header name', placeholder: 'Authorization', value: name, 'data-header-name': '' });
+    const v = h('input', { type: 'text', class: 'mono', 'aria-label': 'Header value', placeholder: 'Bearer …', value, maxlength: 1024, 'data-header-value': '' });
+    const row = h('div', { class: 'field header-row split' }, n, v,
+      h('button', { type: 'button', class: 'btn btn-small', 'aria-label': 'Remove header', onclick: () => row.remove() }, 'Remove'));
+    rows.append(row);
+    return n;
+  };
+  for (const [k, v] of Object.entries(headers || {}).sort()) addRow(k, v);
+  const add = h('button', { type: 'button', class: 'btn btn-small', id: 'add-header', onclick: () => addRow().focus() }, 'Add header');
+  return {
+    element: h('details', { class: 'field', open: Object.keys(headers || {}).length > 0, 'data-field': 'headers', tabindex: -1 },
+      h('summary', {}, 'Custom headers'),
+      h('p', { class: 'hint' }, 'Sent with every delivery to this endpoint, such as a token your receiver checks. Names are HTTP header names; ',
+        'Content-Type, Host, User-Agent, X-Empfio-* and webhook-* are Empfio\'s own. Values are stored like the signing secret.'),
+      rows, add),
+    value() {
+      const out = {};
+      for (const row of rows.querySelectorAll('.header-row')) {
+        const name = row.querySelector('[data-header-name]').value.trim();
+        const value = row.querySelector('[data-header-value]');
+        value.dataset.field = 'headers.' + name;
+        if (name || value.value) out[name] = value.value;
+      }
+      return out;
+    },
   };
 }
 
