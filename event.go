@@ -1,9 +1,13 @@
 package webhooks
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Event sources.
@@ -37,6 +41,44 @@ type Event struct {
 	// Targets, when not nil, are the only endpoints it may be delivered to
 	// (those of them subscribed to its type): a trigger's.
 	Targets []string `json:"-"`
+	// Idempotency, when set, is the sender's Idempotency-Key the event is
+	// stored under (POST /events): a key already used stores nothing.
+	Idempotency *Idempotency `json:"-"`
+}
+
+// Idempotency is a sender's Idempotency-Key, and the hash of the request
+// that used it (IdempotencyHash).
+type Idempotency struct {
+	Key  string
+	Hash []byte
+}
+
+// Idempotency-Key rules (POST /events).
+const (
+	MaxIdempotencyKeyLength = 255
+	IdempotencyWindow       = 24 * time.Hour // a key names its first event this long
+)
+
+// CheckIdempotencyKey returns EBADREQUEST unless key is 1 to
+// MaxIdempotencyKeyLength printable ASCII characters.
+func CheckIdempotencyKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKeyLength || !printableASCII(key) {
+		return Errorf(EBADREQUEST, "The Idempotency-Key header must be 1 to %d printable ASCII characters.", MaxIdempotencyKeyLength)
+	}
+	return nil
+}
+
+// IdempotencyHash is what makes two requests under one Idempotency-Key the
+// same: the SHA-256 of the body's canonical JSON (RFC 8785), so a retry that
+// orders its keys or spaces its JSON differently is still the same request.
+// body must be valid JSON.
+func IdempotencyHash(body []byte) []byte {
+	v := jsontext.Value(bytes.Clone(body))
+	if err := v.Canonicalize(); err != nil {
+		v = jsontext.Value(body)
+	}
+	sum := sha256.Sum256(v)
+	return sum[:]
 }
 
 // Envelope is the body of every delivery:

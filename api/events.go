@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/store"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -88,11 +91,41 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 	}
 	ev := newEvent(req.OrganizationID, req.Event, webhooks.SourceAPI, nil, req.OccurredAt)
 	ev.Data = webhooks.EventData(req.Event, data, ev.OccurredAt)
+	if key := c.Get(headerIdempotencyKey); key != "" {
+		if err := webhooks.CheckIdempotencyKey(key); err != nil {
+			return err
+		}
+		ev.Idempotency = &webhooks.Idempotency{Key: key, Hash: webhooks.IdempotencyHash(c.Body())}
+	}
 	n, err := s.Publisher.Publish(c.UserContext(), ev)
-	if err != nil {
+	if errors.Is(err, store.ErrStoredBefore) && ev.Idempotency != nil {
+		return s.idempotentReplay(c, ev)
+	} else if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+}
+
+const (
+	headerIdempotencyKey     = "Idempotency-Key"
+	headerIdempotentReplayed = "Idempotent-Replayed"
+)
+
+// idempotentReplay answers a POST /events whose Idempotency-Key stored an
+// event before, within its window: the first answer again (202, the same
+// event_id) when the body is the same, 409 when it is not. Nothing is stored.
+func (s *Server) idempotentReplay(c *fiber.Ctx, ev *webhooks.Event) error {
+	id, hash, n, found, err := s.DB.IdempotentEvent(c.UserContext(), ev.OrganizationID, ev.Idempotency.Key)
+	switch {
+	case err != nil:
+		return err
+	case !found: // expired between the publish and this read: the sender's retry stores it
+		return webhooks.Errorf(webhooks.ECONFLICT, "The Idempotency-Key was in use a moment ago; send the request again.")
+	case !bytes.Equal(hash, ev.Idempotency.Hash):
+		return webhooks.Errorf(webhooks.ECONFLICT, "The Idempotency-Key was used with another body within the last 24 hours.")
+	}
+	c.Set(headerIdempotentReplayed, "true")
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": id, "deliveries": n})
 }
 
 // newEvent returns an event received now that occurred at occurredAt, if given.

@@ -209,9 +209,12 @@ func openAPIDocument() object {
 		calcomBody, calcom, calcomSig)
 	publish := props([]string{"event", "organization_id", "data"}, object{"event": str, "organization_id": uuidSchema, "data": object{"type": "object"},
 		"occurred_at": dateTime})
-	d.op("POST", "/api/v1/events", "publishEvent", "Publish a catalog event (other Empfio services; not deduplicated).", secInternal, publish,
+	d.op("POST", "/api/v1/events", "publishEvent", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409.",
+		secInternal, publish,
 		map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
-			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})})
+			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})},
+		object{"name": headerIdempotencyKey, "in": "header", "required": false, "schema": object{"type": "string", "minLength": 1, "maxLength": webhooks.MaxIdempotencyKeyLength},
+			"description": "the sender's key for this event, per organization, remembered 24 hours"})
 
 	// Administration.
 	apiKey := ref(webhooks.APIKey{})

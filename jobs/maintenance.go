@@ -84,5 +84,10 @@ func (m *Maintenance) Maintain(ctx context.Context, now time.Time) error {
 	} else if n > 0 {
 		m.Log.Info("forgot previous secrets past their grace period", "endpoints", n)
 	}
+	if n, err := m.DB.ForgetIdempotencyKeys(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		m.Log.Info("forgot Idempotency-Keys past their window", "keys", n)
+	}
 	return nil
 }

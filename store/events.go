@@ -39,8 +39,9 @@ func (db *DB) Publish(ctx context.Context, ev *webhooks.Event) ([]webhooks.Deliv
 }
 
 // ErrStoredBefore is returned by Publish for a Cal.com event whose dedup key an
-// event of its organization was stored under before: Cal.com bookings are
-// stored once for as long as they are retained.
+// event of its organization was stored under before (Cal.com bookings are
+// stored once for as long as they are retained), and for an event whose
+// Idempotency-Key names another event (IdempotentEvent tells which).
 var ErrStoredBefore = errors.New("store: the event was stored before")
 
 // publishSQL stores a group of events, given as arrays, with one delivery per
@@ -50,11 +51,14 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 // delivery's id is a UUIDv7 of its event's time, and its created_at the event's:
 // the event, its deliveries and their attempts share a day partition. An
 // event's subscription keys come space-separated (webhooks.SubscriptionKeys).
-// A Cal.com booking is stored only if its dedup key is new (calcom_bookings).
+// A Cal.com booking is stored only if its dedup key is new (calcom_bookings),
+// an event with an Idempotency-Key only if the key is new or past its window
+// (idempotency_keys, written with the event).
 const publishSQL = `WITH input AS (
 		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets)
+			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[])
+			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets,
+				idem_key, idem_hash)
 	), known AS ( -- the events of organizations that exist (a join, not a foreign key's trigger)
 		SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = i.organization_id)
 	), booking AS (
@@ -62,10 +66,18 @@ const publishSQL = `WITH input AS (
 		SELECT organization_id, dedup_key, id, created_at FROM known WHERE source = 'calcom' AND dedup_key IS NOT NULL
 		ON CONFLICT DO NOTHING
 		RETURNING event_id
+	), idem AS (
+		INSERT INTO idempotency_keys AS k (organization_id, key, request_hash, event_id, event_created_at)
+		SELECT organization_id, idem_key, idem_hash, id, created_at FROM known WHERE idem_key IS NOT NULL
+		ON CONFLICT (organization_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, event_id = EXCLUDED.event_id,
+			event_created_at = EXCLUDED.event_created_at, created_at = now()
+		WHERE k.created_at < now() - make_interval(secs => $15)
+		RETURNING event_id
 	), ev AS (
 		INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key)
 		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key FROM known
-		WHERE source <> 'calcom' OR dedup_key IS NULL OR id IN (SELECT event_id FROM booking)
+		WHERE (source <> 'calcom' OR dedup_key IS NULL OR id IN (SELECT event_id FROM booking))
+			AND (idem_key IS NULL OR id IN (SELECT event_id FROM idem))
 		RETURNING id
 	), target AS MATERIALIZED ( -- once: the ids it draws are the ones inserted and returned
 		SELECT empfio_uuidv7(i.created_at) AS delivery_id, i.*, e.id AS endpoint_id
@@ -94,7 +106,8 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	n := len(evs)
 	ids, orgs, types, sources, envelopes, keys, exclude := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	external, dedup, targets := make([]*string, n), make([]*string, n), make([]*string, n)
+	external, dedup, targets, idemKeys := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	idemHashes := make([][]byte, n)
 	occurred, received := make([]time.Time, n), make([]time.Time, n)
 	index := make(map[string]int, n)
 	for i, ev := range evs {
@@ -105,9 +118,13 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 			t := strings.Join(ev.Targets, " ")
 			targets[i] = &t
 		}
+		if ev.Idempotency != nil {
+			idemKeys[i], idemHashes[i] = &ev.Idempotency.Key, ev.Idempotency.Hash
+		}
 		index[ev.ID] = i
 	}
-	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude, targets)
+	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude, targets,
+		idemKeys, idemHashes, webhooks.IdempotencyWindow.Seconds())
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +144,28 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 		return nil
 	})
 	return out, err
+}
+
+// IdempotentEvent returns the event orgID stored under Idempotency-Key key
+// within its window, the hash of the request that stored it, and how many
+// deliveries it was given; found is false when the key is unused or expired.
+func (db *DB) IdempotentEvent(ctx context.Context, orgID, key string) (eventID string, hash []byte, deliveries int, found bool, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT k.event_id::text, k.request_hash,
+			(SELECT count(*) FROM deliveries d WHERE d.created_at = k.event_created_at AND d.event_id = k.event_id)
+		FROM idempotency_keys k WHERE k.organization_id = $1 AND k.key = $2 AND k.created_at >= now() - make_interval(secs => $3)`,
+		orgID, key, webhooks.IdempotencyWindow.Seconds()).Scan(&eventID, &hash, &deliveries)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, 0, false, nil
+	}
+	return eventID, hash, deliveries, err == nil, wrap(err, "")
+}
+
+// ForgetIdempotencyKeys deletes the Idempotency-Keys past their window and
+// returns how many.
+func (db *DB) ForgetIdempotencyKeys(ctx context.Context) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`,
+		webhooks.IdempotencyWindow.Seconds())
+	return tag.RowsAffected(), wrap(err, "")
 }
 
 // EventByDedupKey returns the id of the event orgID accepted under dedupKey since

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -129,5 +130,39 @@ func TestPublish_ACalcomBookingIsStoredOnce(t *testing.T) {
 	}
 	if id, found, err := db.BookingEvent(ctx, org, key); err != nil || !found || id != first.ID {
 		t.Fatalf("the booking's event: %s, %v, %v", id, found, err)
+	}
+}
+
+// An Idempotency-Key is written with its event, a second event under it is not
+// stored, and the keys past their window are forgotten.
+func TestPublish_IdempotencyKeyStoresOnce(t *testing.T) {
+	db, _ := testenv.DB(t)
+	ctx := context.Background()
+	org := subscribedOrg(t, db, "Keys")
+	keyed := func(key string, body string) *webhooks.Event {
+		ev := leadAt(t, org, time.Now())
+		ev.Idempotency = &webhooks.Idempotency{Key: key, Hash: webhooks.IdempotencyHash([]byte(body))}
+		return ev
+	}
+	first := keyed("k1", `{"a":1}`)
+	ds, err := db.Publish(ctx, first)
+	testenv.Must(t, err)
+	if _, err := db.Publish(ctx, keyed("k1", `{"a":1}`)); !errors.Is(err, store.ErrStoredBefore) {
+		t.Fatalf("a second event under the key: %v, want ErrStoredBefore", err)
+	}
+	id, hash, n, found, err := db.IdempotentEvent(ctx, org, "k1")
+	testenv.Must(t, err)
+	if !found || id != first.ID || n != len(ds) || !bytes.Equal(hash, first.Idempotency.Hash) {
+		t.Fatalf("key k1: %s %x %d %v, want %s with %d deliveries", id, hash, n, found, first.ID, len(ds))
+	}
+	_, err = db.Publish(ctx, keyed("k2", `{"a":2}`))
+	testenv.Must(t, err)
+	_, err = db.Pool().Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'k1'`)
+	testenv.Must(t, err)
+	if _, _, _, found, _ := db.IdempotentEvent(ctx, org, "k1"); found {
+		t.Fatal("a key past its window is still found")
+	}
+	if n, err := db.ForgetIdempotencyKeys(ctx); err != nil || n != 1 {
+		t.Fatalf("forgot %d keys, %v; want the expired one", n, err)
 	}
 }
