@@ -2,6 +2,8 @@ package webhooks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,10 +15,11 @@ import (
 type AttemptResult struct {
 	StartedAt  time.Time
 	Duration   time.Duration
-	StatusCode int           // 0 when no response arrived
-	Body       []byte        // the start of the response body, at most MaxResponseBody bytes
-	RetryAfter time.Duration // from a 429 or 503 with Retry-After
-	Err        error         // no response: timeout, connection, TLS, refused target
+	StatusCode int                 // 0 when no response arrived
+	Body       []byte              // the start of the response body, at most MaxResponseBody bytes
+	Header     map[string][]string // the response's headers (an http.Header)
+	RetryAfter time.Duration       // from a 429 or 503 with Retry-After
+	Err        error               // no response: timeout, connection, TLS, refused target
 }
 
 // OK reports whether the receiver accepted the message (any 2xx).
@@ -71,6 +74,32 @@ func ResponseText(b []byte) *string {
 	return &s
 }
 
+// MaxResponseHeaders bounds the response headers kept for an attempt: names
+// and values, counted in bytes.
+const MaxResponseHeaders = 4 << 10
+
+// ResponseHeaders are the response headers as the attempt log keeps them: in
+// name order, a name's values joined by ", ", each SafeText, every whole header
+// that still fits in MaxResponseHeaders (one too large is left out); nil when
+// there are none.
+func ResponseHeaders(h map[string][]string) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	budget := MaxResponseHeaders
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		value := SafeText([]byte(strings.Join(h[name], ", ")), MaxResponseHeaders)
+		name = SafeText([]byte(name), MaxResponseHeaders)
+		if len(name)+len(value) > budget {
+			continue // too large for what is left: the smaller ones after it may fit
+		}
+		budget -= len(name) + len(value)
+		out[name] = value
+	}
+	return out
+}
+
 // statusGone is HTTP's 410 Gone: the receiver says the endpoint is no more.
 const statusGone = 410
 
@@ -110,10 +139,11 @@ func Decide(job *Job, res AttemptResult, schedule RetrySchedule, now time.Time) 
 	rec := AttemptRecord{
 		DeliveryID: job.Delivery.ID,
 		Attempt: Attempt{
-			StartedAt:    res.StartedAt,
-			DurationMS:   int(res.Duration / time.Millisecond),
-			ResponseBody: ResponseText(res.Body),
-			Error:        errText,
+			StartedAt:       res.StartedAt,
+			DurationMS:      int(res.Duration / time.Millisecond),
+			ResponseBody:    ResponseText(res.Body),
+			ResponseHeaders: ResponseHeaders(res.Header),
+			Error:           errText,
 		},
 		LastError: errText,
 	}

@@ -133,3 +133,21 @@ func TestSafeText_AnyBytesBecomeStorableText(t *testing.T) {
 		t.Error("an empty body is recorded as null")
 	}
 }
+
+func TestResponseHeaders_InOrderWithinTheBudget(t *testing.T) {
+	if webhooks.ResponseHeaders(nil) != nil {
+		t.Fatal("no headers must be nil")
+	}
+	got := webhooks.ResponseHeaders(map[string][]string{
+		"B-Two":   {"x", "y"},
+		"A-One":   {"bad\x00byte"},
+		"C-Three": {strings.Repeat("v", webhooks.MaxResponseHeaders)},
+		"D-Four":  {"late"},
+	})
+	if got["A-One"] != "bad\uFFFDbyte" || got["B-Two"] != "x, y" {
+		t.Fatalf("%q", got)
+	}
+	if _, ok := got["C-Three"]; ok || len(got) != 3 || got["D-Four"] != "late" {
+		t.Fatalf("kept past the budget: %v", got)
+	}
+}

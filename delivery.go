@@ -63,7 +63,10 @@ type Attempt struct {
 	DurationMS   int       `json:"duration_ms"`
 	StatusCode   *int      `json:"status_code"`
 	ResponseBody *string   `json:"response_body"` // at most MaxResponseBody bytes
-	Error        *string   `json:"error"`
+	// ResponseHeaders are the receiver's answer's headers, up to
+	// MaxResponseHeaders (ResponseHeaders); null when no answer came.
+	ResponseHeaders map[string]string `json:"response_headers" openapi:"nullable"`
+	Error           *string           `json:"error"`
 }
 
 // MaxResponseBody is how much of a receiver's answer is read and kept.
@@ -75,7 +78,9 @@ type DeliveryFilter struct {
 	EndpointID     string
 	Status         string
 	EventType      string
-	EventTypes     []string // nil: any (a limited principal's, Principal.EventTypes)
+	EventTypes     []string   // nil: any (a limited principal's, Principal.EventTypes)
+	EventID        string     // "": any
+	Since, Until   *time.Time // created at or after Since, before Until; nil: unbounded
 	Cursor         *Cursor
 	Limit          int
 }

@@ -113,6 +113,16 @@ func validateSubscriptions(events []string) []FieldError {
 	return errs
 }
 
+// Subscribes reports whether e's subscriptions select eventType.
+func (e *Endpoint) Subscribes(eventType string) bool {
+	for _, k := range SubscriptionKeys(eventType) {
+		if slices.Contains(e.Events, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // SigningSecrets returns the secrets that sign a delivery at time now: the current
 // one first, then the previous one while its grace period lasts.
 func (e *Endpoint) SigningSecrets(now time.Time) []string {

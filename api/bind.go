@@ -162,3 +162,16 @@ func listOf[T any](data []T, next *webhooks.Cursor) List[T] {
 	}
 	return l
 }
+
+// timeQuery reads the query parameter name as an RFC 3339 time; nil when absent.
+func timeQuery(c *fiber.Ctx, name string) (*time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, webhooks.Invalid(webhooks.FieldError{Field: name, Message: "must be an RFC 3339 time, such as 2026-12-01T00:00:00Z"})
+	}
+	return &t, nil
+}

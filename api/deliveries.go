@@ -29,6 +29,22 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	if f.EventType != "" && !webhooks.IsEventType(f.EventType) {
 		return webhooks.Invalid(webhooks.FieldError{Field: "event_type", Message: "is not an event type; see GET /api/v1/event-types"})
 	}
+	if v := c.Query("event_id"); v != "" {
+		id, ok := webhooks.CanonicalID(v)
+		if !ok {
+			return webhooks.Invalid(webhooks.FieldError{Field: "event_id", Message: "must be a UUID"})
+		}
+		f.EventID = id
+	}
+	if f.Since, err = timeQuery(c, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = timeQuery(c, "until"); err != nil {
+		return err
+	}
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
+		return webhooks.Invalid(webhooks.FieldError{Field: "until", Message: "must be after since"})
+	}
 	list, next, err := s.DB.Deliveries(c.UserContext(), f)
 	if err != nil {
 		return err

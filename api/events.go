@@ -97,13 +97,13 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 		}
 		ev.Idempotency = &webhooks.Idempotency{Key: key, Hash: webhooks.IdempotencyHash(c.Body())}
 	}
-	n, err := s.Publisher.Publish(c.UserContext(), ev)
+	ds, err := s.Publisher.Publish(c.UserContext(), ev)
 	if errors.Is(err, store.ErrStoredBefore) && ev.Idempotency != nil {
 		return s.idempotentReplay(c, ev)
 	} else if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": len(ds)})
 }
 
 const (

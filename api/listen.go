@@ -192,11 +192,11 @@ func (s *Server) triggerEvent(c *fiber.Ctx) error {
 	default:
 		return webhooks.Invalid(webhooks.FieldError{Field: "to", Message: `must be "listen" or "all"`})
 	}
-	n, err := s.Publisher.Publish(c.UserContext(), ev)
+	ds, err := s.Publisher.Publish(c.UserContext(), ev)
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": n})
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "accepted", "event_id": ev.ID, "deliveries": len(ds)})
 }
 
 // reportListenResult: POST /listen-sessions/{id}/results {reply, status_code,

@@ -253,7 +253,8 @@ func openAPIDocument() object {
 	d.op("PATCH", "/api/v1/webhooks/{id}", "updateWebhook", "Change url, events, description, enabled (with replay), retry_policy, rate_limit.",
 		secAPIKey, request[webhooks.EndpointUpdate](s), map[string]object{"200": webhook})
 	d.op("DELETE", "/api/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log.", secAPIKey, nil, map[string]object{"204": nil})
-	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Send a webhook.ping now.", secAPIKey, nil, map[string]object{"200": ref(PingResult{})})
+	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Without a body, send a webhook.ping now and answer its outcome (200); with an event_type, send that type's catalog example to this webhook as a real delivery — signed, logged, retried — and answer its id (202).",
+		secAPIKey, request[testRequest](s), map[string]object{"200": ref(PingResult{}), "202": ref(TestEvent{})})
 	secret := props([]string{"secret", "previous_secret_expires_at"}, object{"secret": str, "previous_secret_expires_at": nullable(dateTime)})
 	d.op("GET", "/api/v1/webhooks/{id}/secret", "revealSecret", "Reveal the signing secret.", secAPIKey, nil, map[string]object{"200": secret})
 	d.op("POST", "/api/v1/webhooks/{id}/secret/rotate", "rotateSecret", "A new secret; the previous one keeps signing for the grace period.",
@@ -261,7 +262,10 @@ func openAPIDocument() object {
 	statuses := []string{webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusHeld, webhooks.StatusSucceeded, webhooks.StatusFailed}
 	d.op("GET", "/api/v1/webhooks/{id}/deliveries", "listDeliveries", "The webhook's delivery log, newest first.", secAPIKey, nil,
 		map[string]object{"200": list(delivery)}, append([]object{query("status", "only deliveries in this status", object{"type": "string", "enum": statuses}),
-			query("event_type", "only deliveries of this event type", str)}, cursorParams...)...)
+			query("event_type", "only deliveries of this event type", str),
+			query("event_id", "only the delivery of this event", uuidSchema),
+			query("since", "only deliveries created at or after this time", dateTime),
+			query("until", "only deliveries created before this time", dateTime)}, cursorParams...)...)
 	d.op("POST", "/api/v1/webhooks/{id}/replay", "replay", "Send again the failed deliveries of a time range.", secAPIKey,
 		request[webhooks.ReplayRange](s, "since"), map[string]object{"202": props([]string{"replayed"}, object{"replayed": integer})})
 	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request.", secAPIKey, nil, map[string]object{"200": delivery})

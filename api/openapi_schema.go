@@ -128,6 +128,9 @@ func (s *schemas) fields(t reflect.Type, props object, required *[]string) {
 			name = f.Name
 		}
 		props[name] = s.of(f.Type)
+		if f.Tag.Get("openapi") == "nullable" { // a map or slice that marshals as null when nil
+			props[name] = nullable(props[name].(object))
+		}
 		if !strings.Contains(opts, "omitempty") {
 			*required = append(*required, name)
 		}

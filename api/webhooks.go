@@ -187,13 +187,53 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// testWebhook: POST /webhooks/{id}/test → the outcome of a ping sent now.
+// testRequest is the body of POST /webhooks/{id}/test; none sends a ping.
+type testRequest struct {
+	EventType string `json:"event_type"`
+}
+
+// TestEvent is the answer of a test event of a chosen type.
+type TestEvent struct {
+	Status     string `json:"status"` // accepted
+	EventID    string `json:"event_id"`
+	DeliveryID string `json:"delivery_id"`
+}
+
+// testWebhook: POST /webhooks/{id}/test → without a body, the outcome of a
+// ping sent now; with {"event_type": t}, 202: t's catalog example published to
+// this webhook alone, a real delivery (signed, logged, retried like any
+// other) whose id the answer gives.
 func (s *Server) testWebhook(c *fiber.Ctx) error {
 	e, err := s.endpoint(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.ping(c.UserContext(), e))
+	var req testRequest
+	if err := decodeOptionalJSON(c, &req); err != nil {
+		return err
+	}
+	if req.EventType == "" {
+		return c.JSON(s.ping(c.UserContext(), e))
+	}
+	t, ok := webhooks.LookupEventType(req.EventType)
+	switch {
+	case !ok || webhooks.IsOperational(req.EventType) || req.EventType == webhooks.WebhookPing:
+		return webhooks.Invalid(webhooks.FieldError{Field: "event_type", Message: "must be an event type of GET /api/v1/event-types that senders publish"})
+	case !e.Subscribes(t.Name) || !principalOf(c).AllowsEventType(t.Name):
+		return webhooks.Invalid(webhooks.FieldError{Field: "event_type", Message: "is not one of the event types this webhook receives"})
+	case !e.Enabled:
+		return webhooks.Errorf(webhooks.ECONFLICT, "The webhook is disabled: enable it to send it a test event.")
+	}
+	ev := newEvent(e.OrganizationID, t.Name, webhooks.SourceTrigger, t.Example, nil) // the catalog's strings: fiber's are reused buffers
+	ev.Targets = []string{e.ID}
+	ds, err := s.Publisher.Publish(c.UserContext(), ev)
+	if err != nil {
+		return err
+	}
+	if len(ds) == 0 { // disabled or deleted in the meantime
+		return webhooks.Errorf(webhooks.ECONFLICT, "The webhook no longer takes deliveries.")
+	}
+	return c.Status(fiber.StatusAccepted).JSON(TestEvent{Status: "accepted", EventID: ev.ID, DeliveryID: ds[0].ID})
 }
 
 // revealSecret: GET /webhooks/{id}/secret.

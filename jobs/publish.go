@@ -33,8 +33,8 @@ type Publisher struct {
 const enqueueBehindMax = 1024
 
 // Publish stores ev with one delivery per subscribed endpoint (one
-// transaction), and returns how many deliveries it made once they are
-// committed. ev.Envelope is rendered here.
+// transaction), and returns the deliveries it made once they are committed.
+// ev.Envelope is rendered here.
 //
 // Their tasks are enqueued after it returns: once Publish returns nil the
 // event is safe, and a delivery without a task yet (its enqueue still on its
@@ -44,13 +44,13 @@ const enqueueBehindMax = 1024
 //
 // Returns ENOTFOUND if the organization does not exist, EUNAVAILABLE if Postgres
 // cannot be reached.
-func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err error) {
+func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (deliveries []webhooks.Delivery, err error) {
 	ctx, span := telemetry.Tracer.Start(ctx, "publish")
 	defer func() {
 		if span.IsRecording() { // nothing to build when tracing is off: this is every event's path
 			span.SetName("publish " + ev.Type)
 			span.SetAttributes(attribute.String("empfio.event_id", ev.ID), attribute.String("empfio.organization_id", ev.OrganizationID),
-				attribute.Int("empfio.deliveries", n))
+				attribute.Int("empfio.deliveries", len(deliveries)))
 		}
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
@@ -58,26 +58,26 @@ func (p *Publisher) Publish(ctx context.Context, ev *webhooks.Event) (n int, err
 		span.End()
 	}()
 	if err := ev.RenderEnvelope(); err != nil {
-		return 0, webhooks.Errorf(webhooks.EINVALID, "The event data is not valid JSON.")
+		return nil, webhooks.Errorf(webhooks.EINVALID, "The event data is not valid JSON.")
 	}
-	deliveries, err := p.DB.Publish(ctx, ev)
+	deliveries, err = p.DB.Publish(ctx, ev)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	publishedTotal.WithLabelValues(ev.Source).Inc()
 	ctx = context.WithoutCancel(ctx)
 	if len(deliveries) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	if !p.enqueueLater() {
 		p.enqueueAll(ctx, ev, deliveries)
-		return len(deliveries), nil
+		return deliveries, nil
 	}
 	go func() {
 		defer p.enqueued()
 		p.enqueueAll(ctx, ev, deliveries)
 	}()
-	return len(deliveries), nil
+	return deliveries, nil
 }
 
 // enqueueLater reports whether an event's deliveries may be enqueued after

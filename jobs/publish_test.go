@@ -51,10 +51,10 @@ func pendingCount(t *testing.T, db *store.DB) int {
 // holds the enqueue, not the publish.
 func TestPublish_AnswersAtCommitAndEnqueuesAfter(t *testing.T) {
 	p, db, orgID, stalled := publisherOnStalledRedis(t)
-	n, err := p.Publish(context.Background(), leadEvent(orgID))
+	ds, err := p.Publish(context.Background(), leadEvent(orgID))
 	testenv.Must(t, err)
-	if n != 1 || pendingCount(t, db) != 1 {
-		t.Fatalf("%d deliveries made, %d stored pending; want 1 and 1", n, pendingCount(t, db))
+	if len(ds) != 1 || pendingCount(t, db) != 1 {
+		t.Fatalf("%d deliveries made, %d stored pending; want 1 and 1", len(ds), pendingCount(t, db))
 	}
 	if got := p.Behind(); got != 1 {
 		t.Fatalf("%d events' enqueues behind after Publish returned, want 1: it waited for Redis", got)

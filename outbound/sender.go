@@ -150,7 +150,7 @@ func (s *Sender) Send(ctx context.Context, m Message) webhooks.AttemptResult {
 		return res
 	}
 	defer resp.Body.Close()
-	res.StatusCode = resp.StatusCode
+	res.StatusCode, res.Header = resp.StatusCode, resp.Header
 	// A body that fails half way (reset, timeout) still gives its status code
 	// and what arrived: the receiver answered.
 	res.Body, _ = io.ReadAll(io.LimitReader(resp.Body, webhooks.MaxResponseBody))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -127,8 +128,8 @@ type recordRequest struct {
 // Nothing it writes to deliveries is indexed: the update is HOT.
 const recordsSQL = `WITH r AS (
 		SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::int[],
-			$7::text[], $8::timestamptz[], $9::int[], $10::text[])
-			AS t(id, created_at, lease, status, next_attempt_at, status_code, error, started_at, duration_ms, response_body)
+			$7::text[], $8::timestamptz[], $9::int[], $10::text[], $11::text[])
+			AS t(id, created_at, lease, status, next_attempt_at, status_code, error, started_at, duration_ms, response_body, response_headers)
 	), d AS (
 		UPDATE deliveries SET attempts = attempts + 1, status = r.status, next_attempt_at = r.next_attempt_at,
 			last_status_code = r.status_code, last_error = r.error, manual = false, lease_until = NULL, updated_at = now(),
@@ -136,8 +137,8 @@ const recordsSQL = `WITH r AS (
 		FROM r WHERE deliveries.id = r.id AND deliveries.created_at = r.created_at AND deliveries.lease_until = r.lease
 		RETURNING deliveries.id, deliveries.created_at, deliveries.attempts, deliveries.endpoint_id, r.status
 	), a AS (
-		INSERT INTO attempts (delivery_id, delivery_created_at, number, started_at, duration_ms, status_code, response_body, error)
-		SELECT d.id, d.created_at, d.attempts, r.started_at, r.duration_ms, r.status_code, r.response_body, r.error
+		INSERT INTO attempts (delivery_id, delivery_created_at, number, started_at, duration_ms, status_code, response_body, error, response_headers)
+		SELECT d.id, d.created_at, d.attempts, r.started_at, r.duration_ms, r.status_code, r.response_body, r.error, r.response_headers::jsonb
 		FROM d JOIN r ON r.id = d.id
 	), o AS (
 		DELETE FROM open_deliveries o USING d
@@ -158,12 +159,17 @@ func (db *DB) recordGroup(ctx context.Context, recs []recordRequest) ([]int, err
 	n := len(recs)
 	ids, statuses, errs, bodies := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
 	created, leases, next, started := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n), make([]time.Time, n)
-	codes, durations := make([]*int, n), make([]int, n)
+	codes, durations, headers := make([]*int, n), make([]int, n), make([]*string, n)
 	for i, r := range recs {
 		ids[i], created[i], leases[i], statuses[i], next[i] = r.DeliveryID, r.createdAt, r.lease, r.Status, r.NextAttemptAt
 		codes[i], errs[i], started[i], durations[i], bodies[i] = r.Attempt.StatusCode, r.LastError, r.Attempt.StartedAt, r.Attempt.DurationMS, r.Attempt.ResponseBody
+		if r.Attempt.ResponseHeaders != nil {
+			b, _ := json.Marshal(r.Attempt.ResponseHeaders)
+			h := string(b)
+			headers[i] = &h
+		}
 	}
-	rows, err := db.pool.Query(ctx, recordsSQL, ids, created, leases, statuses, next, codes, errs, started, durations, bodies)
+	rows, err := db.pool.Query(ctx, recordsSQL, ids, created, leases, statuses, next, codes, errs, started, durations, bodies, headers)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -68,14 +69,14 @@ func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Deliver
 	if d.Request.Headers, err = db.openHeaders(headers); err != nil {
 		return nil, err
 	}
-	rows, err := db.read.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error
+	rows, err := db.read.Query(ctx, `SELECT number, started_at, duration_ms, status_code, response_body, error, response_headers
 		FROM attempts WHERE delivery_id = $1 AND delivery_created_at = $2 ORDER BY number`, d.ID, d.CreatedAt)
 	if err != nil {
 		return nil, wrap(err, "")
 	}
 	d.AttemptLog, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhooks.Attempt, error) {
 		var a webhooks.Attempt
-		err := r.Scan(&a.Number, &a.StartedAt, &a.DurationMS, &a.StatusCode, &a.ResponseBody, &a.Error)
+		err := r.Scan(&a.Number, &a.StartedAt, &a.DurationMS, &a.StatusCode, &a.ResponseBody, &a.Error, &a.ResponseHeaders)
 		return a, err
 	})
 	return &d, wrap(err, "")
@@ -100,10 +101,21 @@ func (db *DB) EventDeliveries(ctx context.Context, ev *webhooks.Event, within []
 
 // Deliveries returns a page of an endpoint's delivery log, newest first.
 func (db *DB) Deliveries(ctx context.Context, f webhooks.DeliveryFilter) ([]*webhooks.Delivery, *webhooks.Cursor, error) {
-	args := []any{f.OrganizationID, f.EndpointID, f.Limit + 1, f.Status, f.EventType, f.EventTypes}
-	where := ` AND ($4 = '' OR status = $4) AND ($5 = '' OR event_type = $5) AND ($6::text[] IS NULL OR event_type = ANY ($6))`
+	args := []any{f.OrganizationID, f.EndpointID, f.Limit + 1, f.Status, f.EventType, f.EventTypes, f.Since, f.Until}
+	where := ` AND ($4 = '' OR status = $4) AND ($5 = '' OR event_type = $5) AND ($6::text[] IS NULL OR event_type = ANY ($6))
+		AND ($7::timestamptz IS NULL OR created_at >= $7) AND ($8::timestamptz IS NULL OR created_at < $8)`
+	if f.EventID != "" {
+		// An event's deliveries share its created_at, which a UUIDv7 id carries:
+		// one partition, one range of the endpoint's index.
+		where += fmt.Sprintf(` AND event_id = $%d`, len(args)+1)
+		args = append(args, f.EventID)
+		if t, ok := webhooks.IDTime(f.EventID); ok {
+			where += fmt.Sprintf(` AND created_at = $%d`, len(args)+1)
+			args = append(args, t)
+		}
+	}
 	if f.Cursor != nil {
-		where += ` AND (created_at, id) < ($7, $8)`
+		where += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)+1, len(args)+2)
 		args = append(args, f.Cursor.CreatedAt, f.Cursor.ID)
 	}
 	rows, err := db.read.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries

@@ -62,5 +62,8 @@ function attemptsTable(attempts) {
       h('td', { 'data-label': 'Latency' }, a.duration_ms + ' ms'),
       h('td', { 'data-label': 'Response' }, a.response_body
         ? h('details', {}, h('summary', {}, 'Body (' + a.response_body.length + ' chars)'), h('pre', { class: 'code' }, pretty(a.response_body)))
-        : h('span', { class: 'muted' }, 'empty')))))));
+        : h('span', { class: 'muted' }, 'empty'),
+      a.response_headers ? h('details', { 'data-response-headers': '' }, h('summary', {}, `Headers (${Object.keys(a.response_headers).length})`),
+        h('table', { class: 'small' }, h('tbody', {}, Object.entries(a.response_headers).sort().map(([k, v]) =>
+          h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'mono break' }, v)))))) : null))))));
 }

@@ -1,7 +1,7 @@
 // A webhook's page: its state and actions, its delivery log (refreshing itself),
 // its settings and its signing secret.
 import { api } from './api.js';
-import { copyButton, dialog, h, mount, onLeave, statusBadge, time, toast } from './dom.js';
+import { copyButton, dialog, fieldErrors, h, mount, onLeave, statusBadge, time, toast } from './dom.js';
 import { deliveryPanel } from './delivery.js';
 import { pingOutcome, settingsForm, showFormError } from './webhook_form.js';
 import { breadcrumb, endpointStatus } from './webhooks.js';
@@ -13,14 +13,14 @@ export async function webhookPage(main, session, id) {
   const [w, catalog] = await Promise.all([api.webhook(id), api.eventTypes()]);
   const ro = session.read_only;
   const testArea = h('div', { id: 'test-outcome' });
+  const log = deliveryLog(session, w, catalog.data);
   const actions = ro ? [] : [
-    h('button', { type: 'button', class: 'btn', id: 'send-test', onclick: (ev) => sendTest(ev.currentTarget, w, testArea) }, 'Send test event'),
+    h('button', { type: 'button', class: 'btn', id: 'send-test', onclick: () => sendTest(w, catalog.data, testArea, log) }, 'Send test event'),
     w.enabled
       ? h('button', { type: 'button', class: 'btn', id: 'disable', onclick: () => setEnabled(main, session, w, false) }, 'Disable')
       : h('button', { type: 'button', class: 'btn btn-primary', id: 'enable', onclick: () => setEnabled(main, session, w, true) }, 'Enable'),
     h('button', { type: 'button', class: 'btn btn-danger', id: 'delete', onclick: () => remove(w) }, 'Delete'),
   ];
-  const log = deliveryLog(session, w, catalog.data);
   mount(main,
     breadcrumb(h('span', { 'aria-current': 'page', class: 'break' }, w.description || w.url)),
     h('div', { class: 'page-head' },
@@ -40,16 +40,34 @@ export async function webhookPage(main, session, id) {
   await log.start();
 }
 
-async function sendTest(button, w, area) {
-  button.disabled = true;
-  button.textContent = 'Sending…';
+// sendTest asks which event to send: a ping (answered at once), or the catalog
+// example of a type the webhook receives, sent as a real delivery that the
+// log then shows open.
+async function sendTest(w, catalog, area, log) {
+  const subscribed = (t) => w.events.includes('*') || w.events.includes(t.name) || w.events.includes(t.name.split('.')[0] + '.*');
+  const types = catalog.filter((t) => t.name !== 'webhook.ping' && !t.name.startsWith('delivery.') && !t.name.startsWith('webhook.') && subscribed(t));
+  const choice = h('select', { id: 'test-type' },
+    h('option', { value: '' }, 'webhook.ping — a connectivity check, answered at once'),
+    types.map((t) => h('option', { value: t.name }, `${t.name} — its catalog example, as a real delivery`)));
+  const answer = await dialog({
+    title: 'Send a test event',
+    body: [h('p', {}, 'A test event is signed like every delivery. A ping only checks that the endpoint answers; an event type is sent as a real delivery: logged, and retried if it fails.'),
+      h('div', { class: 'field' }, h('label', { for: 'test-type' }, 'Event'), choice)],
+    buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Send', class: 'btn-primary', value: 'send' }],
+  });
+  if (answer !== 'send') return;
+  const eventType = choice.value;
   try {
-    mount(area, h('div', { class: 'card' }, h('h2', {}, 'Test event'), pingOutcome(await api.testWebhook(w.id))));
+    if (!eventType) {
+      mount(area, h('div', { class: 'card' }, h('h2', {}, 'Test ping'), pingOutcome(await api.testWebhook(w.id))));
+      return;
+    }
+    const sent = await api.testWebhook(w.id, eventType);
+    mount(area, h('div', { class: 'notice', id: 'test-sent', role: 'status' }, `A ${eventType} test event is on its way as delivery `,
+      h('span', { class: 'mono' }, sent.delivery_id), '. It is open in the log below.'));
+    await log.show(sent.delivery_id);
   } catch (e) {
     toast(e.message);
-  } finally {
-    button.disabled = false;
-    button.textContent = 'Send test event';
   }
 }
 
@@ -184,7 +202,7 @@ function secretCard(w) {
 // expandable row per delivery, replay, and a refresh every POLL that keeps the
 // page, the filters and the open rows as they are.
 function deliveryLog(session, w, catalog) {
-  const state = { status: '', event_type: '', cursor: undefined, open: new Set() };
+  const state = { status: '', event_type: '', event_id: '', since: '', until: '', cursor: undefined, open: new Set() };
   const status = h('select', { id: 'filter-status' }, ['', 'pending', 'retrying', 'held', 'succeeded', 'failed'].map((s) => h('option', { value: s }, s || 'Any status')));
   const type = h('select', { id: 'filter-type' }, h('option', { value: '' }, 'Any event'),
     catalog.map((t) => h('option', { value: t.name }, t.name)));
@@ -196,7 +214,8 @@ function deliveryLog(session, w, catalog) {
   let stopped = false;
 
   const load = async () => {
-    const page = await api.deliveries(w.id, { status: state.status, event_type: state.event_type, cursor: state.cursor, limit: 25 });
+    const page = await api.deliveries(w.id, { status: state.status, event_type: state.event_type, event_id: state.event_id,
+      since: state.since, until: state.until, cursor: state.cursor, limit: 25 });
     update(page);
   };
   const reload = async () => {
@@ -277,6 +296,55 @@ function deliveryLog(session, w, catalog) {
   status.addEventListener('change', () => { state.status = status.value; state.cursor = undefined; reload(); });
   type.addEventListener('change', () => { state.event_type = type.value; state.cursor = undefined; reload(); });
 
+  // Search: an event id filters the log; a delivery id of this webhook opens
+  // that delivery alone; from/to bound when deliveries were made.
+  const term = h('input', { type: 'search', id: 'search-id', 'data-field': 'event_id', placeholder: 'Event or delivery id', class: 'mono', autocomplete: 'off' });
+  const from = h('input', { type: 'datetime-local', id: 'search-since', 'data-field': 'since', step: 1 });
+  const to = h('input', { type: 'datetime-local', id: 'search-until', 'data-field': 'until', step: 1 });
+  const searchNote = h('p', { class: 'small muted', id: 'search-note', 'aria-live': 'polite' });
+  const iso = (input) => input.value ? new Date(input.value).toISOString() : '';
+  const search = h('form', {
+    class: 'toolbar', id: 'search-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const id = term.value.trim().toLowerCase();
+      Object.assign(state, { event_id: id, since: iso(from), until: iso(to), cursor: undefined });
+      searchNote.textContent = '';
+      try {
+        await reload();
+        if (id && !rows.size) { // not an event of this webhook: a delivery?
+          const d = await api.delivery(id).catch(() => null);
+          if (d && d.webhook_id === w.id) {
+            Object.assign(state, { event_id: d.event_id });
+            await reload();
+            await show(d.id);
+          } else {
+            searchNote.textContent = 'No delivery of this webhook has that event or delivery id.';
+          }
+        }
+      } catch (e) {
+        const rest = fieldErrors(search, e);
+        if (rest.length || !(e.fields && e.fields.length)) toast(e.message);
+      }
+    },
+  },
+  h('div', { class: 'field' }, h('label', { for: 'search-id' }, 'Event or delivery id'), term),
+  h('div', { class: 'field' }, h('label', { for: 'search-since' }, 'From'), from),
+  h('div', { class: 'field' }, h('label', { for: 'search-until' }, 'To'), to),
+  h('button', { type: 'submit', class: 'btn', id: 'search' }, 'Search'),
+  h('button', { type: 'button', class: 'btn', id: 'search-clear', onclick: () => {
+    term.value = from.value = to.value = '';
+    Object.assign(state, { event_id: '', since: '', until: '', cursor: undefined });
+    searchNote.textContent = '';
+    reload().catch((e) => toast(e.message));
+  } }, 'Clear'));
+
+  // show opens delivery id in the log, loading the page that has it first.
+  const show = async (id) => {
+    if (!rows.has(id)) await load();
+    const r = rows.get(id);
+    if (r && r.detail.hidden) r.row.click();
+  };
+
   const since = h('input', { type: 'datetime-local', id: 'replay-since', 'data-field': 'since' });
   const replay = session.read_only ? null : h('form', {
     class: 'inline', onsubmit: async (ev) => {
@@ -297,9 +365,10 @@ function deliveryLog(session, w, catalog) {
       h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), status),
       h('div', { class: 'field' }, h('label', { for: 'filter-type' }, 'Event type'), type),
       h('p', { class: 'small muted', 'aria-live': 'off' }, 'Refreshes by itself.')),
+    search, searchNote,
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'deliveries-table' },
       h('thead', {}, h('tr', {}, ['Event', 'Status', 'Attempts', 'Last answer', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),
       body)),
     empty, pagerBox);
-  return { element, start: async () => { await load(); schedule(); } };
+  return { element, show, start: async () => { await load(); schedule(); } };
 }

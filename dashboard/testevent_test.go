@@ -1,0 +1,72 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/testing/apptest"
+)
+
+// A user sends a test event of a chosen type and watches it as a delivery in
+// the log, with the headers the receiver answered; searches the log by event
+// id (a bad one is shown at the field) and by delivery id.
+func TestDashboard_TestEventOfAChosenTypeAndSearch(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Search and test")
+	recv := apptest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Receiver", "crm-7")
+		w.WriteHeader(http.StatusOK)
+	})
+	b := newBrowser(t)
+	b.signIn(a, key)
+	id, _ := a.Webhook(t, key, recv.URL, "lead.*")
+	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.visible("#deliveries-table")
+
+	b.click("#send-test")
+	b.visible("#test-type")
+	if got := b.text("#test-type"); strings.Contains(got, "booking.") || !strings.Contains(got, "lead.status_changed") {
+		t.Fatalf("the types offered are not the webhook's: %q", got)
+	}
+	eval[bool](b, `(document.querySelector('#test-type').value = 'lead.created') === 'lead.created'`)
+	b.click(`dialog button[data-value=send]`)
+	b.visible("#test-sent")
+	b.until(15*time.Second, "the test delivery opens as succeeded, with the receiver's headers",
+		`[...document.querySelectorAll('[data-response-headers]')].some((d) => d.innerText.includes('Headers'))`)
+	b.click("[data-response-headers] summary")
+	if got := b.text("[data-response-headers]"); !strings.Contains(strings.ToLower(got), "x-receiver") || !strings.Contains(got, "crm-7") {
+		t.Fatalf("response headers shown: %q", got)
+	}
+	if n := len(recv.Of(webhooks.LeadCreated)); n != 1 {
+		t.Fatalf("%d lead.created deliveries arrived, want the one test event", n)
+	}
+	b.shot("test-event-delivery")
+
+	// Search by event id: only that event's delivery.
+	publishLead(t, a, orgID, "lead-a")
+	publishLead(t, a, orgID, "lead-b")
+	b.until(15*time.Second, "three deliveries listed", `document.querySelectorAll('tr[data-delivery-row]').length === 3`)
+	var events struct{ Data []webhooks.Event }
+	a.Do(t, "GET", "/api/v1/events?limit=1", key, nil).JSON(t, &events)
+	b.typeInto("#search-id", events.Data[0].ID)
+	b.click("#search")
+	b.until(10*time.Second, "one delivery listed", `document.querySelectorAll('tr[data-delivery-row]').length === 1`)
+
+	b.typeInto("#search-id", "not-an-id")
+	b.click("#search")
+	b.visible("#err-event_id")
+
+	// Search by delivery id: that delivery, open.
+	var log struct{ Data []webhooks.Delivery }
+	a.Do(t, "GET", "/api/v1/webhooks/"+id+"/deliveries", key, nil).JSON(t, &log)
+	oldest := log.Data[len(log.Data)-1]
+	b.typeInto("#search-id", oldest.ID)
+	b.click("#search")
+	b.until(10*time.Second, "the delivery opens", `!!document.querySelector('.delivery-panel[data-delivery="`+oldest.ID+`"]')`)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}
