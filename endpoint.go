@@ -21,6 +21,9 @@ type Endpoint struct {
 	DisabledAt     *time.Time   `json:"-"`
 	RetryPolicy    *RetryPolicy `json:"retry_policy"` // nil: the service default
 	RateLimit      *RateLimit   `json:"rate_limit"`   // nil: unlimited
+	// Filter, when set, lets through only the events whose envelope it
+	// matches (Filter, CompileFilter); null: every event subscribed to.
+	Filter Filter `json:"filter"`
 	// Headers are sent on every attempt (validateHeaders); stored like the
 	// secrets. Never nil in what the API returns.
 	Headers      map[string]string `json:"headers"`
@@ -80,6 +83,9 @@ func (e *Endpoint) Validate() error {
 		errs = append(errs, e.RetryPolicy.validate()...)
 	}
 	errs = append(errs, validateHeaders(e.Headers)...)
+	if _, err := CompileFilter(e.Filter); err != nil {
+		errs = append(errs, err.(*Error).Fields...)
+	}
 	if e.RateLimit != nil && (e.RateLimit.PerSecond < 1 || e.RateLimit.PerSecond > MaxRateLimit) {
 		errs = append(errs, FieldError{"rate_limit.per_second", fmt.Sprintf("must be between 1 and %d", MaxRateLimit)})
 	}
@@ -135,7 +141,7 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 
 // EndpointUpdate holds the fields PATCH may change. An absent field stays as
 // it is; null resets it to its default (description "", retry_policy and
-// rate_limit the service's, headers none); url, events and enabled have no default and may
+// rate_limit the service's, headers and filter none); url, events and enabled have no default and may
 // not be null.
 type EndpointUpdate struct {
 	URL         Patch[string]            `json:"url"`
@@ -145,6 +151,7 @@ type EndpointUpdate struct {
 	RetryPolicy Patch[RetryPolicy]       `json:"retry_policy"`
 	RateLimit   Patch[RateLimit]         `json:"rate_limit"`
 	Headers     Patch[map[string]string] `json:"headers"`
+	Filter      Patch[Filter]            `json:"filter"`
 	// Replay, with "enabled": true on a disabled endpoint, says what happens to
 	// what was held or failed while it was off (ReplayHeld when absent).
 	Replay *string `json:"replay"`
@@ -209,6 +216,12 @@ func (u *EndpointUpdate) Apply(e *Endpoint) {
 	}
 	if u.RateLimit.Set {
 		e.RateLimit = u.RateLimit.Value
+	}
+	if u.Filter.Set {
+		e.Filter = nil
+		if u.Filter.Value != nil {
+			e.Filter = *u.Filter.Value
+		}
 	}
 	if u.Headers.Set {
 		e.Headers = map[string]string{}

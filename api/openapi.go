@@ -255,6 +255,8 @@ func openAPIDocument() object {
 	d.op("DELETE", "/api/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log.", secAPIKey, nil, map[string]object{"204": nil})
 	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Without a body, send a webhook.ping now and answer its outcome (200); with an event_type, send that type's catalog example to this webhook as a real delivery — signed, logged, retried — and answer its id (202).",
 		secAPIKey, request[testRequest](s), map[string]object{"200": ref(PingResult{}), "202": ref(TestEvent{})})
+	d.op("POST", "/api/v1/webhooks/{id}/filter-test", "filterTest", "Which of the organization's last 100 events of the webhook's types a filter would let through, evaluated as publishing evaluates it (null: every event).",
+		secAPIKey, request[filterTestRequest](s), map[string]object{"200": ref(FilterTestResult{})})
 	secret := props([]string{"secret", "previous_secret_expires_at"}, object{"secret": str, "previous_secret_expires_at": nullable(dateTime)})
 	d.op("GET", "/api/v1/webhooks/{id}/secret", "revealSecret", "Reveal the signing secret.", secAPIKey, nil, map[string]object{"200": secret})
 	d.op("POST", "/api/v1/webhooks/{id}/secret/rotate", "rotateSecret", "A new secret; the previous one keeps signing for the grace period.",

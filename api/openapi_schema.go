@@ -31,6 +31,7 @@ func newSchemas() *schemas {
 var (
 	timeType     = reflect.TypeFor[time.Time]()
 	rawType      = reflect.TypeFor[json.RawMessage]()
+	filterType   = reflect.TypeFor[webhooks.Filter]()
 	durationType = reflect.TypeFor[webhooks.Duration]()
 )
 
@@ -47,6 +48,8 @@ func (s *schemas) of(t reflect.Type) object {
 		return object{"type": "string", "format": "date-time"}
 	case t == rawType:
 		return object{} // any JSON value
+	case t == filterType:
+		return object{"type": []any{"object", "null"}, "description": "a payload filter: dotted paths into the envelope, each a value (equality) or operators $eq $ne $in $nin $gt $gte $lt $lte $exists; $and and $or take lists of filters; null: every event"}
 	case t == durationType:
 		return object{"type": "string", "description": `a Go duration, such as "30m" or "24h"`}
 	case isPatch(t):

@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	org(fiber.MethodPatch, "/webhooks/:id", s.updateWebhook)
 	org(fiber.MethodDelete, "/webhooks/:id", s.deleteWebhook)
 	org(fiber.MethodPost, "/webhooks/:id/test", s.testWebhook)
+	org(fiber.MethodPost, "/webhooks/:id/filter-test", s.filterTest)
 	org(fiber.MethodGet, "/webhooks/:id/secret", writable, s.revealSecret)
 	org(fiber.MethodPost, "/webhooks/:id/secret/rotate", s.rotateSecret)
 	org(fiber.MethodGet, "/webhooks/:id/deliveries", s.listDeliveries)

@@ -6,6 +6,7 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/outbound"
+	"github.com/empfio/webhooks/store"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -16,6 +17,7 @@ type createWebhookRequest struct {
 	RetryPolicy *webhooks.RetryPolicy `json:"retry_policy"`
 	RateLimit   *webhooks.RateLimit   `json:"rate_limit"`
 	Headers     map[string]string     `json:"headers"`
+	Filter      webhooks.Filter       `json:"filter"`
 }
 
 // PingResult is the outcome of a webhook.ping.
@@ -48,7 +50,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	e := &webhooks.Endpoint{OrganizationID: orgOf(c), URL: req.URL, Events: req.Events,
-		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit, Headers: req.Headers}
+		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit, Headers: req.Headers, Filter: req.Filter}
 	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
@@ -273,4 +275,50 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(secretView(e))
+}
+
+// filterTestRequest is the body of POST /webhooks/{id}/filter-test.
+type filterTestRequest struct {
+	Filter webhooks.Filter `json:"filter"`
+}
+
+// FilterTestResult says which of the organization's recent events a filter
+// would let through to a webhook.
+type FilterTestResult struct {
+	Checked int                  `json:"checked"`
+	Passed  int                  `json:"passed"`
+	Events  []store.FilterResult `json:"events"`
+}
+
+// filterTestLimit is how many recent events a filter is tried on.
+const filterTestLimit = 100
+
+// filterTest: POST /webhooks/{id}/filter-test {"filter": …} → which of the
+// organization's last 100 events of the webhook's types the filter would let
+// through, evaluated as publishing evaluates it. A bad filter is 422 on
+// "filter"; null lets everything through.
+func (s *Server) filterTest(c *fiber.Ctx) error {
+	e, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	var req filterTestRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	path, err := webhooks.CompileFilter(req.Filter)
+	if err != nil {
+		return err
+	}
+	events, err := s.DB.FilterTest(c.UserContext(), e.OrganizationID, e.Events, path, filterTestLimit) // a limited link sees only webhooks within its types
+	if err != nil {
+		return err
+	}
+	out := FilterTestResult{Checked: len(events), Events: events}
+	for _, ev := range events {
+		if ev.Passes {
+			out.Passed++
+		}
+	}
+	return c.JSON(out)
 }

@@ -8,6 +8,7 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testing/apptest"
+	"github.com/empfio/webhooks/internal/testing/testenv"
 )
 
 // A user sends a test event of a chosen type and watches it as a delivery in
@@ -66,6 +67,48 @@ func TestDashboard_TestEventOfAChosenTypeAndSearch(t *testing.T) {
 	b.typeInto("#search-id", oldest.ID)
 	b.click("#search")
 	b.until(10*time.Second, "the delivery opens", `!!document.querySelector('.delivery-panel[data-delivery="`+oldest.ID+`"]')`)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}
+
+// A user writes a payload filter, tries it on the webhook's recent events,
+// sees a bad one refused at the field, and saves a good one.
+func TestDashboard_PayloadFilterWithDryRun(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	orgID, key := a.Org(t, "Filter editor")
+	recv := apptest.NewReceiver(t, apptest.Status(200))
+	b := newBrowser(t)
+	b.signIn(a, key)
+	id, _ := a.Webhook(t, key, recv.URL, "lead.*")
+	for _, lead := range []string{"lead-a", "lead-b", "lead-c"} {
+		publishLead(t, a, orgID, lead)
+	}
+	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.visible("#webhook-form")
+	b.click("details.field:has(#filter) summary")
+
+	b.typeInto("#filter", `{"data.id": {"$in": ["lead-a", "lead-c"]}}`)
+	b.click("#filter-try")
+	b.visible("#filter-verdict")
+	if got := b.text("#filter-verdict"); !strings.Contains(got, "2 of the last 3") {
+		t.Fatalf("dry run: %q", got)
+	}
+
+	b.typeInto("#filter", `{"data.id": {"$regex": "lead"}}`)
+	b.click("#filter-try")
+	b.visible("#err-filter")
+	if got := b.text("#err-filter"); !strings.Contains(got, "is not an operator") {
+		t.Fatalf("the bad filter's error: %q", got)
+	}
+
+	b.typeInto("#filter", `{"data.id": "lead-b"}`)
+	b.click("#save-webhook")
+	testenv.Eventually(t, 10*time.Second, "the filter is saved", func() bool {
+		var e webhooks.Endpoint
+		a.Do(t, "GET", "/api/v1/webhooks/"+id, key, nil).JSON(t, &e)
+		return strings.Contains(string(e.Filter), `"lead-b"`)
+	})
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("%d console errors: %v", len(errs), errs)
 	}

@@ -14,7 +14,7 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
 	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version,
-	release_head, headers`
+	release_head, headers, filter`
 
 // scanEndpoint scans the columns lead into lead's destinations, then
 // endpointColumns.
@@ -23,12 +23,13 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 	var maxRetries, perSecond *int
 	var windowSeconds, probeMS *int64
 	var headers *string
+	var filter []byte
 	c := &e.Circuit
 	err := row.Scan(append(lead, &e.ID, &e.OrganizationID, &e.URL, &e.Description, &e.Events, &e.Enabled, &e.DisabledReason, &e.DisabledAt,
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
 		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version,
-		&c.Releasing, &headers)...)
+		&c.Releasing, &headers, &filter)...)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +46,22 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 	if err := db.openSecrets(&e); err != nil {
 		return nil, err
 	}
+	if filter != nil {
+		e.Filter = webhooks.Filter(filter)
+	}
 	e.Headers, err = db.openHeaders(headers)
 	return &e, err
+}
+
+// filterColumns are the filter and filter_path columns of f (valid: the
+// endpoint was validated); both NULL for no filter.
+func filterColumns(f webhooks.Filter) (filter, path *string) {
+	compiled, err := webhooks.CompileFilter(f)
+	if err != nil || compiled == "" {
+		return nil, nil
+	}
+	raw := string(f)
+	return &raw, &compiled
 }
 
 // sealHeaders is the headers column of h: a sealed JSON object, or NULL.
@@ -122,12 +137,14 @@ func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	e.Enabled = true
 	e.Health = webhooks.Health{State: webhooks.CircuitClosed}
 	maxRetries, window := policyColumns(e.RetryPolicy)
+	filter, path := filterColumns(e.Filter)
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
-		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second, headers)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING created_at, updated_at`,
+		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second, headers,
+			filter, filter_path)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonpath) RETURNING created_at, updated_at, filter`,
 		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window, rateColumn(e.RateLimit),
-		db.sealHeaders(e.Headers),
-	).Scan(&e.CreatedAt, &e.UpdatedAt)
+		db.sealHeaders(e.Headers), filter, path,
+	).Scan(&e.CreatedAt, &e.UpdatedAt, (*[]byte)(&e.Filter))
 	if e.Headers == nil {
 		e.Headers = map[string]string{}
 	}
@@ -223,12 +240,14 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 		release = r.ReleaseHeld
 	}
 	maxRetries, window := policyColumns(e.RetryPolicy)
+	filter, path := filterColumns(e.Filter)
 	e, err = db.scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
-		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, headers = $10, updated_at = now(),
+		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, headers = $10,
+		filter = $11::jsonb, filter_path = $12::jsonpath, updated_at = now(),
 		disabled_at = CASE WHEN NOT $5 THEN coalesce(disabled_at, now()) END
 		WHERE id = $1 RETURNING `+endpointColumns,
 		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit),
-		db.sealHeaders(e.Headers)))
+		db.sealHeaders(e.Headers), filter, path))
 	if err != nil {
 		return nil, false, false, wrap(err, "")
 	}

@@ -51,11 +51,13 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 // delivery's id is a UUIDv7 of its event's time, and its created_at the event's:
 // the event, its deliveries and their attempts share a day partition. An
 // event's subscription keys come space-separated (webhooks.SubscriptionKeys).
+// An endpoint's filter lets the event through or not (webhooks.Filter), unless
+// the event names its targets (a test event, a trigger to a listen session).
 // A Cal.com booking is stored only if its dedup key is new (calcom_bookings),
 // an event with an Idempotency-Key only if the key is new or past its window
 // (idempotency_keys, written with the event).
-const publishSQL = `WITH input AS (
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+const publishSQL = `WITH input AS ( -- referenced more than once: materialised, so doc is parsed once per event
+		SELECT *, envelope::jsonb AS doc FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[])
 			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets,
 				idem_key, idem_hash)
@@ -84,6 +86,7 @@ const publishSQL = `WITH input AS (
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
 			AND e.deleted_at IS NULL AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
 			AND (i.targets IS NULL OR e.id::text = ANY (string_to_array(i.targets, ' ')))
+			AND (e.filter_path IS NULL OR i.targets IS NOT NULL OR i.doc @@ e.filter_path)
 	), d AS (
 		INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at)
 		SELECT delivery_id, created_at, organization_id, id, endpoint_id, type, created_at, created_at FROM target
@@ -229,4 +232,34 @@ func (db *DB) Events(ctx context.Context, f webhooks.EventFilter) ([]*webhooks.E
 		return nil, nil, wrap(err, "")
 	}
 	return page(list, f.Limit, func(e *webhooks.Event) webhooks.Cursor { return webhooks.Cursor{CreatedAt: e.ReceivedAt, ID: e.ID} })
+}
+
+// FilterResult is whether a filter lets one event through (FilterTest).
+type FilterResult struct {
+	EventID    string    `json:"event_id"`
+	Event      string    `json:"event"`
+	ReceivedAt time.Time `json:"received_at"`
+	Passes     bool      `json:"passes"`
+}
+
+// FilterTest returns, for the last limit events of orgID of a type the
+// subscriptions select, newest first, whether the compiled filter path lets
+// it through ("" lets everything through) — evaluated as publishing does.
+func (db *DB) FilterTest(ctx context.Context, orgID string, subscriptions []string, path string, limit int) ([]FilterResult, error) {
+	rows, err := db.read.Query(ctx, `SELECT id::text, type, created_at, coalesce($3::jsonpath IS NULL OR envelope::jsonb @@ $3::jsonpath, false)
+		FROM events WHERE organization_id = $1 AND (type = ANY ($2) OR '*' = ANY ($2) OR split_part(type, '.', 1) || '.*' = ANY ($2))
+			AND created_at > now() - interval '30 days'
+		ORDER BY created_at DESC, id DESC LIMIT $4`, orgID, subscriptions, nullIfEmpty(path), limit)
+	if err != nil {
+		return nil, wrap(err, "")
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[FilterResult])
+	return list, wrap(err, "")
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

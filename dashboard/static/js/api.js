@@ -76,6 +76,7 @@ export const api = {
   updateWebhook: (id, body) => request('PATCH', `/webhooks/${enc(id)}`, body),
   deleteWebhook: (id) => request('DELETE', `/webhooks/${enc(id)}`),
   testWebhook: (id, eventType) => request('POST', `/webhooks/${enc(id)}/test`, eventType ? { event_type: eventType } : undefined),
+  filterTest: (id, filter) => request('POST', `/webhooks/${enc(id)}/filter-test`, { filter }),
   secret: (id) => request('GET', `/webhooks/${enc(id)}/secret`),
   rotateSecret: (id, grace) => request('POST', `/webhooks/${enc(id)}/secret/rotate`, { grace }),
   deliveries: (id, params) => request('GET', `/webhooks/${enc(id)}/deliveries` + query(params)),

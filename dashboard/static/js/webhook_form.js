@@ -1,7 +1,7 @@
 // Add webhook: URL, description, events from the catalog; on save the service
 // sends a test ping at once, and the signing secret is shown, once.
 import { api } from './api.js';
-import { copyButton, fieldErrors, h, mount, pretty } from './dom.js';
+import { copyButton, fieldErrors, h, mount, pretty, time } from './dom.js';
 import { breadcrumb } from './webhooks.js';
 
 export async function webhookForm(main, session) {
@@ -44,6 +44,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   const policy = retryPolicyFields(webhook && webhook.retry_policy);
   const rate = rateLimitFields(webhook && webhook.rate_limit);
   const custom = headersFields(webhook ? webhook.headers : {});
+  const filter = filterFields(webhook);
   const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-webhook' }, 'Save');
   const general = h('div', { class: 'notice notice-bad', role: 'alert', hidden: true, id: 'form-error' });
   const form = h('form', {
@@ -51,6 +52,8 @@ export function settingsForm(session, catalog, webhook, submit) {
       ev.preventDefault();
       general.hidden = true;
       const local = localErrors(url.value.trim(), picker.value(), insecure);
+      const f = filter.value();
+      if (f.error) local.push({ field: 'filter', message: f.error });
       if (local.length) { showFormError(form, { fields: local }); return; }
       const body = { url: url.value.trim(), events: picker.value(), description: description.value.trim() };
       const rp = policy.value();
@@ -59,6 +62,7 @@ export function settingsForm(session, catalog, webhook, submit) {
       if (rl) body.rate_limit = rl;
       const hs = custom.value();
       if (webhook || Object.keys(hs).length) body.headers = hs; // an edit sends them all: {} clears them
+      if (webhook || f.filter) body.filter = f.filter; // null clears it
       submit(body, form, button);
     },
   },
@@ -72,6 +76,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   picker.element,
   policy.element,
   rate.element,
+  filter.element,
   custom.element,
   h('div', { class: 'inline' }, button, h('a', { class: 'btn', href: webhook ? '#/webhooks/' + webhook.id : '#/webhooks' }, 'Cancel')));
   return form;
@@ -188,6 +193,49 @@ function rateLimitFields(limit) {
       h('label', { class: 'check', for: 'rl-on' }, on, h('span', {}, 'Limit how fast Empfio sends to this endpoint')),
       field),
     value: () => on.checked ? { per_second: Number(perSecond.value) } : null,
+  };
+}
+
+// filterFields edits an endpoint's payload filter as JSON, with a dry run
+// against the organization's recent events (once the webhook exists).
+function filterFields(webhook) {
+  const current = webhook && webhook.filter ? JSON.stringify(webhook.filter, null, 2) : '';
+  const text = h('textarea', { id: 'filter', class: 'mono', rows: 5, 'data-field': 'filter', spellcheck: 'false',
+    placeholder: '{"data.status": {"$in": ["new", "qualified"]}, "data.score": {"$gte": 0.5}}' }, current);
+  const out = h('div', { id: 'filter-dry-run', 'aria-live': 'polite' });
+  const parse = () => {
+    const raw = text.value.trim();
+    if (!raw) return { filter: null };
+    try { return { filter: JSON.parse(raw) }; } catch (e) { return { error: 'is not valid JSON: ' + e.message }; }
+  };
+  const tryIt = webhook ? h('button', {
+    type: 'button', class: 'btn btn-small', id: 'filter-try', onclick: async () => {
+      const form = text.closest('form');
+      const f = parse();
+      if (f.error) { fieldErrors(form, { fields: [{ field: 'filter', message: f.error }] }); return; }
+      try {
+        const r = await api.filterTest(webhook.id, f.filter);
+        fieldErrors(form, { fields: [] });
+        mount(out, h('p', { class: 'small', id: 'filter-verdict' }, `${r.passed} of the last ${r.checked} events of this webhook's types would be delivered.`),
+          r.events.length ? h('ul', { class: 'small filter-events' }, r.events.slice(0, 20).map((ev) =>
+            h('li', { 'data-passes': String(ev.passes) }, ev.passes ? '✓ ' : '✗ ', h('span', { class: 'mono' }, ev.event), ' ', time(ev.received_at),
+              ' ', h('a', { href: '#/events/' + ev.event_id, class: 'mono muted' }, ev.event_id.slice(0, 8))))) : null);
+      } catch (e) {
+        const rest = fieldErrors(form, e);
+        if (rest.length || !(e.fields && e.fields.length)) mount(out, h('p', { class: 'field-error' }, e.message));
+      }
+    },
+  }, 'Try on recent events') : null;
+  return {
+    element: h('details', { class: 'field', open: !!current },
+      h('summary', {}, 'Payload filter'),
+      h('p', { class: 'hint' }, 'Only events whose payload matches are delivered; leave empty for all. Keys are dotted paths into the payload (',
+        h('code', {}, 'event'), ', ', h('code', {}, 'data.status'), '); a value means equals, or use ',
+        h('code', {}, '$eq $ne $in $nin $gt $gte $lt $lte $exists'), ', and ', h('code', {}, '$and'), ' / ', h('code', {}, '$or'), ' with lists.',
+        webhook ? '' : ' Once the webhook is saved you can try a filter on its recent events.'),
+      h('label', { for: 'filter' }, 'Filter (JSON)'), text,
+      tryIt, out),
+    value: parse,
   };
 }
 
