@@ -41,8 +41,14 @@ type Delivery struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	CompletedAt    *time.Time `json:"completed_at"`
-	AttemptLog     []Attempt  `json:"attempt_log,omitempty"`
-	Request        *Request   `json:"request,omitempty"` // with the attempt log
+	// OrderingKey is the key its endpoint orders it by (Endpoint.Ordered);
+	// null when it is not ordered.
+	OrderingKey *string `json:"ordering_key"`
+	// WaitingFor, in a delivery read alone, is the open delivery of the same
+	// endpoint and key before it, which it waits for.
+	WaitingFor *string   `json:"waiting_for,omitempty"`
+	AttemptLog []Attempt `json:"attempt_log,omitempty"`
+	Request    *Request  `json:"request,omitempty"` // with the attempt log
 }
 
 // Request is what every attempt of a delivery sends: the same method, URL, body

@@ -24,6 +24,10 @@ type Endpoint struct {
 	// Filter, when set, lets through only the events whose envelope it
 	// matches (Filter, CompileFilter); null: every event subscribed to.
 	Filter Filter `json:"filter"`
+	// Ordered: the deliveries of events that share an ordering key go one at
+	// a time, in the order the events were accepted; one that fails holds
+	// back the later ones of its key until it succeeds or fails for good.
+	Ordered bool `json:"ordered"`
 	// Headers are sent on every attempt (validateHeaders); stored like the
 	// secrets. Never nil in what the API returns.
 	Headers      map[string]string `json:"headers"`
@@ -141,7 +145,7 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 
 // EndpointUpdate holds the fields PATCH may change. An absent field stays as
 // it is; null resets it to its default (description "", retry_policy and
-// rate_limit the service's, headers and filter none); url, events and enabled have no default and may
+// rate_limit the service's, headers and filter none, ordered false); url, events and enabled have no default and may
 // not be null.
 type EndpointUpdate struct {
 	URL         Patch[string]            `json:"url"`
@@ -152,6 +156,7 @@ type EndpointUpdate struct {
 	RateLimit   Patch[RateLimit]         `json:"rate_limit"`
 	Headers     Patch[map[string]string] `json:"headers"`
 	Filter      Patch[Filter]            `json:"filter"`
+	Ordered     Patch[bool]              `json:"ordered"`
 	// Replay, with "enabled": true on a disabled endpoint, says what happens to
 	// what was held or failed while it was off (ReplayHeld when absent).
 	Replay *string `json:"replay"`
@@ -222,6 +227,9 @@ func (u *EndpointUpdate) Apply(e *Endpoint) {
 		if u.Filter.Value != nil {
 			e.Filter = *u.Filter.Value
 		}
+	}
+	if u.Ordered.Set {
+		e.Ordered = u.Ordered.Value != nil && *u.Ordered.Value
 	}
 	if u.Headers.Set {
 		e.Headers = map[string]string{}

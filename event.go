@@ -26,18 +26,21 @@ const MaxExternalIDLength = 200
 // Event is something that happened in an organization. Its envelope is rendered
 // once, when the event is stored, so every delivery attempt sends identical bytes.
 type Event struct {
-	ID             string          `json:"id"`
-	OrganizationID string          `json:"organization_id"`
-	Type           string          `json:"event"`
-	Source         string          `json:"source"`
-	ExternalID     *string         `json:"external_id"` // the sender's event id, if any
-	OccurredAt     time.Time       `json:"occurred_at"`
-	ReceivedAt     time.Time       `json:"received_at"`
-	Data           json.RawMessage `json:"data"`
-	Envelope       json.RawMessage `json:"-"`
-	DedupKey       *string         `json:"-"`                    // the inbound dedup key it was accepted under
-	Deliveries     []*Delivery     `json:"deliveries,omitempty"` // where it went, when read alone
-	Exclude        string          `json:"-"`                    // an endpoint it is never delivered to
+	ID             string  `json:"id"`
+	OrganizationID string  `json:"organization_id"`
+	Type           string  `json:"event"`
+	Source         string  `json:"source"`
+	ExternalID     *string `json:"external_id"` // the sender's event id, if any
+	// OrderingKey, when set, orders the event's deliveries to endpoints with
+	// ordered on after the earlier events of the same key (DeriveOrderingKey).
+	OrderingKey *string         `json:"ordering_key"`
+	OccurredAt  time.Time       `json:"occurred_at"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	Data        json.RawMessage `json:"data"`
+	Envelope    json.RawMessage `json:"-"`
+	DedupKey    *string         `json:"-"`                    // the inbound dedup key it was accepted under
+	Deliveries  []*Delivery     `json:"deliveries,omitempty"` // where it went, when read alone
+	Exclude     string          `json:"-"`                    // an endpoint it is never delivered to
 	// Targets, when not nil, are the only endpoints it may be delivered to
 	// (those of them subscribed to its type): a trigger's.
 	Targets []string `json:"-"`

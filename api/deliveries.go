@@ -76,13 +76,19 @@ func (s *Server) delivery(c *fiber.Ctx) (*webhooks.Delivery, error) {
 	return d, nil
 }
 
-// getDelivery: GET /deliveries/{id} → the delivery with every attempt.
+// getDelivery: GET /deliveries/{id} → the delivery with every attempt, and
+// the delivery it waits for when an earlier one of its ordering key is open.
 func (s *Server) getDelivery(c *fiber.Ctx) error {
 	d, err := s.delivery(c)
 	if err != nil {
 		return err
 	}
 	d.Request.Headers = s.Sender.StableHeaders(outbound.Message{ID: d.ID, EventType: d.EventType, Headers: d.Request.Headers})
+	if waiting, err := s.DB.WaitingFor(c.UserContext(), d); err != nil {
+		return err
+	} else if waiting != "" {
+		d.WaitingFor = &waiting
+	}
 	return c.JSON(d)
 }
 

@@ -58,10 +58,11 @@ type publishRequest struct {
 	OrganizationID string          `json:"organization_id"`
 	Data           json.RawMessage `json:"data"`
 	OccurredAt     *time.Time      `json:"occurred_at"`
+	OrderingKey    *string         `json:"ordering_key"`
 }
 
 // publishEvent: POST /events (internal token) {event, organization_id, data,
-// occurred_at?} → 202 {"status":"accepted","event_id","deliveries"}: other Empfio
+// occurred_at?, ordering_key?} → 202 {"status":"accepted","event_id","deliveries"}: other Empfio
 // services publish catalog events directly, without dedup.
 func (s *Server) publishEvent(c *fiber.Ctx) error {
 	var req publishRequest
@@ -86,11 +87,15 @@ func (s *Server) publishEvent(c *fiber.Ctx) error {
 	} else {
 		errs = append(errs, webhooks.ValidateEventData(req.Event, data)...)
 	}
+	if req.OrderingKey != nil {
+		errs = append(errs, webhooks.CheckOrderingKey("ordering_key", *req.OrderingKey)...)
+	}
 	if len(errs) > 0 {
 		return webhooks.Invalid(errs...)
 	}
 	ev := newEvent(req.OrganizationID, req.Event, webhooks.SourceAPI, nil, req.OccurredAt)
 	ev.Data = webhooks.EventData(req.Event, data, ev.OccurredAt)
+	ev.OrderingKey = req.OrderingKey
 	if key := c.Get(headerIdempotencyKey); key != "" {
 		if err := webhooks.CheckIdempotencyKey(key); err != nil {
 			return err

@@ -15,8 +15,9 @@ import (
 // storing: by then it is stored (a duplicate) or its claim was released.
 const retryAfterInFlight = "1"
 
-// publishOnce publishes ev unless it was stored under key within the dedup
-// window, and answers:
+// publishOnce publishes ev, with the ordering key its data give
+// (webhooks.DeriveOrderingKey), unless it was stored under key within the
+// dedup window, and answers:
 //   - 202 {"status":"accepted","event_id"}: stored now;
 //   - 200 {"status":"duplicate","event_id"}: stored before — "duplicate" is only
 //     ever said of an event that is stored;
@@ -41,6 +42,7 @@ func (s *Server) publishOnce(c *fiber.Ctx, key string, ev *webhooks.Event) error
 		}
 	}
 	ev.DedupKey = &key
+	ev.OrderingKey = webhooks.DeriveOrderingKey(ev.Type, ev.Data)
 	_, err = s.Publisher.Publish(ctx, ev)
 	if errors.Is(err, store.ErrStoredBefore) {
 		return s.storedBefore(c, claim, key, ev)

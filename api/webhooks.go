@@ -18,6 +18,7 @@ type createWebhookRequest struct {
 	RateLimit   *webhooks.RateLimit   `json:"rate_limit"`
 	Headers     map[string]string     `json:"headers"`
 	Filter      webhooks.Filter       `json:"filter"`
+	Ordered     bool                  `json:"ordered"`
 }
 
 // PingResult is the outcome of a webhook.ping.
@@ -50,7 +51,8 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	e := &webhooks.Endpoint{OrganizationID: orgOf(c), URL: req.URL, Events: req.Events,
-		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit, Headers: req.Headers, Filter: req.Filter}
+		Description: req.Description, RetryPolicy: req.RetryPolicy, RateLimit: req.RateLimit, Headers: req.Headers, Filter: req.Filter,
+		Ordered: req.Ordered}
 	if err := s.validateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ import (
 // stored with the event, byte for byte. Each attempt is recorded, and moves the
 // delivery as webhooks.Decide says (succeeded, retrying with next_attempt_at,
 // or failed with one structured log line); an endpoint is disabled on 410 Gone.
+// An ordered delivery (Endpoint.Ordered) is taken only when no open delivery of
+// its endpoint and ordering key comes before it, and the one after it gets its
+// task when it ends (nextOfKey): one at a time per key, in acceptance order.
 //
 // The circuit breaker (webhooks.Breaker) decides what each attempt's outcome
 // does to the endpoint's circuit; a delivery to an endpoint whose circuit is
@@ -205,6 +208,9 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload) (err error) {
 	d.logAttempt(job, res, rec, number)
 	d.judgeEndpoint(ctx, job, rec, res.OK())
 	d.Circuits.AttemptEnded(ctx, e, job.Delivery.ID)
+	if webhooks.IsFinalStatus(rec.Status) {
+		d.nextOfKey(ctx, &job.Delivery)
+	}
 	if rec.Status == webhooks.StatusFailed {
 		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
 	}
@@ -224,7 +230,31 @@ func (d *Deliverer) end(ctx context.Context, t *store.Taken, status, reason stri
 	if err := d.DB.EndTaken(ctx, t.Delivery.ID, t.Delivery.CreatedAt, t.Lease, status, reason); err != nil {
 		return d.infra(ctx, t.Delivery.ID, err)
 	}
+	if webhooks.IsFinalStatus(status) {
+		d.nextOfKey(ctx, &t.Delivery)
+	}
 	return nil
+}
+
+// nextOfKey gives a task to the delivery that waited for ended, an ordered
+// delivery that is now final: the next open one of its endpoint and ordering
+// key (store.Take attempts only the first of a key). The task's id names
+// both, so a second call for the same end adds nothing. A failure is only
+// logged: the sweeper claims the waiting delivery after its grace, since it is
+// now the first of its key.
+func (d *Deliverer) nextOfKey(ctx context.Context, ended *webhooks.Delivery) {
+	if ended.OrderingKey == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	next, found, err := d.DB.NextOfKey(ctx, ended.EndpointID, *ended.OrderingKey)
+	if err == nil && found {
+		_, err = d.Queue.enqueueAs(ctx, payload{DeliveryID: next.ID, CreatedAt: next.CreatedAt}, next.ID+":after:"+ended.ID)
+	}
+	if err != nil {
+		d.Log.Warn("the next delivery of an ordering key could not be given its task; the sweeper will",
+			"delivery_id", ended.ID, "endpoint_id", ended.EndpointID, "error", err)
+	}
 }
 
 // putBack gives a taken delivery back, unattempted, for its task to try again

@@ -18,7 +18,8 @@ import (
 // no one else, and then returned with its endpoint as it is now (a tombstone
 // included) and, unless withEnvelope is false, its event's envelope. nil, and
 // no error, when it is not to be attempted now: final, held, not due, being
-// attempted elsewhere, or gone.
+// attempted elsewhere, waiting for an earlier delivery of its ordering key
+// (firstOfKey), or gone.
 //
 // The lease is what makes an attempt the only one: whatever number of tasks
 // name a delivery (a batch run again, the sweeper's, a user's), only the one
@@ -49,11 +50,12 @@ var takeSQL = `WITH k AS (
 		FROM k
 		WHERE d.id = k.id AND d.created_at = k.created_at AND d.status IN ('pending', 'retrying')
 			AND d.next_attempt_at <= now() + interval '1 second' AND (d.lease_until IS NULL OR d.lease_until < now())
+			AND ` + firstOfKey("d.") + `
 		RETURNING d.id, d.created_at, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
-			d.next_attempt_at, d.lease_until, d.endpoint_id, k.envelope
+			d.next_attempt_at, d.lease_until, d.ordering_key, d.endpoint_id, k.envelope
 	)
 	SELECT t.id, t.created_at, t.organization_id, t.event_id, t.event_type, t.status, t.attempts, t.manual, t.next_attempt_at,
-		t.lease_until, ev.envelope, ` + prefixed("e.", endpointColumns) + `
+		t.lease_until, t.ordering_key, ev.envelope, ` + prefixed("e.", endpointColumns) + `
 	FROM t JOIN endpoints e ON e.id = t.endpoint_id
 	LEFT JOIN events ev ON t.envelope AND ev.id = t.event_id AND ev.created_at = t.created_at`
 
@@ -74,7 +76,7 @@ func (db *DB) takeGroup(ctx context.Context, reqs []takeRequest) ([]*Taken, erro
 		var envelope *string
 		d := &t.Delivery
 		e, err := db.scanEndpoint(row, &d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EventType, &d.Status, &d.Attempts, &t.Manual,
-			&d.NextAttemptAt, &t.Lease, &envelope)
+			&d.NextAttemptAt, &t.Lease, &d.OrderingKey, &envelope)
 		if err != nil {
 			return nil, err
 		}

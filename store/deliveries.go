@@ -25,12 +25,12 @@ func byID(p, id string, n int) (string, []any) {
 }
 
 const deliveryColumns = `id, created_at, organization_id, event_id, endpoint_id, event_type, status, attempts,
-	next_attempt_at, last_status_code, last_error, updated_at, completed_at`
+	next_attempt_at, last_status_code, last_error, updated_at, completed_at, ordering_key`
 
 func scanDelivery(row pgx.Row) (*webhooks.Delivery, error) {
 	var d webhooks.Delivery
 	err := row.Scan(&d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
-		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt)
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &d.OrderingKey)
 	return &d, err
 }
 
@@ -61,7 +61,7 @@ func (db *DB) Delivery(ctx context.Context, orgID, id string) (*webhooks.Deliver
 		JOIN events ev ON ev.id = d.event_id AND ev.created_at = d.created_at
 		WHERE d.organization_id = $1 AND `+cond, append([]any{orgID}, args...)...).Scan(
 		&d.ID, &d.CreatedAt, &d.OrganizationID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts,
-		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &url, &envelope, &headers)
+		&d.NextAttemptAt, &d.LastStatusCode, &d.LastError, &d.UpdatedAt, &d.CompletedAt, &d.OrderingKey, &url, &envelope, &headers)
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
@@ -146,8 +146,8 @@ func (db *DB) RetryDelivery(ctx context.Context, d *webhooks.Delivery, r webhook
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, out.EndpointID, out.CreatedAt, out.ID); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, out.EndpointID, out.CreatedAt, out.ID, out.OrderingKey); err != nil {
 		return nil, wrap(err, "")
 	}
 	return out, wrap(tx.Commit(ctx), "")
@@ -161,9 +161,10 @@ func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since,
 			UPDATE deliveries SET status = 'pending', manual = true, next_attempt_at = now(), completed_at = NULL, updated_at = now()
 			WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
 				AND ($5::text[] IS NULL OR event_type = ANY ($5))
-			RETURNING id, created_at, endpoint_id
+			RETURNING id, created_at, endpoint_id, ordering_key
 		), o AS (
-			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT endpoint_id, created_at, id FROM d
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key)
+			SELECT endpoint_id, created_at, id, ordering_key FROM d
 			ON CONFLICT DO NOTHING
 		)
 		SELECT id::text, created_at FROM d`, orgID, endpointID, since, until, types)

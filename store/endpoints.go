@@ -14,7 +14,7 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
 	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version,
-	release_head, headers, filter`
+	release_head, headers, filter, ordered`
 
 // scanEndpoint scans the columns lead into lead's destinations, then
 // endpointColumns.
@@ -29,7 +29,7 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
 		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version,
-		&c.Releasing, &headers, &filter)...)
+		&c.Releasing, &headers, &filter, &e.Ordered)...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +140,10 @@ func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	filter, path := filterColumns(e.Filter)
 	err := db.pool.QueryRow(ctx, `INSERT INTO endpoints
 		(id, organization_id, url, description, events, secret, max_retries, retry_window_seconds, rate_limit_per_second, headers,
-			filter, filter_path)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonpath) RETURNING created_at, updated_at, filter`,
+			filter, filter_path, ordered)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonpath, $13) RETURNING created_at, updated_at, filter`,
 		e.ID, e.OrganizationID, e.URL, e.Description, e.Events, db.keys.seal(e.Secret), maxRetries, window, rateColumn(e.RateLimit),
-		db.sealHeaders(e.Headers), filter, path,
+		db.sealHeaders(e.Headers), filter, path, e.Ordered,
 	).Scan(&e.CreatedAt, &e.UpdatedAt, (*[]byte)(&e.Filter))
 	if e.Headers == nil {
 		e.Headers = map[string]string{}
@@ -243,11 +243,11 @@ func (db *DB) UpdateEndpoint(ctx context.Context, orgID, id string, u *webhooks.
 	filter, path := filterColumns(e.Filter)
 	e, err = db.scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, events = $4, enabled = $5,
 		disabled_reason = $6, max_retries = $7, retry_window_seconds = $8, rate_limit_per_second = $9, headers = $10,
-		filter = $11::jsonb, filter_path = $12::jsonpath, updated_at = now(),
+		filter = $11::jsonb, filter_path = $12::jsonpath, ordered = $13, updated_at = now(),
 		disabled_at = CASE WHEN NOT $5 THEN coalesce(disabled_at, now()) END
 		WHERE id = $1 RETURNING `+endpointColumns,
 		e.ID, e.URL, e.Description, e.Events, e.Enabled, e.DisabledReason, maxRetries, window, rateColumn(e.RateLimit),
-		db.sealHeaders(e.Headers), filter, path))
+		db.sealHeaders(e.Headers), filter, path, e.Ordered))
 	if err != nil {
 		return nil, false, false, wrap(err, "")
 	}
@@ -264,9 +264,9 @@ func reenable(ctx context.Context, tx pgx.Tx, e *webhooks.Endpoint, r webhooks.R
 		b.Queue(`WITH d AS (
 				UPDATE deliveries SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
 				WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2::timestamptz - interval '7 days' AND completed_at >= $2::timestamptz
-				RETURNING endpoint_id, created_at, id
+				RETURNING endpoint_id, created_at, id, ordering_key
 			)
-			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT * FROM d ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key) SELECT * FROM d ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
 	}
 	if !r.ReleaseHeld {
 		b.Queue(`WITH d AS (

@@ -55,12 +55,13 @@ var ErrStoredBefore = errors.New("store: the event was stored before")
 // the event names its targets (a test event, a trigger to a listen session).
 // A Cal.com booking is stored only if its dedup key is new (calcom_bookings),
 // an event with an Idempotency-Key only if the key is new or past its window
-// (idempotency_keys, written with the event).
+// (idempotency_keys, written with the event). A delivery to an endpoint with
+// ordered on carries its event's ordering key, here and in open_deliveries.
 const publishSQL = `WITH input AS ( -- referenced more than once: materialised, so doc is parsed once per event
 		SELECT *, envelope::jsonb AS doc FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[])
+			$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $16::text[])
 			AS t(id, organization_id, type, source, external_id, occurred_at, created_at, envelope, keys, dedup_key, exclude, targets,
-				idem_key, idem_hash)
+				idem_key, idem_hash, ordering_key)
 	), known AS ( -- the events of organizations that exist (a join, not a foreign key's trigger)
 		SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = i.organization_id)
 	), booking AS (
@@ -76,24 +77,27 @@ const publishSQL = `WITH input AS ( -- referenced more than once: materialised, 
 		WHERE k.created_at < now() - make_interval(secs => $15)
 		RETURNING event_id
 	), ev AS (
-		INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key)
-		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key FROM known
+		INSERT INTO events (id, created_at, organization_id, type, source, external_id, occurred_at, envelope, dedup_key, ordering_key)
+		SELECT id, created_at, organization_id, type, source, external_id, occurred_at, envelope::json, dedup_key, ordering_key FROM known
 		WHERE (source <> 'calcom' OR dedup_key IS NULL OR id IN (SELECT event_id FROM booking))
 			AND (idem_key IS NULL OR id IN (SELECT event_id FROM idem))
 		RETURNING id
 	), target AS MATERIALIZED ( -- once: the ids it draws are the ones inserted and returned
-		SELECT empfio_uuidv7(i.created_at) AS delivery_id, i.*, e.id AS endpoint_id
+		SELECT empfio_uuidv7(i.created_at) AS delivery_id, i.*, e.id AS endpoint_id,
+			CASE WHEN e.ordered THEN i.ordering_key END AS delivery_key
 		FROM input i JOIN ev ON ev.id = i.id JOIN endpoints e ON e.organization_id = i.organization_id AND e.enabled
 			AND e.deleted_at IS NULL AND e.events && string_to_array(i.keys, ' ') AND e.id::text <> i.exclude
 			AND (i.targets IS NULL OR e.id::text = ANY (string_to_array(i.targets, ' ')))
 			AND (e.filter_path IS NULL OR i.targets IS NOT NULL OR i.doc @@ e.filter_path)
 	), d AS (
-		INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at)
-		SELECT delivery_id, created_at, organization_id, id, endpoint_id, type, created_at, created_at FROM target
+		INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at,
+			ordering_key)
+		SELECT delivery_id, created_at, organization_id, id, endpoint_id, type, created_at, created_at, delivery_key FROM target
 	), o AS (
-		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id) SELECT endpoint_id, created_at, delivery_id FROM target
+		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key)
+		SELECT endpoint_id, created_at, delivery_id, delivery_key FROM target
 	)
-	SELECT i.id::text, i.id IN (SELECT id FROM known), ev.id IS NOT NULL, t.delivery_id::text, t.endpoint_id::text
+	SELECT i.id::text, i.id IN (SELECT id FROM known), ev.id IS NOT NULL, t.delivery_id::text, t.endpoint_id::text, t.delivery_key
 	FROM input i LEFT JOIN ev ON ev.id = i.id LEFT JOIN target t ON t.id = i.id`
 
 // published is what publishing one event did.
@@ -110,13 +114,14 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 	ids, orgs, types, sources, envelopes, keys, exclude := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	external, dedup, targets, idemKeys := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-	idemHashes := make([][]byte, n)
+	idemHashes, orderingKeys := make([][]byte, n), make([]*string, n)
 	occurred, received := make([]time.Time, n), make([]time.Time, n)
 	index := make(map[string]int, n)
 	for i, ev := range evs {
 		ids[i], orgs[i], types[i], sources[i], envelopes[i] = ev.ID, ev.OrganizationID, ev.Type, ev.Source, string(ev.Envelope)
 		keys[i], exclude[i] = strings.Join(webhooks.SubscriptionKeys(ev.Type), " "), ev.Exclude
 		external[i], dedup[i], occurred[i], received[i] = ev.ExternalID, ev.DedupKey, ev.OccurredAt, ev.ReceivedAt
+		orderingKeys[i] = ev.OrderingKey
 		if ev.Targets != nil {
 			t := strings.Join(ev.Targets, " ")
 			targets[i] = &t
@@ -127,22 +132,23 @@ func (db *DB) publishGroup(ctx context.Context, evs []*webhooks.Event) ([]publis
 		index[ev.ID] = i
 	}
 	rows, err := db.pool.Query(ctx, publishSQL, ids, orgs, types, sources, external, occurred, received, envelopes, keys, dedup, exclude, targets,
-		idemKeys, idemHashes, webhooks.IdempotencyWindow.Seconds())
+		idemKeys, idemHashes, webhooks.IdempotencyWindow.Seconds(), orderingKeys)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]published, n)
 	var eventID string
 	var known, stored bool
-	var deliveryID, endpointID *string
-	_, err = pgx.ForEachRow(rows, []any{&eventID, &known, &stored, &deliveryID, &endpointID}, func() error {
+	var deliveryID, endpointID, orderingKey *string
+	_, err = pgx.ForEachRow(rows, []any{&eventID, &known, &stored, &deliveryID, &endpointID, &orderingKey}, func() error {
 		i := index[eventID]
 		out[i].known, out[i].stored = known, stored
 		if deliveryID != nil {
 			ev := evs[i]
 			out[i].deliveries = append(out[i].deliveries, webhooks.Delivery{ID: *deliveryID,
 				OrganizationID: ev.OrganizationID, EventID: ev.ID, EndpointID: *endpointID, EventType: ev.Type,
-				Status: webhooks.StatusPending, NextAttemptAt: &ev.ReceivedAt, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt})
+				Status: webhooks.StatusPending, NextAttemptAt: &ev.ReceivedAt, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt,
+				OrderingKey: orderingKey})
 		}
 		return nil
 	})
@@ -194,12 +200,12 @@ func (db *DB) BookingEvent(ctx context.Context, orgID, dedupKey string) (id stri
 }
 
 // eventColumns reads data out of the stored envelope; json's -> keeps its text.
-const eventColumns = `id, organization_id, type, source, external_id, occurred_at, created_at, envelope->'data'`
+const eventColumns = `id, organization_id, type, source, external_id, occurred_at, created_at, envelope->'data', ordering_key`
 
 func scanEvent(row pgx.Row) (*webhooks.Event, error) {
 	var ev webhooks.Event
 	var data string
-	if err := row.Scan(&ev.ID, &ev.OrganizationID, &ev.Type, &ev.Source, &ev.ExternalID, &ev.OccurredAt, &ev.ReceivedAt, &data); err != nil {
+	if err := row.Scan(&ev.ID, &ev.OrganizationID, &ev.Type, &ev.Source, &ev.ExternalID, &ev.OccurredAt, &ev.ReceivedAt, &data, &ev.OrderingKey); err != nil {
 		return nil, err
 	}
 	ev.Data = json.RawMessage(data)

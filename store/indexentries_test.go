@@ -45,7 +45,8 @@ func TestHotPath_FewIndexEntriesAndHOTUpdates(t *testing.T) {
 			FROM pg_stat_user_tables s JOIN pg_inherits h ON h.inhrelid = s.relid JOIN pg_class p ON p.oid = h.inhparent
 			WHERE p.relname IN ('events', 'deliveries', 'attempts') GROUP BY p.oid, p.relname
 			UNION ALL
-			SELECT s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid)
+			SELECT s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd,
+				(SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid AND i.indpred IS NULL)
 			FROM pg_stat_user_tables s WHERE s.relname = 'open_deliveries'`)
 		testenv.Must(t, err)
 		tables = map[string]table{}
@@ -72,7 +73,8 @@ func TestHotPath_FewIndexEntriesAndHOTUpdates(t *testing.T) {
 	}
 	// events_dedup_idx is partial (events with a dedup key, as the agent's
 	// have): counted here though these events have none, so 7 is the figure of
-	// an agent event's delivery.
+	// an agent event's delivery. open_deliveries_ordered_idx, partial too,
+	// holds ordered deliveries only: an unordered one writes nothing to it.
 	if perDelivery > 7 {
 		t.Errorf("%.2f index entries per delivery: an index was added on the hot path", perDelivery)
 	}
