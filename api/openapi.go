@@ -208,8 +208,9 @@ func openAPIDocument() object {
 	d.op("POST", "/api/v1/webhooks/calcom/{token}", "calcomOrgWebhook", "A Cal.com booking webhook to an organization's own subscriber URL.", secNone,
 		calcomBody, calcom, calcomSig)
 	publish := props([]string{"event", "organization_id", "data"}, object{"event": str, "organization_id": uuidSchema, "data": object{"type": "object"},
-		"occurred_at": dateTime})
-	d.op("POST", "/api/v1/events", "publishEvent", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409.",
+		"occurred_at": dateTime, "ordering_key": object{"type": "string", "minLength": 1, "maxLength": webhooks.MaxOrderingKeyLength,
+			"description": "webhooks with ordered on get the events of one key one at a time, in the order they were accepted"}})
+	d.op("POST", "/api/v1/events", "publishEvent", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409. With an ordering_key, webhooks with ordered on get this event after the earlier ones of the key.",
 		secInternal, publish,
 		map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
 			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})},
@@ -250,7 +251,7 @@ func openAPIDocument() object {
 	d.op("POST", "/api/v1/webhooks", "createWebhook", "Register an endpoint; answers with its secret and the test ping's outcome.", secAPIKey,
 		request[createWebhookRequest](s, "url", "events"), map[string]object{"201": created})
 	d.op("GET", "/api/v1/webhooks/{id}", "getWebhook", "One webhook, with its stats and health.", secAPIKey, nil, map[string]object{"200": webhook})
-	d.op("PATCH", "/api/v1/webhooks/{id}", "updateWebhook", "Change url, events, description, enabled (with replay), retry_policy, rate_limit.",
+	d.op("PATCH", "/api/v1/webhooks/{id}", "updateWebhook", "Change url, events, description, enabled (with replay), retry_policy, rate_limit, headers, filter, ordered; null resets a field to its default.",
 		secAPIKey, request[webhooks.EndpointUpdate](s), map[string]object{"200": webhook})
 	d.op("DELETE", "/api/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log.", secAPIKey, nil, map[string]object{"204": nil})
 	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Without a body, send a webhook.ping now and answer its outcome (200); with an event_type, send that type's catalog example to this webhook as a real delivery — signed, logged, retried — and answer its id (202).",
@@ -270,7 +271,7 @@ func openAPIDocument() object {
 			query("until", "only deliveries created before this time", dateTime)}, cursorParams...)...)
 	d.op("POST", "/api/v1/webhooks/{id}/replay", "replay", "Send again the failed deliveries of a time range.", secAPIKey,
 		request[webhooks.ReplayRange](s, "since"), map[string]object{"202": props([]string{"replayed"}, object{"replayed": integer})})
-	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request.", secAPIKey, nil, map[string]object{"200": delivery})
+	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request; waiting_for names the earlier delivery of its ordering key it waits for.", secAPIKey, nil, map[string]object{"200": delivery})
 	d.op("POST", "/api/v1/deliveries/{id}/retry", "retryDelivery", "Send a delivery once more, now.", secAPIKey, nil, map[string]object{"202": delivery})
 	d.op("GET", "/api/v1/events", "listEvents", "The events the organization received, newest first.", secAPIKey, nil,
 		map[string]object{"200": list(event)}, append([]object{query("event_type", "only events of this type", str)}, cursorParams...)...)
