@@ -113,3 +113,60 @@ func TestDashboard_PayloadFilterWithDryRun(t *testing.T) {
 		t.Fatalf("%d console errors: %v", len(errs), errs)
 	}
 }
+
+// A user turns on "Deliver in order"; a later event about a lead whose
+// earlier delivery keeps failing says what it waits for, and leads there.
+func TestDashboard_OrderedDeliveryToggleAndWaiting(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 3, Window: time.Minute}})
+	orgID, key := a.Org(t, "Ordered")
+	recv := apptest.NewReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Empfio-Event") == webhooks.LeadCreated {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	b := newBrowser(t)
+	b.signIn(a, key)
+	id, _ := a.Webhook(t, key, recv.URL, "lead.*")
+	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.visible("#webhook-form")
+	if eval[bool](b, `document.querySelector('#ordered').checked`) {
+		t.Fatal("a new webhook shows as ordered")
+	}
+	b.click("#ordered")
+	b.click("#save-webhook")
+	testenv.Eventually(t, 10*time.Second, "ordered is saved", func() bool {
+		var e webhooks.Endpoint
+		a.Do(t, "GET", "/api/v1/webhooks/"+id, key, nil).JSON(t, &e)
+		return e.Ordered
+	})
+
+	publishLead(t, a, orgID, "lead-a") // fails, and is retried for a minute
+	testenv.Eventually(t, 10*time.Second, "the first delivery failed once", func() bool { return len(recv.Of(webhooks.LeadCreated)) == 1 })
+	r := a.Do(t, "POST", "/api/v1/events", apptest.InternalToken, map[string]any{"event": webhooks.LeadStatusChanged, "organization_id": orgID,
+		"ordering_key": "lead:lead-a", "data": map[string]any{"id": "lead-a", "status": "qualified"}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("publish: %d %s", r.Status, r.Body)
+	}
+	var log struct{ Data []webhooks.Delivery }
+	testenv.Eventually(t, 10*time.Second, "two deliveries", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+id+"/deliveries", key, nil).JSON(t, &log)
+		return len(log.Data) == 2
+	})
+	second, first := log.Data[0], log.Data[1]
+	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.visible("#search-id")
+	b.typeInto("#search-id", second.ID)
+	b.click("#search")
+	b.visible(`[data-waiting-for="` + first.ID + `"]`)
+	if got := b.text("[data-waiting-for]"); !strings.Contains(got, "Waiting for "+first.ID+" of the same key") {
+		t.Fatalf("the waiting notice: %q", got)
+	}
+	if n := len(recv.Of(webhooks.LeadStatusChanged)); n != 0 {
+		t.Fatalf("the later event was sent %d times while the earlier one is failing", n)
+	}
+	b.click(`[data-action=open-waiting-for]`)
+	b.visible(`.delivery-panel[data-delivery="` + first.ID + `"]`)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}

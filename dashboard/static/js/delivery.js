@@ -36,7 +36,12 @@ function render(el, session, d, onChange) {
           d.status === 'retrying' || d.status === 'pending'
             ? [h('dt', {}, 'Next attempt'), h('dd', { 'data-next-attempt': '' }, d.next_attempt_at ? [time(d.next_attempt_at), ' (', time(d.next_attempt_at, { relative: true }), ')'] : 'as soon as a worker is free')]
             : null,
-          d.completed_at ? [h('dt', {}, 'Finished'), h('dd', {}, time(d.completed_at))] : null)),
+          d.completed_at ? [h('dt', {}, 'Finished'), h('dd', {}, time(d.completed_at))] : null,
+          d.ordering_key ? [h('dt', {}, 'Ordering key'), h('dd', { class: 'mono' }, d.ordering_key)] : null),
+        d.waiting_for ? h('p', { class: 'notice', 'data-waiting-for': d.waiting_for }, 'Waiting for ',
+          h('button', { type: 'button', class: 'link mono', 'data-action': 'open-waiting-for',
+            onclick: () => deliveryPanel(el, session, d.waiting_for, onChange).catch((e) => toast(e.message)) }, d.waiting_for),
+          ' of the same key: this webhook delivers in order, so this delivery goes once that one has succeeded or failed for good.') : null),
       h('div', { class: 'actions' }, retry)),
     h('h3', {}, 'Request'),
     h('p', { class: 'mono small break' }, req.method + ' ' + req.url),

@@ -43,6 +43,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   const picker = eventPicker(session, catalog, webhook ? webhook.events : []);
   const policy = retryPolicyFields(webhook && webhook.retry_policy);
   const rate = rateLimitFields(webhook && webhook.rate_limit);
+  const ordered = orderedField(webhook);
   const custom = headersFields(webhook ? webhook.headers : {});
   const filter = filterFields(webhook);
   const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-webhook' }, 'Save');
@@ -60,6 +61,7 @@ export function settingsForm(session, catalog, webhook, submit) {
       if (rp) body.retry_policy = rp;
       const rl = rate.value();
       if (rl) body.rate_limit = rl;
+      if (webhook || ordered.value()) body.ordered = ordered.value();
       const hs = custom.value();
       if (webhook || Object.keys(hs).length) body.headers = hs; // an edit sends them all: {} clears them
       if (webhook || f.filter) body.filter = f.filter; // null clears it
@@ -76,6 +78,7 @@ export function settingsForm(session, catalog, webhook, submit) {
   picker.element,
   policy.element,
   rate.element,
+  ordered.element,
   filter.element,
   custom.element,
   h('div', { class: 'inline' }, button, h('a', { class: 'btn', href: webhook ? '#/webhooks/' + webhook.id : '#/webhooks' }, 'Cancel')));
@@ -193,6 +196,18 @@ function rateLimitFields(limit) {
       h('label', { class: 'check', for: 'rl-on' }, on, h('span', {}, 'Limit how fast Empfio sends to this endpoint')),
       field),
     value: () => on.checked ? { per_second: Number(perSecond.value) } : null,
+  };
+}
+
+// orderedField turns ordered delivery on or off.
+function orderedField(webhook) {
+  const on = h('input', { type: 'checkbox', id: 'ordered', 'data-field': 'ordered', checked: !!(webhook && webhook.ordered), 'aria-describedby': 'ordered-hint' });
+  return {
+    element: h('div', { class: 'field' },
+      h('label', { class: 'check', for: 'ordered' }, on, h('span', {}, h('span', { class: 'name' }, 'Deliver in order'),
+        h('span', { class: 'desc', id: 'ordered-hint' }, 'Events about the same lead, conversation or booking arrive one at a time, in the order they happened. ' +
+          'A delivery that keeps failing holds back the later ones about the same thing until it succeeds or its retries run out; others are not held back.')))),
+    value: () => on.checked,
   };
 }
 
