@@ -22,7 +22,16 @@ func CanonicalID(s string) (string, bool) {
 // (milliseconds, UTC): the event's received time. An event, its deliveries
 // (whose ids the store makes with the same time) and their attempts are stored
 // in the partition of that day, which IDTime finds from an id alone.
-func NewEventID() (string, time.Time) { return EventIDAt(time.Now()) }
+//
+// The ids one process makes increase (uuid.NewV7 keeps a sub-millisecond
+// fraction and never goes back), and the time is read from the id itself, so
+// the order of (received time, id) is the order the events were accepted in,
+// within a millisecond too: ordered delivery relies on it.
+func NewEventID() (string, time.Time) {
+	id := uuid.Must(uuid.NewV7()).String()
+	t, _ := IDTime(id)
+	return id, t
+}
 
 // EventIDAt is NewEventID for an event received at t (imports, tests).
 func EventIDAt(t time.Time) (string, time.Time) {

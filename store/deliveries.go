@@ -146,8 +146,8 @@ func (db *DB) RetryDelivery(ctx context.Context, d *webhooks.Delivery, r webhook
 	if err != nil {
 		return nil, wrap(err, "Delivery")
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, out.EndpointID, out.CreatedAt, out.ID, out.OrderingKey); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key, event_id)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, out.EndpointID, out.CreatedAt, out.ID, out.OrderingKey, out.EventID); err != nil {
 		return nil, wrap(err, "")
 	}
 	return out, wrap(tx.Commit(ctx), "")
@@ -161,10 +161,10 @@ func (db *DB) ReplayFailed(ctx context.Context, orgID, endpointID string, since,
 			UPDATE deliveries SET status = 'pending', manual = true, next_attempt_at = now(), completed_at = NULL, updated_at = now()
 			WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
 				AND ($5::text[] IS NULL OR event_type = ANY ($5))
-			RETURNING id, created_at, endpoint_id, ordering_key
+			RETURNING id, created_at, endpoint_id, ordering_key, event_id
 		), o AS (
-			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key)
-			SELECT endpoint_id, created_at, id, ordering_key FROM d
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key, event_id)
+			SELECT endpoint_id, created_at, id, ordering_key, event_id FROM d
 			ON CONFLICT DO NOTHING
 		)
 		SELECT id::text, created_at FROM d`, orgID, endpointID, since, until, types)

@@ -264,9 +264,10 @@ func reenable(ctx context.Context, tx pgx.Tx, e *webhooks.Endpoint, r webhooks.R
 		b.Queue(`WITH d AS (
 				UPDATE deliveries SET status = 'held', manual = true, next_attempt_at = NULL, completed_at = NULL, updated_at = now()
 				WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2::timestamptz - interval '7 days' AND completed_at >= $2::timestamptz
-				RETURNING endpoint_id, created_at, id, ordering_key
+				RETURNING endpoint_id, created_at, id, ordering_key, event_id
 			)
-			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key) SELECT * FROM d ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
+			INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key, event_id) SELECT * FROM d
+			ON CONFLICT DO NOTHING`, e.ID, *r.ReplayFailed)
 	}
 	if !r.ReleaseHeld {
 		b.Queue(`WITH d AS (

@@ -94,8 +94,8 @@ const publishSQL = `WITH input AS ( -- referenced more than once: materialised, 
 			ordering_key)
 		SELECT delivery_id, created_at, organization_id, id, endpoint_id, type, created_at, created_at, delivery_key FROM target
 	), o AS (
-		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key)
-		SELECT endpoint_id, created_at, delivery_id, delivery_key FROM target
+		INSERT INTO open_deliveries (endpoint_id, created_at, delivery_id, ordering_key, event_id)
+		SELECT endpoint_id, created_at, delivery_id, delivery_key, id FROM target
 	)
 	SELECT i.id::text, i.id IN (SELECT id FROM known), ev.id IS NOT NULL, t.delivery_id::text, t.endpoint_id::text, t.delivery_key
 	FROM input i LEFT JOIN ev ON ev.id = i.id LEFT JOIN target t ON t.id = i.id`

@@ -108,6 +108,34 @@ func TestTake_OrderedEndpointTakesTheFirstOfAKeyOnly(t *testing.T) {
 		t.Fatal("a new delivery of k1 was taken while d1, sent again, is open")
 	}
 	take(t, db, d1)
+
+	// Two events accepted within one millisecond: the event ids say which
+	// came first.
+	same := start.Add(time.Hour)
+	e1, e2 := leadAt(t, org.ID, same), leadAt(t, org.ID, same)
+	if e2.ID < e1.ID {
+		e1, e2 = e2, e1
+	}
+	var firstSent, secondSent webhooks.Delivery
+	for _, ev := range []*webhooks.Event{e2, e1} { // stored in the other order
+		k := "same-ms"
+		ev.OrderingKey = &k
+		ds, err := db.Publish(ctx, ev)
+		testenv.Must(t, err)
+		for _, d := range ds {
+			if d.EndpointID == ordered.ID && ev == e1 {
+				firstSent = d
+			} else if d.EndpointID == ordered.ID {
+				secondSent = d
+			}
+		}
+	}
+	testenv.Must(t, db.Pool().QueryRow(ctx, `UPDATE deliveries SET next_attempt_at = now() WHERE event_id = ANY ($1) RETURNING 1`,
+		[]string{e1.ID, e2.ID}).Scan(new(int)))
+	if got, _ := db.Take(ctx, secondSent.ID, secondSent.CreatedAt, time.Minute, false); got != nil {
+		t.Fatal("of two events of one millisecond, the one with the greater id was taken first")
+	}
+	take(t, db, firstSent)
 }
 
 func read1(t *testing.T, db *store.DB, orgID, id string) *webhooks.Delivery {

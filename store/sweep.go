@@ -90,13 +90,14 @@ var FirstOpen = OpenPlace{EndpointID: "00000000-0000-0000-0000-000000000000", De
 
 // firstOfKey is the condition that delivery p (a column prefix of deliveries)
 // is not ordered, or comes first among the open deliveries of its endpoint and
-// ordering key: one that is not waits, taken by no task and claimed by no
+// ordering key, in the order their events were accepted (created_at, then the
+// UUIDv7 event id, which orders one api's events within a millisecond): one that is not waits, taken by no task and claimed by no
 // sweep, until the one before it ends (NextOfKey). An index probe of
 // open_deliveries_ordered_idx; nothing for an unordered delivery.
 func firstOfKey(p string) string {
 	return `(` + p + `ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM open_deliveries prior
 		WHERE prior.endpoint_id = ` + p + `endpoint_id AND prior.ordering_key = ` + p + `ordering_key
-			AND (prior.created_at, prior.delivery_id) < (` + p + `created_at, ` + p + `id)))`
+			AND (prior.created_at, prior.event_id) < (` + p + `created_at, ` + p + `event_id)))`
 }
 
 // NextOfKey returns the first open delivery of endpointID and ordering key
@@ -104,7 +105,7 @@ func firstOfKey(p string) string {
 // false when none is open.
 func (db *DB) NextOfKey(ctx context.Context, endpointID, key string) (next Due, found bool, err error) {
 	err = db.pool.QueryRow(ctx, `SELECT o.delivery_id::text, o.created_at FROM open_deliveries o
-		WHERE o.endpoint_id = $1 AND o.ordering_key = $2 ORDER BY o.created_at, o.delivery_id LIMIT 1`,
+		WHERE o.endpoint_id = $1 AND o.ordering_key = $2 ORDER BY o.created_at, o.event_id LIMIT 1`,
 		endpointID, key).Scan(&next.ID, &next.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Due{}, false, nil
@@ -121,8 +122,8 @@ func (db *DB) WaitingFor(ctx context.Context, d *webhooks.Delivery) (string, err
 	}
 	var id string
 	err := db.read.QueryRow(ctx, `SELECT o.delivery_id::text FROM open_deliveries o
-		WHERE o.endpoint_id = $1 AND o.ordering_key = $2 AND (o.created_at, o.delivery_id) < ($3, $4::uuid)
-		ORDER BY o.created_at, o.delivery_id LIMIT 1`, d.EndpointID, *d.OrderingKey, d.CreatedAt, d.ID).Scan(&id)
+		WHERE o.endpoint_id = $1 AND o.ordering_key = $2 AND (o.created_at, o.event_id) < ($3, $4::uuid)
+		ORDER BY o.created_at, o.event_id LIMIT 1`, d.EndpointID, *d.OrderingKey, d.CreatedAt, d.EventID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
