@@ -44,8 +44,20 @@ type run struct {
 }
 
 // setup starts the system; with cluster, on a three-node Redis Cluster.
+// Endpoints take 20 ms to answer: some deliveries are always in flight when
+// the fault strikes.
 func setup(t *testing.T, cluster bool) *run {
 	t.Helper()
+	return setupWith(t, cluster, 0, "slow", "slow", "slow")
+}
+
+// setupWith is setup with one endpoint per prefix (stack.OrganizationWith),
+// and the events spread over keys leads (stack.Stack.Keys) when keys > 0.
+func setupWith(t *testing.T, cluster bool, keys int, prefixes ...string) *run {
+	t.Helper()
+	if len(prefixes) != fanout {
+		t.Fatalf("%d endpoints: drive expects %d", len(prefixes), fanout)
+	}
 	r := &run{t: t, pg: startPostgres(t), logs: &apptest.LogBuffer{}}
 	env := []string{"SWEEP_INTERVAL=2s", "SWEEP_GRACE=5s", "LOG_LEVEL=debug"}
 	redisURL := ""
@@ -63,6 +75,7 @@ func setup(t *testing.T, cluster bool) *run {
 		t.Fatal(err)
 	}
 	r.st = st
+	st.Keys = keys
 	t.Cleanup(func() { st.Close(context.Background()) })
 	t.Cleanup(r.checkLogs)
 	if err := st.StartAPI(ctx); err != nil {
@@ -74,9 +87,7 @@ func setup(t *testing.T, cluster bool) *run {
 	if r.rcv, err = stack.NewReceiver(); err != nil {
 		t.Fatal(err)
 	}
-	// Endpoints that take 20 ms to answer: some deliveries are always in flight
-	// when the fault strikes.
-	if r.org, err = st.Organization(r.rcv, "faults", "slow", fanout); err != nil {
+	if r.org, err = st.OrganizationWith(r.rcv, "faults", prefixes...); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -232,5 +243,23 @@ func TestFaults_PostgresRestarted(t *testing.T) {
 	o := r.drive("Postgres restarted (immediate)", func() { r.pg.ctl("restart", "-m", "immediate", "-w") })
 	if o.slowFailures > 0 {
 		t.Errorf("%d requests hung past 5 s while Postgres restarted", o.slowFailures)
+	}
+}
+
+// Two ordered endpoints beside an unordered one, the events spread over 50
+// leads (ordering keys): a worker killed mid-delivery, then Redis flushed.
+// Nothing is lost, and no ordered endpoint gets an event of a lead before an
+// earlier one of the same lead.
+func TestFaults_OrderedEndpointThroughAWorkerKillAndARedisFlush(t *testing.T) {
+	r := setupWith(t, false, 50, "slow-ordered", "slow-ordered", "slow")
+	r.drive("ordered endpoints: worker killed (SIGKILL), then Redis flushed", func() {
+		r.st.Workers[0].Process.Signal(syscall.SIGKILL)
+		time.Sleep(2 * time.Second)
+		c := r.rd.client()
+		defer c.Close()
+		c.FlushAll(context.Background())
+	})
+	if n := r.rcv.Inversions("/slow-ordered"); n > 0 {
+		t.Errorf("%d events reached an ordered endpoint after a later event of their lead", n)
 	}
 }

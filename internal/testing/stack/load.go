@@ -22,15 +22,21 @@ type Ingest struct {
 	Last     time.Time // when the last answer came
 }
 
-// agentBody is the inbound body of event i, as the agent sends it.
-func agentBody(orgID string, i int) []byte {
+// agentBody is the inbound body of event i, as the agent sends it: lead
+// "b<i>", or with keys, lead "k<i mod keys>" — its ordering key — and event i
+// named by its channel_id "b<i>".
+func agentBody(orgID string, i, keys int) []byte {
+	if keys > 0 {
+		return fmt.Appendf(nil, `{"type":"new_lead","organization_id":%q,"event_id":"bench-%s-%d","data":{"id":"k%d","channel_id":"b%d","channel":"whatsapp","name":"Jonas Weber","email":"jonas.weber@example.com"}}`,
+			orgID, orgID[:8], i, i%keys, i)
+	}
 	return fmt.Appendf(nil, `{"type":"new_lead","organization_id":%q,"event_id":"bench-%s-%d","data":{"id":"b%d","channel":"whatsapp","name":"Jonas Weber","email":"jonas.weber@example.com"}}`,
 		orgID, orgID[:8], i, i)
 }
 
 // Post sends event i and notes its timings.
 func (s *Stack) Post(in *Ingest, orgID string, i int) {
-	req, _ := http.NewRequest("POST", s.APIURL+"/api/v1/webhooks/agent-event", bytes.NewReader(agentBody(orgID, i)))
+	req, _ := http.NewRequest("POST", s.APIURL+"/api/v1/webhooks/agent-event", bytes.NewReader(agentBody(orgID, i, s.Keys)))
 	req.Header.Set("Authorization", "Bearer "+InternalToken)
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()

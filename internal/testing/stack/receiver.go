@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"io"
 	"net"
 	"net/http"
@@ -26,7 +27,8 @@ type Receiver struct {
 
 	mu       sync.Mutex
 	seen     map[string]bool      // delivery ids
-	received map[string]time.Time // "<endpoint path>|<lead id>" → first arrival
+	received map[string]time.Time // "<endpoint path>|b<event index>" → first arrival
+	order    map[string][]string  // "<endpoint path>|<lead id>" → its events' ids, in the order they first arrived
 	dups     atomic.Int64
 	badSigs  atomic.Int64
 	total    atomic.Int64
@@ -53,7 +55,7 @@ func (r *Receiver) Unhang() { r.unhang.Do(func() { close(r.release) }) }
 // Reset forgets what arrived, for the next case.
 func (r *Receiver) Reset() {
 	r.mu.Lock()
-	r.seen, r.received = map[string]bool{}, map[string]time.Time{}
+	r.seen, r.received, r.order = map[string]bool{}, map[string]time.Time{}, map[string][]string{}
 	r.mu.Unlock()
 	r.dups.Store(0)
 	r.badSigs.Store(0)
@@ -70,7 +72,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if strings.HasPrefix(req.URL.Path, "/slow/") {
+	if strings.HasPrefix(req.URL.Path, "/slow") {
 		time.Sleep(slowAnswer) // keeps deliveries in flight, for the fault suite's kills
 	}
 	if strings.HasPrefix(req.URL.Path, "/hang/") && req.Header.Get("X-Empfio-Event") != webhooks.WebhookPing {
@@ -92,7 +94,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	r.total.Add(1)
-	lead := leadID(body)
+	lead := textAfter(body, `"data":{"id":"`)
+	event := cmp.Or(textAfter(body, `"channel_id":"`), lead) // "b<index>"
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id := req.Header.Get("X-Empfio-Delivery"); r.seen[id] {
@@ -101,24 +104,48 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	} else {
 		r.seen[id] = true
 	}
-	key := req.URL.Path + "|" + lead
+	key := req.URL.Path + "|" + event
 	if _, ok := r.received[key]; !ok {
 		r.received[key] = now
+		lead := req.URL.Path + "|" + lead
+		r.order[lead] = append(r.order[lead], textAfter(body, `{"id":"`))
 	}
 }
 
-// leadID finds data.id ("b<index>") in an envelope without decoding it all.
-func leadID(body []byte) string {
+// textAfter finds the string value that follows prefix in an envelope, without
+// decoding it all: the event's id after `{"id":"`, its lead's after
+// `"data":{"id":"`.
+func textAfter(body []byte, prefix string) string {
 	s := string(body)
-	i := strings.Index(s, `"data":{"id":"`)
+	i := strings.Index(s, prefix)
 	if i < 0 {
 		return ""
 	}
-	s = s[i+len(`"data":{"id":"`):]
+	s = s[i+len(prefix):]
 	if j := strings.IndexByte(s, '"'); j >= 0 {
 		return s[:j]
 	}
 	return ""
+}
+
+// Inversions counts, over the endpoints whose path begins with prefix, the
+// events that first arrived after an event of the same lead (ordering key)
+// accepted later — a later UUIDv7 event id. Ordered endpoints must have none.
+func (r *Receiver) Inversions(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, ids := range r.order {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] < ids[i-1] {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Duplicates returns how many deliveries arrived more than once.

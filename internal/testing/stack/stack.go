@@ -55,6 +55,9 @@ type Stack struct {
 	// Credentials are every token, key and secret the stack was given or
 	// made, for checks that none of them is ever logged.
 	Credentials []string
+	// Keys, when set, spreads the events sent over that many leads — and so
+	// ordering keys (agentBody) — instead of one lead each.
+	Keys int
 }
 
 // New builds the binaries and creates the run's database; Close drops it.
@@ -258,7 +261,9 @@ func (s *Stack) Organization(rcv *Receiver, name, prefix string, fanout int) (st
 }
 
 // OrganizationWith is Organization with one endpoint per prefix, at
-// /<prefix>/<org>/<i> of rcv (a prefix "hang" makes a receiver that hangs).
+// /<prefix>/<org>/<i> of rcv (a prefix "hang" makes a receiver that hangs, one
+// beginning with "slow" a slow one, one ending in "-ordered" an endpoint with
+// ordered on).
 func (s *Stack) OrganizationWith(rcv *Receiver, name string, prefixes ...string) (string, error) {
 	var org struct {
 		Organization struct{ ID string }  `json:"organization"`
@@ -271,7 +276,8 @@ func (s *Stack) OrganizationWith(rcv *Receiver, name string, prefixes ...string)
 	for i, prefix := range prefixes {
 		path := fmt.Sprintf("/%s/%s/%d", prefix, org.Organization.ID[:8], i)
 		var hook struct{ Secret string }
-		if err := s.Call("POST", "/api/v1/webhooks", org.APIKey.Key, map[string]any{"url": rcv.URL + path, "events": []string{"lead.created"}}, &hook); err != nil {
+		if err := s.Call("POST", "/api/v1/webhooks", org.APIKey.Key, map[string]any{"url": rcv.URL + path, "events": []string{"lead.created"},
+			"ordered": strings.HasSuffix(prefix, "-ordered")}, &hook); err != nil {
 			return "", err
 		}
 		rcv.Expect(path, hook.Secret)
