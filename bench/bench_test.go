@@ -19,9 +19,9 @@ func TestBench_SmokeRunsEveryCase(t *testing.T) {
 	o := options{
 		n: 60, clients: 8, fanout: 2, fanoutN: 20, burstN: 40, burstClients: 8,
 		rate: 50, duration: time.Second, idleRate: 5, idleDuration: time.Second,
-		wide: 20, queued: 50, workers: 1, concurrency: 20, // above ENDPOINT_MAX_IN_FLIGHT (fairness)
+		wide: 20, queued: 50, orderedN: 30, workers: 1, concurrency: 20, // above ENDPOINT_MAX_IN_FLIGHT (fairness)
 		redisDB: dbIndex(t, runRedis), noopDB: dbIndex(t, noopRedis),
-		cases: "throughput,fanout,burst,steady,idle,wide,drain,fairness", out: t.TempDir(), logLevel: "warn",
+		cases: "throughput,fanout,burst,steady,idle,wide,drain,fairness,ordered", out: t.TempDir(), logLevel: "warn",
 		databaseURL: envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		redisURL:    runRedis,
 	}

@@ -27,6 +27,7 @@ import (
 
 type options struct {
 	n, clients, fanout, fanoutN int
+	orderedN                    int
 	burstN, burstClients        int
 	rate                        float64
 	duration                    time.Duration
@@ -52,6 +53,7 @@ func parseOptions() options {
 	flag.IntVar(&o.clients, "clients", 64, "concurrent ingest clients of the throughput cases")
 	flag.IntVar(&o.fanout, "fanout", 1, "endpoints per event in the throughput case")
 	flag.IntVar(&o.fanoutN, "fanout-n", 3000, "events of the fan-out 10 case")
+	flag.IntVar(&o.orderedN, "ordered-n", 10000, "events of each run of the ordered case")
 	flag.IntVar(&o.burstN, "burst-n", 5000, "events of the burst case")
 	flag.IntVar(&o.burstClients, "burst-clients", 32, "clients of the burst case")
 	flag.Float64Var(&o.rate, "rate", 500, "events a second of the steady case")
@@ -64,7 +66,7 @@ func parseOptions() options {
 	flag.IntVar(&o.queued, "queued", 100000, "deliveries queued before the workers start")
 	flag.IntVar(&o.workers, "workers", 1, "worker processes")
 	flag.IntVar(&o.concurrency, "concurrency", 50, "WORKER_CONCURRENCY of each worker (and of the asynq baseline)")
-	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,open,idle,wide,drain,fairness", "cases to run, comma-separated")
+	flag.StringVar(&o.cases, "cases", "throughput,fanout,burst,steady,open,idle,wide,drain,fairness,ordered", "cases to run, comma-separated")
 	flag.BoolVar(&o.cpuprofile, "cpuprofile", false, "write a CPU profile of each process to -out")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the api and workers (the service's default is info: two lines per accepted event)")
 	flag.Func("env", "KEY=VALUE for the api and the workers, on top of the harness's (repeatable): a mechanism switched off, e.g. -env TASK_BATCHING=false", func(v string) error {
@@ -204,6 +206,8 @@ func (b *bench) run(ctx context.Context, name string) (*result, error) {
 		return b.drain(ctx, o.queued, o.clients)
 	case "fairness":
 		return b.fairness(ctx, o.fanoutN, o.clients)
+	case "ordered":
+		return b.ordered(ctx, o.orderedN, o.clients)
 	}
 	return nil, fmt.Errorf("unknown case %q", name)
 }
