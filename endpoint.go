@@ -32,12 +32,16 @@ type Endpoint struct {
 	// secrets. Never nil in what the API returns.
 	Headers      map[string]string `json:"headers"`
 	LastPingOKAt *time.Time        `json:"last_ping_ok_at"`
-	Stats        *EndpointStats    `json:"stats,omitempty"` // in reads, not writes
-	Health       Health            `json:"health"`          // Circuit as shown, held counted in reads
-	Circuit      Circuit           `json:"-"`               // the circuit breaker's state (Breaker)
-	DeletedAt    *time.Time        `json:"-"`               // a tombstone: deleted, its history not yet purged
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	// LastPingAt and LastPingError are the last ping's time and, when it
+	// failed, what went wrong (null when it succeeded).
+	LastPingAt    *time.Time     `json:"last_ping_at"`
+	LastPingError *string        `json:"last_ping_error"`
+	Stats         *EndpointStats `json:"stats,omitempty"` // in reads, not writes
+	Health        Health         `json:"health"`          // Circuit as shown, held counted in reads
+	Circuit       Circuit        `json:"-"`               // the circuit breaker's state (Breaker)
+	DeletedAt     *time.Time     `json:"-"`               // a tombstone: deleted, its history not yet purged
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 
 	// Signing secrets. PreviousSecret keeps signing, next to Secret, until
 	// PreviousSecretExpiresAt: the grace period of a rotation.
@@ -50,16 +54,16 @@ type Endpoint struct {
 type EndpointStats struct {
 	LastDeliveryAt     *time.Time `json:"last_delivery_at"`     // the newest delivery's last change
 	LastDeliveryStatus *string    `json:"last_delivery_status"` // and its status
-	Deliveries24h      int        `json:"deliveries_24h"`       // created in the last 24 h and final
-	SuccessRate24h     *float64   `json:"success_rate_24h"`     // succeeded ÷ final, null when none
+	Deliveries24h      int        `json:"deliveries_24h"`       // created in the last 24 h and tried (attempted, or final)
+	SuccessRate24h     *float64   `json:"success_rate_24h"`     // succeeded ÷ tried, null when none: 0 for an endpoint failing everything, retries still to come
 }
 
-// NewEndpointStats fills the success rate from the counts of final and succeeded
-// deliveries of the last 24 h.
-func NewEndpointStats(lastAt *time.Time, lastStatus *string, final, succeeded int) *EndpointStats {
-	st := &EndpointStats{LastDeliveryAt: lastAt, LastDeliveryStatus: lastStatus, Deliveries24h: final}
-	if final > 0 {
-		rate := float64(succeeded) / float64(final)
+// NewEndpointStats fills the success rate from the counts of tried and
+// succeeded deliveries of the last 24 h.
+func NewEndpointStats(lastAt *time.Time, lastStatus *string, tried, succeeded int) *EndpointStats {
+	st := &EndpointStats{LastDeliveryAt: lastAt, LastDeliveryStatus: lastStatus, Deliveries24h: tried}
+	if tried > 0 {
+		rate := float64(succeeded) / float64(tried)
 		st.SuccessRate24h = &rate
 	}
 	return st
@@ -258,7 +262,7 @@ func (p *RetryPolicy) validate() []FieldError {
 		errs = append(errs, FieldError{"retry_policy.max_retries", fmt.Sprintf("must be between 0 and %d", MaxPolicyRetries)})
 	}
 	if w := time.Duration(p.Window); w < MinPolicyWindow || w > MaxPolicyWindow {
-		errs = append(errs, FieldError{"retry_policy.window", "must be between 30m and 72h"})
+		errs = append(errs, FieldError{"retry_policy.window", "must be between " + FormatDuration(MinPolicyWindow) + " and " + FormatDuration(MaxPolicyWindow)})
 	}
 	return errs
 }

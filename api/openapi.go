@@ -269,6 +269,9 @@ func openAPIDocument() object {
 			query("event_id", "only the delivery of this event", uuidSchema),
 			query("since", "only deliveries created at or after this time", dateTime),
 			query("until", "only deliveries created before this time", dateTime)}, cursorParams...)...)
+	d.op("GET", "/api/v1/webhooks/{id}/trends", "webhookTrends", "The webhook's deliveries by outcome and its attempts' latency (p50, p95), a point per hour over 24 hours or per 6 hours over 7 days, every bucket present.",
+		secAPIKey, nil, map[string]object{"200": ref(webhooks.Trends{})},
+		query("window", "the span: 24h (the default) or 7d", object{"type": "string", "enum": []string{"24h", "7d"}}))
 	d.op("POST", "/api/v1/webhooks/{id}/replay", "replay", "Send again the failed deliveries of a time range.", secAPIKey,
 		request[webhooks.ReplayRange](s, "since"), map[string]object{"202": props([]string{"replayed"}, object{"replayed": integer})})
 	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request; waiting_for names the earlier delivery of its ordering key it waits for.", secAPIKey, nil, map[string]object{"200": delivery})

@@ -57,6 +57,7 @@ func (s *Server) routes() {
 	org(fiber.MethodGet, "/webhooks/:id/secret", writable, s.revealSecret)
 	org(fiber.MethodPost, "/webhooks/:id/secret/rotate", s.rotateSecret)
 	org(fiber.MethodGet, "/webhooks/:id/deliveries", s.listDeliveries)
+	org(fiber.MethodGet, "/webhooks/:id/trends", s.webhookTrends)
 	org(fiber.MethodPost, "/webhooks/:id/replay", s.replay)
 	org(fiber.MethodGet, "/deliveries/:id", s.getDelivery)
 	org(fiber.MethodPost, "/deliveries/:id/retry", s.retryDelivery)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -81,11 +82,17 @@ func (s *Server) ping(ctx context.Context, e *webhooks.Endpoint) *PingResult {
 	if res.StatusCode != 0 {
 		out.StatusCode = &res.StatusCode
 	}
-	if out.OK {
-		if err := s.DB.RecordPing(context.WithoutCancel(ctx), e.ID, res.StartedAt); err != nil {
-			s.log.WarnContext(ctx, "record ping", "endpoint_id", e.ID, "error", err)
-		} else {
-			t := res.StartedAt
+	failure := out.Error
+	if !out.OK && failure == nil {
+		text := fmt.Sprintf("HTTP %d", res.StatusCode)
+		failure = &text
+	}
+	if err := s.DB.RecordPing(context.WithoutCancel(ctx), e.ID, res.StartedAt, failure); err != nil {
+		s.log.WarnContext(ctx, "record ping", "endpoint_id", e.ID, "error", err)
+	} else {
+		t := res.StartedAt
+		e.LastPingAt, e.LastPingError = &t, failure
+		if out.OK {
 			e.LastPingOKAt = &t
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -238,13 +239,19 @@ func sortedFigures(m map[string]float64) []string {
 		"cpu_ms_per_delivery_postgres", "cpu_ms_per_delivery_redis", "cpu_ms_per_delivery_api", "cpu_ms_per_delivery_worker",
 		"cpu_ms_per_delivery_harness", "cpu_cores",
 		"mean_group_publish", "mean_group_take", "mean_group_record"}
-	var out []string
+	var out, rest []string
 	for _, k := range order {
 		if _, ok := m[k]; ok {
 			out = append(out, k)
 		}
 	}
-	return out
+	for k := range m { // a case's own figures (fairness, ordered), after the common ones
+		if !slices.Contains(order, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
 }
 
 // figure prints a value with as many digits as it deserves.

@@ -189,7 +189,8 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 }
 
 // A read-only portal link shows everything and offers no way to change
-// anything; an expired or forged one lands on sign-in with a reason.
+// anything; an expired or forged one says so and whom to ask, not a form for
+// a key its viewer does not have (though one who has a key can sign in).
 func TestDashboard_PortalLinks(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	orgID, key := a.Org(t, "Portal GmbH")
@@ -232,10 +233,15 @@ func TestDashboard_PortalLinks(t *testing.T) {
 	} {
 		b2 := newBrowser(t)
 		b2.navigate(link)
-		b2.visible("#api-key")
-		if got := b2.text(".notice"); !strings.Contains(got, "expired") {
-			t.Errorf("%s link: sign-in says %q", name, got)
+		b2.visible("#link-expired")
+		if got := b2.text("#link-expired"); !strings.Contains(got, "expired") || !strings.Contains(got, "ask") {
+			t.Errorf("%s link: the page says %q", name, got)
 		}
+		if eval[bool](b2, `!!document.querySelector('#api-key')`) {
+			t.Errorf("%s link: an API key form is shown", name)
+		}
+		b2.click("#sign-in-instead")
+		b2.visible("#api-key")
 		if errs := b2.consoleErrors(); len(errs) > 0 {
 			t.Errorf("%s link: console errors %v", name, errs)
 		}
@@ -270,6 +276,9 @@ func TestDashboard_ConnectCalcom(t *testing.T) {
 	}
 	b.click("#connect-calcom")
 	b.visible("#calcom-url")
+	if got := b.text("#calcom-status"); strings.Contains(got, "Not connected") || !strings.Contains(got, "Connected") {
+		t.Fatalf("status right after connecting: %q", got)
+	}
 	url, secret := b.text("#calcom-url"), b.text("#calcom-secret")
 	if !strings.HasPrefix(url, a.URL+"/api/v1/webhooks/calcom/cal_") || !strings.Contains(b.text("#calcom-result"), "Settings → Developer → Webhooks") {
 		t.Fatalf("credentials %q, steps %q", url, b.text("#calcom-result"))

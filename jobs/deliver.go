@@ -211,7 +211,9 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload) (err error) {
 	if webhooks.IsFinalStatus(rec.Status) {
 		d.nextOfKey(ctx, &job.Delivery)
 	}
-	if rec.Status == webhooks.StatusFailed {
+	if rec.Status == webhooks.StatusFailed && !job.Manual {
+		// Once per delivery that fails for good: a user's retry or replay of
+		// a failed one that fails again says nothing new.
 		d.Publisher.PublishOperational(ctx, webhooks.DeliveryFailedEvent(job, rec, number, time.Now()))
 	}
 	if rec.Status == webhooks.StatusRetrying {

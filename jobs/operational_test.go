@@ -99,3 +99,51 @@ func TestOperationalEvents_ReachAnotherEndpointNeverTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// delivery.failed says once that a delivery failed for good: a user's retry
+// of it that fails again sends no second one (a support inbox got eleven
+// pages for five deliveries).
+func TestDeliveryFailed_OncePerDeliveryNotPerManualRetry(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true, Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second}})
+	orgID, key := a.Org(t, "Failed once")
+	broken := apptest.NewReceiver(t, okUnlessEvent(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }))
+	a.Webhook(t, key, broken.URL, "lead.*")
+	pager := apptest.NewReceiver(t, apptest.Status(200))
+	a.Webhook(t, key, pager.URL, "delivery.failed")
+	failedAbout := func(eventID string) int {
+		n := 0
+		for _, d := range delivered(t, pager, webhooks.DeliveryFailed) {
+			if d["event_id"] == eventID {
+				n++
+			}
+		}
+		return n
+	}
+
+	first := publish(t, a, orgID, "lead.created", map[string]any{"id": "l1", "channel": "web"})
+	testenv.Eventually(t, 15*time.Second, "delivery.failed about the first event", func() bool { return failedAbout(first) == 1 })
+	var ev webhooks.Event
+	a.Do(t, "GET", "/api/v1/events/"+first, key, nil).JSON(t, &ev)
+	var id string
+	for _, d := range ev.Deliveries {
+		if d.EventType == webhooks.LeadCreated {
+			id = d.ID
+		}
+	}
+	for try := 2; try <= 3; try++ {
+		if r := a.Do(t, "POST", "/api/v1/deliveries/"+id+"/retry", key, nil); r.Status != http.StatusAccepted {
+			t.Fatalf("retry: %d %s", r.Status, r.Body)
+		}
+		testenv.Eventually(t, 15*time.Second, "the manual attempt failed", func() bool {
+			var d webhooks.Delivery
+			a.Do(t, "GET", "/api/v1/deliveries/"+id, key, nil).JSON(t, &d)
+			return d.Attempts == try && d.Status == webhooks.StatusFailed
+		})
+	}
+	// A later failure is heard: by then the manual ones would have been too.
+	second := publish(t, a, orgID, "lead.created", map[string]any{"id": "l2", "channel": "web"})
+	testenv.Eventually(t, 15*time.Second, "delivery.failed about the second event", func() bool { return failedAbout(second) == 1 })
+	if n := failedAbout(first); n != 1 {
+		t.Fatalf("%d delivery.failed about one delivery that failed, then failed two manual retries: want 1", n)
+	}
+}

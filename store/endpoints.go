@@ -14,7 +14,7 @@ const endpointColumns = `id, organization_id, url, description, events, enabled,
 	max_retries, retry_window_seconds, secret, previous_secret, previous_secret_expires_at,
 	last_ping_ok_at, created_at, updated_at, rate_limit_per_second, deleted_at,
 	circuit_state, circuit_since, consecutive_failures, failing_since, probe_at, probe_interval_ms, probe_delivery_id, circuit_version,
-	release_head, headers, filter, ordered`
+	release_head, headers, filter, ordered, last_ping_at, last_ping_error`
 
 // scanEndpoint scans the columns lead into lead's destinations, then
 // endpointColumns.
@@ -29,7 +29,7 @@ func (db *DB) scanEndpoint(row pgx.Row, lead ...any) (*webhooks.Endpoint, error)
 		&maxRetries, &windowSeconds, &e.Secret, &e.PreviousSecret, &e.PreviousSecretExpiresAt,
 		&e.LastPingOKAt, &e.CreatedAt, &e.UpdatedAt, &perSecond, &e.DeletedAt,
 		&c.State, &c.Since, &c.Failures, &c.FailingSince, &c.ProbeAt, &probeMS, &c.ProbeDeliveryID, &c.Version,
-		&c.Releasing, &headers, &filter, &e.Ordered)...)
+		&c.Releasing, &headers, &filter, &e.Ordered, &e.LastPingAt, &e.LastPingError)...)
 	if err != nil {
 		return nil, err
 	}
@@ -354,9 +354,11 @@ func (db *DB) RotateSecret(ctx context.Context, orgID, id string, grace time.Dur
 	return e, wrap(err, "Webhook")
 }
 
-// RecordPing notes that endpoint id answered a ping successfully at t.
-func (db *DB) RecordPing(ctx context.Context, id string, t time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET last_ping_ok_at = $2 WHERE id = $1`, id, t)
+// RecordPing notes the outcome of endpoint id's ping sent at t: failure says
+// what went wrong, nil when it succeeded.
+func (db *DB) RecordPing(ctx context.Context, id string, t time.Time, failure *string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET last_ping_at = $2, last_ping_error = $3,
+		last_ping_ok_at = CASE WHEN $3::text IS NULL THEN $2 ELSE last_ping_ok_at END WHERE id = $1`, id, t, failure)
 	return wrap(err, "")
 }
 
@@ -382,13 +384,13 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 	for i, e := range endpoints {
 		ids[i], byID[e.ID] = e.ID, e
 	}
-	rows, err := db.read.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.final, 0), coalesce(day.ok, 0),
+	rows, err := db.read.Query(ctx, `SELECT e.id, last.status, last.updated_at, coalesce(day.tried, 0), coalesce(day.ok, 0),
 			(SELECT count(*) FROM open_deliveries o JOIN deliveries d ON d.id = o.delivery_id AND d.created_at = o.created_at
 				WHERE o.endpoint_id = e.id AND d.status = 'held')
 		FROM unnest($1::uuid[]) AS e(id)
 		LEFT JOIN LATERAL (SELECT status, updated_at FROM deliveries d WHERE d.endpoint_id = e.id
 			ORDER BY created_at DESC, id DESC LIMIT 1) last ON true
-		LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')) AS final,
+		LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed') OR attempts > 0) AS tried,
 				count(*) FILTER (WHERE status = 'succeeded') AS ok
 			FROM deliveries d WHERE d.endpoint_id = e.id AND d.created_at > now() - interval '24 hours') day ON true`, ids)
 	if err != nil {
@@ -399,12 +401,12 @@ func (db *DB) AddStats(ctx context.Context, endpoints ...*webhooks.Endpoint) err
 		var id string
 		var status *string
 		var at *time.Time
-		var final, ok, held int
-		if err := rows.Scan(&id, &status, &at, &final, &ok, &held); err != nil {
+		var tried, ok, held int
+		if err := rows.Scan(&id, &status, &at, &tried, &ok, &held); err != nil {
 			return wrap(err, "")
 		}
 		e := byID[id]
-		e.Stats = webhooks.NewEndpointStats(at, status, final, ok)
+		e.Stats = webhooks.NewEndpointStats(at, status, tried, ok)
 		e.Health = e.Circuit.Health(held)
 	}
 	return wrap(rows.Err(), "")

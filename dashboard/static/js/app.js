@@ -2,7 +2,7 @@
 // Routes live in the URL's fragment (#/webhooks/…), so the files are static.
 import { api, credential, on } from './api.js';
 import { h, leave, mount } from './dom.js';
-import { signIn } from './signin.js';
+import { linkExpired, signIn } from './signin.js';
 import { webhookList } from './webhooks.js';
 import { webhookForm } from './webhook_form.js';
 import { webhookPage } from './webhook.js';
@@ -92,7 +92,7 @@ async function enter() {
   await route();
 }
 
-function showSignIn(message) {
+function showSignIn(message, typed) {
   leave();
   session.current = null;
   document.getElementById('nav').hidden = true;
@@ -100,7 +100,7 @@ function showSignIn(message) {
   signIn(main, message, async (token) => {
     credential.set(token);
     await enter();
-  });
+  }, typed);
 }
 
 function signOut() {
@@ -114,15 +114,21 @@ on('unauthorized', () => {
   const token = credential.get() || '';
   const wasSignedIn = !!session.current;
   credential.clear();
-  let message = null;
   if (token.startsWith('emps_')) {
-    message = 'This dashboard link has expired or is no longer valid. Open the dashboard again from Empfio.';
-  } else if (wasSignedIn) {
-    message = 'Your API key is not valid any more (it may have been revoked). Sign in with a current key.';
-  } else if (token) {
-    message = 'That API key is not valid. Check it and try again.';
+    leave();
+    session.current = null;
+    document.getElementById('nav').hidden = true;
+    document.getElementById('account').hidden = true;
+    linkExpired(main, () => showSignIn(null));
+    return;
   }
-  showSignIn(message);
+  if (wasSignedIn) {
+    showSignIn('Your API key is not valid any more (it may have been revoked). Sign in with a current key.');
+  } else if (token) {
+    showSignIn('That API key is not valid. Check it and try again.', token);
+  } else {
+    showSignIn(null);
+  }
 });
 on('outage', (message) => { banner.textContent = message; banner.hidden = false; });
 on('recovered', () => { banner.hidden = true; });

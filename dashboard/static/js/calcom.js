@@ -12,6 +12,9 @@ export async function calcomPage(main, session) {
   const status = await api.calcom();
   let current = status.connected ? status : null;
   const result = h('div', { id: 'calcom-result' });
+  const statusLine = h('p', { id: 'calcom-status', role: 'status' }, current
+    ? ['Connected since ', time(current.created_at), '. The URL and secret were shown when they were made; replace them if you no longer have them.']
+    : 'Not connected yet.');
   const connect = session.read_only ? null : h('button', {
     type: 'button', class: 'btn btn-primary', id: 'connect-calcom', onclick: async () => {
       if (current) {
@@ -26,6 +29,7 @@ export async function calcomPage(main, session) {
         const created = await api.connectCalcom();
         current = created;
         showCredentials(result, created);
+        mount(statusLine, 'Connected just now. Paste the URL and secret below into Cal.com.');
         connect.textContent = 'Replace URL and secret';
       } catch (e) { toast(e.message); }
     },
@@ -36,9 +40,7 @@ export async function calcomPage(main, session) {
     h('div', { class: 'page-head' }, h('h1', {}, 'Cal.com'), h('div', { class: 'actions' }, connect)),
     h('div', { class: 'card' },
       h('p', {}, 'Connect Cal.com and every booking made, moved or cancelled there becomes a booking.created, booking.rescheduled or booking.cancelled event of your organization, sent to your webhooks.'),
-      h('p', { id: 'calcom-status' }, current
-        ? ['Connected since ', time(current.created_at), '. The URL and secret were shown when they were made; replace them if you no longer have them.']
-        : 'Not connected yet.'),
+      statusLine,
       result));
 }
 

@@ -61,8 +61,16 @@ export function pretty(value) {
 
 const statusClass = { succeeded: 'badge-ok', failed: 'badge-bad', retrying: 'badge-warn', pending: 'badge-neutral', held: 'badge-warn' };
 
+const statusMeaning = {
+  pending: 'On its way: not attempted yet, or waiting for a worker.',
+  retrying: 'An attempt failed; it is tried again later, waiting longer each time.',
+  held: 'Kept back while the endpoint keeps failing: it spends no attempt, and is sent in order once the endpoint answers again.',
+  succeeded: 'The endpoint answered 2xx.',
+  failed: 'Its retries ran out (or the endpoint was disabled or deleted). It can be retried by hand.',
+};
+
 export function statusBadge(status) {
-  return h('span', { class: 'badge ' + (statusClass[status] || 'badge-neutral') }, status);
+  return h('span', { class: 'badge ' + (statusClass[status] || 'badge-neutral'), title: statusMeaning[status] }, status);
 }
 
 export function subscriptionChips(events) {

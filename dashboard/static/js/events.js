@@ -14,6 +14,7 @@ export async function eventList(main, session, cursor, type = '') {
   },
   h('td', { 'data-label': 'Event' }, h('a', { href: '#/events/' + e.id, class: 'mono' }, e.event)),
   h('td', { 'data-label': 'Source' }, e.source),
+  h('td', { 'data-label': 'Received' }, time(e.received_at)),
   h('td', { 'data-label': 'Occurred' }, time(e.occurred_at)),
   h('td', { 'data-label': 'Id', class: 'mono small hide-sm' }, e.id)));
   mount(main,
@@ -22,7 +23,7 @@ export async function eventList(main, session, cursor, type = '') {
       h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'events-type' }, 'Event type'), filter)),
       page.data.length
         ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'events-table' },
-          h('thead', {}, h('tr', {}, ['Event', 'Source', 'Occurred', 'Id'].map((t, i) => h('th', { scope: 'col', class: i === 3 ? 'hide-sm' : null }, t)))),
+          h('thead', {}, h('tr', {}, ['Event', 'Source', 'Received ↓', 'Occurred (sender’s time)', 'Id'].map((t, i) => h('th', { scope: 'col', class: i === 4 ? 'hide-sm' : null }, t)))),
           h('tbody', {}, rows)))
         : h('p', { class: 'muted' }, 'No events yet. Events appear here as Empfio receives them from the agent and from Cal.com.'),
       pager(page, cursor, (c) => eventList(main, session, c, type))));
@@ -31,6 +32,10 @@ export async function eventList(main, session, cursor, type = '') {
 export async function eventPage(main, session, id) {
   const e = await api.event(id);
   const deliveries = e.deliveries || [];
+  // The webhooks it went to, by id: their URL and description say which.
+  const hooks = new Map();
+  await Promise.all([...new Set(deliveries.map((d) => d.webhook_id))].map((wid) =>
+    api.webhook(wid).then((w) => hooks.set(wid, w)).catch(() => {})));
   mount(main,
     h('nav', { 'aria-label': 'Breadcrumb' }, h('ol', { class: 'breadcrumb' }, h('li', {}, h('a', { href: '#/events' }, 'Events')), h('li', { 'aria-current': 'page' }, e.event))),
     h('div', { class: 'page-head' }, h('h1', { class: 'mono' }, e.event)),
@@ -49,8 +54,16 @@ export async function eventPage(main, session, id) {
         ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
           h('thead', {}, h('tr', {}, ['Webhook', 'Status', 'Attempts'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, deliveries.map((d) => h('tr', {},
-            h('td', { 'data-label': 'Webhook' }, h('a', { href: '#/webhooks/' + d.webhook_id, class: 'mono' }, d.webhook_id)),
+            h('td', { 'data-label': 'Webhook' }, webhookName(hooks.get(d.webhook_id), d.webhook_id)),
             h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
             h('td', { 'data-label': 'Attempts' }, String(d.attempts)))))))
         : h('p', { class: 'muted' }, 'No webhook was subscribed to this event when it arrived.')));
+}
+
+// webhookName shows a webhook by its URL and description (its id when it
+// could not be read).
+function webhookName(w, id) {
+  if (!w) return h('a', { href: '#/webhooks/' + id, class: 'mono' }, id);
+  return h('div', {}, h('a', { href: '#/webhooks/' + id, class: 'mono break', 'data-webhook-url': '' }, w.url),
+    w.description ? h('div', { class: 'small muted break' }, w.description) : null);
 }

@@ -2,10 +2,12 @@
 // sessionStorage only, and sent as a bearer token.
 import { h, mount } from './dom.js';
 
-export function signIn(main, message, submit) {
+// signIn shows the form, saying message; typed is what the user typed before a
+// refused try, kept so they can correct it.
+export function signIn(main, message, submit, typed = '') {
   const input = h('input', {
     type: 'password', id: 'api-key', name: 'api-key', autocomplete: 'off', spellcheck: 'false',
-    required: true, placeholder: 'emp_…', 'aria-describedby': 'api-key-hint',
+    required: true, placeholder: 'emp_…', 'aria-describedby': 'api-key-hint', value: typed,
   });
   const error = h('p', { class: 'field-error', role: 'alert', hidden: true });
   const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign in');
@@ -45,4 +47,16 @@ export function signIn(main, message, submit) {
   button);
   mount(main, h('div', { class: 'signin' }, form));
   input.focus();
+  if (typed) input.select();
+}
+
+// linkExpired tells the viewer of a dashboard link that it no longer works,
+// and whom to ask, instead of a form for a key they do not have.
+export function linkExpired(main, signInInstead) {
+  mount(main, h('div', { class: 'signin' }, h('div', { class: 'card', id: 'link-expired' },
+    h('h1', {}, 'This dashboard link has expired'),
+    h('p', {}, 'Dashboard links work for a limited time. Open the webhooks page again from the product that sent you here, ',
+      'or ask the person who manages your organization’s Empfio account for a new link.'),
+    h('p', { class: 'small muted' }, 'Have an organization API key? ',
+      h('button', { type: 'button', class: 'link', id: 'sign-in-instead', onclick: signInInstead }, 'Sign in with it')))));
 }

@@ -13,26 +13,39 @@ export async function webhookPage(main, session, id) {
   const [w, catalog] = await Promise.all([api.webhook(id), api.eventTypes()]);
   const ro = session.read_only;
   const testArea = h('div', { id: 'test-outcome' });
-  const log = deliveryLog(session, w, catalog.data);
-  const actions = ro ? [] : [
-    h('button', { type: 'button', class: 'btn', id: 'send-test', onclick: () => sendTest(w, catalog.data, testArea, log) }, 'Send test event'),
-    w.enabled
-      ? h('button', { type: 'button', class: 'btn', id: 'disable', onclick: () => setEnabled(main, session, w, false) }, 'Disable')
-      : h('button', { type: 'button', class: 'btn btn-primary', id: 'enable', onclick: () => setEnabled(main, session, w, true) }, 'Enable'),
-    h('button', { type: 'button', class: 'btn btn-danger', id: 'delete', onclick: () => remove(w) }, 'Delete'),
-  ];
-  mount(main,
-    breadcrumb(h('span', { 'aria-current': 'page', class: 'break' }, w.description || w.url)),
-    h('div', { class: 'page-head' },
+  const head = h('div', {});
+  const notices = h('div', {});
+  // The state shown above the log — the badge, the notices, Enable or
+  // Disable — is read again with each refresh of the log, so it never tells
+  // of a circuit that has closed since, or of deliveries no longer held.
+  let shown = '';
+  const showState = (w) => {
+    const key = JSON.stringify([w.enabled, w.disabled_reason, w.health, w.last_ping_at, w.last_ping_error, w.stats && w.stats.last_delivery_status]);
+    if (key === shown) return;
+    shown = key;
+    mount(head, h('div', { class: 'page-head' },
       h('div', {}, h('h1', { class: 'break mono', style: null }, w.url),
         w.description ? h('p', { class: 'muted' }, w.description) : null,
         endpointStatus(w)),
-      h('div', { class: 'actions' }, actions)),
-    w.enabled ? null : h('div', { class: 'notice notice-bad', id: 'disabled-notice' },
-      h('strong', {}, 'This endpoint is disabled. '), w.disabled_reason || 'It was disabled by a user.',
-      ' No new deliveries are made to it until it is enabled again.',
-      w.health.held ? ` ${w.health.held} held deliveries wait for it.` : ''),
-    w.enabled ? circuitNotice(w) : null,
+      h('div', { class: 'actions' }, ro ? [] : [
+        h('button', { type: 'button', class: 'btn', id: 'send-test', onclick: () => sendTest(w, catalog.data, testArea, log) }, 'Send test event'),
+        w.enabled
+          ? h('button', { type: 'button', class: 'btn', id: 'disable', onclick: () => setEnabled(main, session, w, false) }, 'Disable')
+          : h('button', { type: 'button', class: 'btn btn-primary', id: 'enable', onclick: () => setEnabled(main, session, w, true) }, 'Enable'),
+        h('button', { type: 'button', class: 'btn btn-danger', id: 'delete', onclick: () => remove(w) }, 'Delete'),
+      ])));
+    mount(notices,
+      w.enabled ? null : h('div', { class: 'notice notice-bad', id: 'disabled-notice' },
+        h('strong', {}, 'This endpoint is disabled. '), w.disabled_reason || 'It was disabled by a user.',
+        ' No new deliveries are made to it until it is enabled again.',
+        w.health.held ? ` ${w.health.held} held deliveries wait for it.` : ''),
+      w.enabled ? circuitNotice(w) : null);
+  };
+  const log = deliveryLog(session, w, catalog.data, async () => showState(await api.webhook(id)));
+  showState(w);
+  mount(main,
+    breadcrumb(h('span', { 'aria-current': 'page', class: 'break' }, w.description || w.url)),
+    head, notices,
     testArea,
     log.element,
     ro ? null : settingsCard(session, catalog.data, w),
@@ -89,18 +102,33 @@ function circuitNotice(w) {
 async function setEnabled(main, session, w, enabled) {
   let replay = null;
   if (enabled) {
-    const choice = h('select', { id: 'replay-choice' },
+    const choice = h('select', { id: 'replay-choice', 'aria-describedby': 'replay-says' },
       h('option', { value: 'held' }, `Send what was held (${w.health.held})`),
       h('option', { value: 'held_and_failed' }, 'Send what was held, and once more what failed while it was failing or off'),
       h('option', { value: 'none' }, 'Send nothing from before: mark what was held as failed'));
+    const says = h('p', { id: 'replay-says' });
+    const explain = () => mount(says, {
+      held: 'New events are delivered to it again, and the deliveries held while it was off are sent in their original order, at a gentle rate.',
+      held_and_failed: 'New events are delivered to it again; the held deliveries, and once more those that failed while it was failing or off, are sent in their original order, at a gentle rate.',
+      none: 'New events are delivered to it again. Nothing from before is sent: the held deliveries are marked failed.',
+    }[choice.value]);
+    choice.addEventListener('change', explain);
+    explain();
     const answer = await dialog({
       title: 'Enable this endpoint?',
-      body: [h('p', {}, 'New events will be delivered to it again. What waited meanwhile is sent in its original order, at a gentle rate.'),
-        h('div', { class: 'field' }, h('label', { for: 'replay-choice' }, 'Deliveries from before'), choice)],
+      body: [h('div', { class: 'field' }, h('label', { for: 'replay-choice' }, 'Deliveries from before'), choice), says],
       buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Enable', class: 'btn-primary', value: 'enable' }],
     });
     if (answer !== 'enable') return;
     replay = choice.value;
+  } else {
+    const answer = await dialog({
+      title: 'Disable this endpoint?',
+      body: [h('p', {}, 'Empfio stops sending to'), h('p', { class: 'mono break' }, h('strong', {}, w.url)),
+        h('p', {}, 'Events that arrive meanwhile are not delivered to it. When you enable it again you choose whether what it missed is sent.')],
+      buttons: [{ label: 'Cancel', value: 'cancel' }, { label: 'Disable', class: 'btn-danger-solid', value: 'disable' }],
+    });
+    if (answer !== 'disable') return;
   }
   try {
     await api.updateWebhook(w.id, enabled ? { enabled, replay } : { enabled });
@@ -201,13 +229,14 @@ function secretCard(w) {
 // deliveryLog is the endpoint's delivery log: filters, cursor pages, an
 // expandable row per delivery, replay, and a refresh every POLL that keeps the
 // page, the filters and the open rows as they are.
-function deliveryLog(session, w, catalog) {
+function deliveryLog(session, w, catalog, onRefresh) {
   const state = { status: '', event_type: '', event_id: '', since: '', until: '', cursor: undefined, open: new Set() };
   const status = h('select', { id: 'filter-status' }, ['', 'pending', 'retrying', 'held', 'succeeded', 'failed'].map((s) => h('option', { value: s }, s || 'Any status')));
   const type = h('select', { id: 'filter-type' }, h('option', { value: '' }, 'Any event'),
     catalog.map((t) => h('option', { value: t.name }, t.name)));
   const body = h('tbody', {});
-  const empty = h('p', { class: 'muted', id: 'deliveries-empty', hidden: true }, 'No deliveries yet. Events this endpoint subscribes to appear here the moment they are sent.');
+  const empty = h('p', { class: 'muted', id: 'deliveries-empty', hidden: true });
+  const filtered = () => !!(state.status || state.event_type || state.event_id || state.since || state.until);
   const pagerBox = h('div', { class: 'pager' });
   const rows = new Map(); // delivery id → {row, detail}
   let timer = null;
@@ -247,6 +276,9 @@ function deliveryLog(session, w, catalog) {
       }
     }
     empty.hidden = page.data.length > 0;
+    empty.textContent = filtered()
+      ? 'No delivery matches these filters. Clear them to see every delivery.'
+      : 'No deliveries yet. Events this endpoint subscribes to appear here the moment they are sent.';
     pagerBox.replaceChildren(
       state.cursor ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { state.cursor = undefined; reload(); } }, 'Newest') : '',
       page.next_cursor ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => { state.cursor = page.next_cursor; reload(); } }, 'Older') : '');
@@ -283,11 +315,11 @@ function deliveryLog(session, w, catalog) {
       h('td', { 'data-label': 'Last answer' }, d.last_status_code ? String(d.last_status_code) : d.last_error ? h('span', { class: 'small' }, 'no answer') : '—'),
       h('td', { 'data-label': 'Created' }, time(d.created_at)));
   };
-  const refreshSoon = () => { setTimeout(() => load().catch(() => {}), 300); };
+  const refreshSoon = () => { setTimeout(() => Promise.all([load(), onRefresh()]).catch(() => {}), 300); };
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(async () => {
-      if (!document.hidden) { try { await load(); } catch (e) { /* the banner says why */ } }
+      if (!document.hidden) { try { await Promise.all([load(), onRefresh()]); } catch (e) { /* the banner says why */ } }
       schedule();
     }, POLL);
   };
@@ -365,6 +397,9 @@ function deliveryLog(session, w, catalog) {
       h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), status),
       h('div', { class: 'field' }, h('label', { for: 'filter-type' }, 'Event type'), type),
       h('p', { class: 'small muted', 'aria-live': 'off' }, 'Refreshes by itself.')),
+    h('p', { class: 'small muted', id: 'status-legend' }, 'Pending: on its way. Retrying: failed, tried again later. ',
+      'Held: kept back while this endpoint keeps failing — it spends no attempt, and is sent in order once the endpoint answers again. ',
+      'Succeeded and failed are final; a failed delivery can be retried by hand.'),
     search, searchNote,
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'deliveries-table' },
       h('thead', {}, h('tr', {}, ['Event', 'Status', 'Attempts', 'Last answer', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),

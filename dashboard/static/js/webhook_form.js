@@ -161,13 +161,20 @@ export function eventPicker(session, catalog, selected) {
   };
 }
 
+// shortDuration writes a Go duration the way people do: "2h0m0s" → "2h",
+// "1h30m0s" → "1h30m".
+export function shortDuration(d) {
+  const s = String(d).replace(/([hm])0s$/, '$1').replace(/h0m$/, 'h');
+  return s || d;
+}
+
 function retryPolicyFields(policy) {
   const custom = h('input', { type: 'checkbox', id: 'rp-custom', checked: !!policy });
   const retries = h('input', { type: 'number', id: 'rp-retries', min: 0, max: 10, 'data-field': 'retry_policy.max_retries', value: policy ? policy.max_retries : 3 });
-  const windowIn = h('input', { type: 'text', id: 'rp-window', 'data-field': 'retry_policy.window', value: policy ? policy.window : '30m0s', placeholder: '30m to 72h' });
+  const windowIn = h('input', { type: 'text', id: 'rp-window', 'data-field': 'retry_policy.window', value: policy ? shortDuration(policy.window) : '30m', placeholder: '30m to 72h' });
   const fields = h('div', { class: 'split' },
     h('div', { class: 'field' }, h('label', { for: 'rp-retries' }, 'Retries after the first failure'), retries, h('p', { class: 'hint' }, '0 to 10')),
-    h('div', { class: 'field' }, h('label', { for: 'rp-window' }, 'Spread over'), windowIn, h('p', { class: 'hint' }, 'A duration from 30m to 72h, such as 2h')));
+    h('div', { class: 'field' }, h('label', { for: 'rp-window' }, 'Spread over'), windowIn, h('p', { class: 'hint' }, 'From 30 minutes to 72 hours, written like 45m, 2h or 1h30m')));
   const sync = () => { fields.hidden = !custom.checked; };
   custom.addEventListener('change', sync);
   sync();
@@ -299,7 +306,7 @@ function showCreated(main, w) {
         ' when you saved. You can send another from the webhook’s page at any time.')),
     h('div', { class: 'card', id: 'secret-once' },
       h('h2', {}, 'Signing secret'),
-      h('p', {}, 'Copy it now: it is shown here once. You can reveal it again later on the webhook’s page.'),
+      h('p', {}, 'Copy it into your receiver now. Whoever may manage this webhook can show it again on the webhook’s page (Reveal).'),
       h('div', { class: 'secret-box' }, h('code', { id: 'new-secret' }, secretText), copyButton(() => secretText)),
       h('p', { class: 'small' }, 'To verify a delivery, compute the HMAC-SHA256 of the raw request body with this secret as the key, hex-encode it, and compare it with the ',
         h('code', {}, 'X-Empfio-Signature'), ' header in constant time. Deliveries also carry Standard Webhooks headers (',

@@ -47,9 +47,22 @@ export function endpointStatus(w) {
   if (w.enabled && w.health && w.health.state !== 'closed') {
     return h('div', {}, h('span', { class: 'badge badge-warn', title: 'Its circuit is open: deliveries wait and are probed now and then' }, 'Paused: failing'), held);
   }
+  if (w.enabled && pingFailed(w)) {
+    return h('div', {}, h('span', { class: 'badge badge-ok' }, 'Enabled'), ' ',
+      h('span', { class: 'badge badge-warn', 'data-ping-failed': '' }, 'Last ping failed'),
+      h('div', { class: 'small muted break' }, w.last_ping_error, ' (', time(w.last_ping_at, { relative: true }), ')'));
+  }
   if (w.enabled) return h('span', { class: 'badge badge-ok' }, 'Enabled');
   return h('div', {}, h('span', { class: 'badge badge-bad' }, 'Disabled'),
     w.disabled_reason ? h('div', { class: 'small muted break' }, w.disabled_reason) : null, held);
+}
+
+// pingFailed: the endpoint's last ping failed, and no delivery has succeeded
+// since (which would say more than the ping did).
+function pingFailed(w) {
+  if (!w.last_ping_error || !w.last_ping_at) return false;
+  const st = w.stats;
+  return !(st && st.last_delivery_status === 'succeeded' && st.last_delivery_at && new Date(st.last_delivery_at) > new Date(w.last_ping_at));
 }
 
 function lastDelivery(stats) {
@@ -61,7 +74,7 @@ function successRate(stats) {
   if (!stats || stats.success_rate_24h === null || stats.success_rate_24h === undefined) return h('span', { class: 'muted' }, '—');
   const pct = Math.round(stats.success_rate_24h * 1000) / 10;
   const cls = pct >= 99 ? 'badge-ok' : pct >= 90 ? 'badge-warn' : 'badge-bad';
-  return h('span', { class: 'badge ' + cls, title: `${stats.deliveries_24h} finished deliveries in the last 24 hours` }, pct + ' %');
+  return h('span', { class: 'badge ' + cls, title: `${stats.deliveries_24h} deliveries attempted in the last 24 hours` }, pct + ' %');
 }
 
 // pager offers the next page of a cursor-paginated list, and the first again.
