@@ -131,7 +131,8 @@ func TestDashboard_ManageAWebhookEndToEnd(t *testing.T) {
 	}
 	b.shot("delivery-three-attempts")
 
-	// Rotate the secret.
+	// Rotate the secret, under its tab.
+	b.click("#tab-secret")
 	b.click("#rotate-secret")
 	b.until(5*time.Second, "the dialog opens", `document.querySelector('dialog[open]')`)
 	b.click(`dialog button[data-value=rotate]`)

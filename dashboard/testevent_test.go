@@ -85,6 +85,7 @@ func TestDashboard_PayloadFilterWithDryRun(t *testing.T) {
 		publishLead(t, a, orgID, lead)
 	}
 	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.click("#tab-settings")
 	b.visible("#webhook-form")
 	b.click("details.field:has(#filter) summary")
 
@@ -128,6 +129,7 @@ func TestDashboard_OrderedDeliveryToggleAndWaiting(t *testing.T) {
 	b.signIn(a, key)
 	id, _ := a.Webhook(t, key, recv.URL, "lead.*")
 	b.navigate(a.URL + "/dashboard/#/webhooks/" + id)
+	b.click("#tab-settings")
 	b.visible("#webhook-form")
 	if eval[bool](b, `document.querySelector('#ordered').checked`) {
 		t.Fatal("a new webhook shows as ordered")

@@ -79,6 +79,7 @@ export const api = {
   filterTest: (id, filter) => request('POST', `/webhooks/${enc(id)}/filter-test`, { filter }),
   secret: (id) => request('GET', `/webhooks/${enc(id)}/secret`),
   rotateSecret: (id, grace) => request('POST', `/webhooks/${enc(id)}/secret/rotate`, { grace }),
+  trends: (id, window) => request('GET', `/webhooks/${enc(id)}/trends` + query({ window })),
   deliveries: (id, params) => request('GET', `/webhooks/${enc(id)}/deliveries` + query(params)),
   replay: (id, since) => request('POST', `/webhooks/${enc(id)}/replay`, { since }),
   delivery: (id) => request('GET', `/deliveries/${enc(id)}`),

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { copyButton, dialog, fieldErrors, h, mount, onLeave, statusBadge, time, toast } from './dom.js';
 import { deliveryPanel } from './delivery.js';
+import { trendsCard } from './charts.js';
 import { pingOutcome, settingsForm, showFormError } from './webhook_form.js';
 import { breadcrumb, endpointStatus } from './webhooks.js';
 
@@ -43,14 +44,41 @@ export async function webhookPage(main, session, id) {
   };
   const log = deliveryLog(session, w, catalog.data, async () => showState(await api.webhook(id)));
   showState(w);
+  const panels = [['deliveries', 'Deliveries', [trendsCard(w.id), log.element]]];
+  if (!ro) panels.push(['settings', 'Settings', settingsCard(session, catalog.data, w)], ['secret', 'Signing secret', secretCard(w)]);
   mount(main,
     breadcrumb(h('span', { 'aria-current': 'page', class: 'break' }, w.description || w.url)),
     head, notices,
     testArea,
-    log.element,
-    ro ? null : settingsCard(session, catalog.data, w),
-    ro ? null : secretCard(w));
+    tabs(panels));
   await log.start();
+}
+
+// tabs shows one panel at a time under a row of tabs (the WAI-ARIA tabs
+// pattern: arrow keys move between tabs, Tab enters the panel), so the page
+// is as long as what the user looks at.
+function tabs(panels) {
+  const buttons = [], views = [];
+  const select = (i, focus) => {
+    buttons.forEach((b, j) => { b.setAttribute('aria-selected', String(i === j)); b.tabIndex = i === j ? 0 : -1; });
+    views.forEach((v, j) => { v.hidden = i !== j; });
+    if (focus) buttons[i].focus();
+  };
+  panels.forEach(([name, label, content], i) => {
+    buttons.push(h('button', {
+      type: 'button', role: 'tab', id: 'tab-' + name, 'aria-controls': 'panel-' + name, class: 'tab',
+      onclick: () => select(i),
+      onkeydown: (ev) => {
+        const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: panels.length - 1 }[ev.key];
+        if (to === undefined) return;
+        ev.preventDefault();
+        select((to + panels.length) % panels.length, true);
+      },
+    }, label));
+    views.push(h('div', { role: 'tabpanel', id: 'panel-' + name, 'aria-labelledby': 'tab-' + name }, content));
+  });
+  select(0);
+  return h('div', {}, h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Webhook' }, buttons), views);
 }
 
 // sendTest asks which event to send: a ping (answered at once), or the catalog

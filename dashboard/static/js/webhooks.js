@@ -1,6 +1,7 @@
 // Settings → Integrations → Webhooks: the organization's endpoints.
 import { api } from './api.js';
 import { h, mount, statusBadge, subscriptionChips, time } from './dom.js';
+import { sparkline } from './charts.js';
 
 export function breadcrumb(...tail) {
   return h('nav', { 'aria-label': 'Breadcrumb' }, h('ol', { class: 'breadcrumb' },
@@ -32,12 +33,13 @@ export async function webhookList(main, session, cursor) {
   h('td', { 'data-label': 'Events' }, subscriptionChips(w.events)),
   h('td', { 'data-label': 'Status' }, endpointStatus(w)),
   h('td', { 'data-label': 'Last delivery' }, lastDelivery(w.stats)),
-  h('td', { 'data-label': 'Success (24 h)' }, successRate(w.stats))));
+  h('td', { 'data-label': 'Success (24 h)' }, successRate(w.stats)),
+  h('td', { 'data-label': 'Last 24 h' }, sparkline(w.id))));
   mount(main, breadcrumb(),
     h('div', { class: 'page-head' }, h('h1', {}, 'Webhooks'), h('div', { class: 'actions' }, add)),
     h('div', { class: 'card' },
       h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'webhooks-table' },
-        h('thead', {}, h('tr', {}, ['Endpoint', 'Events', 'Status', 'Last delivery', 'Success (24 h)'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['Endpoint', 'Events', 'Status', 'Last delivery', 'Success (24 h)', 'Last 24 h'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, rows))),
       pager(page, cursor, (c) => webhookList(main, session, c))));
 }
