@@ -11,8 +11,11 @@ import (
 //go:embed static
 var static embed.FS
 
-// FS returns the dashboard's files, rooted at its index.html.
-func FS() http.FileSystem {
+// Files returns the dashboard's files, rooted at its index.html.
+func Files() fs.FS {
 	sub, _ := fs.Sub(static, "static")
-	return http.FS(sub)
+	return sub
 }
+
+// FS returns Files for an HTTP file server.
+func FS() http.FileSystem { return http.FS(Files()) }
