@@ -44,6 +44,10 @@ func TestDashboard_TestEventOfAChosenTypeAndSearch(t *testing.T) {
 	if n := len(recv.Of(webhooks.LeadCreated)); n != 1 {
 		t.Fatalf("%d lead.created deliveries arrived, want the one test event", n)
 	}
+	// Header names read as they are sent (innerText shows what CSS makes of them).
+	if got := b.text(".delivery-panel"); !strings.Contains(got, "X-Empfio-Event") || !strings.Contains(got, "X-Receiver") {
+		t.Errorf("header names are not shown in their own case: %q", got)
+	}
 	b.shot("test-event-delivery")
 
 	// Search by event id: only that event's delivery.
