@@ -49,7 +49,7 @@ function render(el, session, d, onChange) {
       Object.entries(req.headers).sort().map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'mono break' }, v))),
       h('tr', {}, h('th', { scope: 'row', class: 'mono' }, 'X-Empfio-Timestamp, X-Empfio-Signature, webhook-timestamp, webhook-signature'),
         h('td', { class: 'muted' }, 'computed at each attempt: the unix time it started, and the HMAC-SHA256 signatures over the body'))))),
-    h('pre', { class: 'code', 'aria-label': 'Request body' }, pretty(req.body)),
+    h('pre', { class: 'code', 'aria-label': 'Request body', tabindex: 0 }, pretty(req.body)),
     h('h3', {}, `Attempts (${d.attempts})`),
     d.attempt_log && d.attempt_log.length ? attemptsTable(d.attempt_log) : h('p', { class: 'muted' }, 'No attempt yet.')));
 }
@@ -66,7 +66,7 @@ function attemptsTable(attempts) {
       a.error ? h('div', { class: 'small break', style: null }, a.error) : null),
       h('td', { 'data-label': 'Latency' }, a.duration_ms + ' ms'),
       h('td', { 'data-label': 'Response' }, a.response_body
-        ? h('details', {}, h('summary', {}, 'Body (' + a.response_body.length + ' chars)'), h('pre', { class: 'code' }, pretty(a.response_body)))
+        ? h('details', {}, h('summary', {}, 'Body (' + a.response_body.length + ' chars)'), h('pre', { class: 'code', 'aria-label': 'Response body', tabindex: 0 }, pretty(a.response_body)))
         : h('span', { class: 'muted' }, 'empty'),
       a.response_headers ? h('details', { 'data-response-headers': '' }, h('summary', {}, `Headers (${Object.keys(a.response_headers).length})`),
         h('table', { class: 'small' }, h('tbody', {}, Object.entries(a.response_headers).sort().map(([k, v]) =>

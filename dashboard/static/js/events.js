@@ -47,7 +47,7 @@ export async function eventPage(main, session, id) {
         h('dt', {}, 'Occurred'), h('dd', {}, time(e.occurred_at)),
         h('dt', {}, 'Received'), h('dd', {}, time(e.received_at))),
       h('h2', {}, 'Data'),
-      h('pre', { class: 'code' }, pretty(e.data))),
+      h('pre', { class: 'code', 'aria-label': 'Data', tabindex: 0 }, pretty(e.data))),
     h('div', { class: 'card' },
       h('h2', {}, 'Sent to'),
       deliveries.length

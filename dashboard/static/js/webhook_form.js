@@ -131,7 +131,7 @@ export function eventPicker(session, catalog, selected) {
         eventBoxes.push(box);
         return h('div', {},
           h('label', { class: 'check', for: box.id }, box, h('span', {}, h('span', { class: 'name' }, t.name), h('span', { class: 'desc' }, t.description))),
-          h('details', { class: 'example' }, h('summary', {}, 'Example payload'), h('pre', { class: 'code' }, pretty(t.example_data))));
+          h('details', { class: 'example' }, h('summary', {}, 'Example payload'), h('pre', { class: 'code', 'aria-label': t.name + ' example', tabindex: 0 }, pretty(t.example_data))));
       }));
   });
   const sync = () => {
