@@ -14,7 +14,10 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
-const W = 720, H = 150, LEFT = 44, RIGHT = 8, TOP = 10, BOTTOM = 22;
+// The drawing's width in its own units: half on a phone, so that its words
+// stay readable when the picture is scaled to the screen.
+let W = 720;
+const H = 150, LEFT = 44, RIGHT = 8, TOP = 10, BOTTOM = 22;
 
 const label = (t, window) => window === '24h'
   ? t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
@@ -99,6 +102,7 @@ export function trendsCard(id) {
   const load = async () => {
     try {
       const t = await api.trends(id, window);
+      W = matchMedia('(max-width: 640px)').matches ? 360 : 720;
       mount(body,
         h('h3', { class: 'chart-title' }, 'Deliveries'), deliveriesChart(t),
         h('p', { class: 'legend small' }, h('span', { class: 'key key-ok' }), 'succeeded ', h('span', { class: 'key key-bad' }), 'failed ',
