@@ -2,7 +2,11 @@ package webhooks_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	webhooks "github.com/empfio/webhooks"
 )
@@ -48,5 +52,26 @@ func TestCursor_RoundTripsAndRefusesGarbage(t *testing.T) {
 		if _, err := webhooks.DecodeCursor(bad); webhooks.ErrorCode(err) != webhooks.EINVALID {
 			t.Errorf("DecodeCursor(%q) = %v, want EINVALID", bad, err)
 		}
+	}
+}
+
+// What customers read — the catalog's descriptions, the errors of fields they
+// fill in — names no setting of the operator's and writes no duration the Go
+// way ("30m0s").
+func TestCustomerText_NoInternalNamesOrGoDurations(t *testing.T) {
+	internal := regexp.MustCompile(`\b[A-Z]+_[A-Z_]+\b|\d+[hm]0[ms]`)
+	for _, e := range webhooks.Catalog {
+		if m := internal.FindString(e.Description); m != "" {
+			t.Errorf("%s's description says %q", e.Name, m)
+		}
+	}
+	e := webhooks.Endpoint{URL: "https://hooks.example.com/x", Events: []string{"*"},
+		RetryPolicy: &webhooks.RetryPolicy{MaxRetries: 3, Window: webhooks.Duration(time.Minute)}}
+	said := fmt.Sprint(webhooks.ErrorFields(e.Validate()))
+	if !strings.Contains(said, "between 30 minutes and 3 days") {
+		t.Errorf("a window of a minute: %s", said)
+	}
+	if m := internal.FindString(said); m != "" {
+		t.Errorf("the error says %q", m)
 	}
 }

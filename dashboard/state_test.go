@@ -102,6 +102,11 @@ func TestDashboard_StateFollowsTheServerInWordsACustomerReads(t *testing.T) {
 	if got := b.text("[data-webhook-url]"); got != recv.URL+"/hooks" {
 		t.Errorf("sent to %q, want the webhook's URL", got)
 	}
+	// Links underline below the baseline: lead.status_changed keeps its
+	// underscore visible.
+	if got := eval[string](b, `getComputedStyle(document.querySelector('a[href]')).textUnderlineOffset`); got == "auto" || got == "" {
+		t.Errorf("links underline at the baseline (text-underline-offset %q): underscores disappear", got)
+	}
 
 	// A mistyped key stays in the field, to be corrected.
 	b.click("#sign-out")
