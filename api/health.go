@@ -18,7 +18,25 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 // readyz answers 200 when Postgres and Redis both answer within a second, else
 // 503 naming each one that did not.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+	pg, rd := s.checkDependencies(c.UserContext())
+	checks := fiber.Map{"postgres": "ok", "redis": "ok"}
+	if !pg {
+		checks["postgres"] = "unreachable"
+	}
+	if !rd {
+		checks["redis"] = "unreachable"
+	}
+	if !pg || !rd {
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+}
+
+// checkDependencies reports whether Postgres and Redis each answer within
+// readyTimeout.
+func (s *Server) checkDependencies(ctx context.Context) (postgres, redis bool) {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	pg, rd := make(chan error, 1), make(chan error, 1)
 	go func() { pg <- s.DB.Ping(ctx) }()
@@ -26,6 +44,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	// Waited for here, not only through ctx: a pipelined Redis client does not
 	// cut a queued command short when its context ends (jobs.Pipelined).
 	answered := func(check chan error) bool {
+		select { // an answer that came in time counts, even once the other's wait ran out
+		case err := <-check:
+			return err == nil
+		default:
+		}
 		select {
 		case err := <-check:
 			return err == nil
@@ -33,17 +56,5 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			return false
 		}
 	}
-	checks := fiber.Map{"postgres": "ok", "redis": "ok"}
-	ready := true
-	if !answered(pg) {
-		checks["postgres"], ready = "unreachable", false
-	}
-	if !answered(rd) {
-		checks["redis"], ready = "unreachable", false
-	}
-	if !ready {
-		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
-	}
-	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+	return answered(pg), answered(rd)
 }

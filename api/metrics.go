@@ -1,8 +1,8 @@
 package api
 
 import (
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,7 +19,29 @@ var requestSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 	Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 }, []string{"method", "route", "status"})
 
-// metricsHandler serves the process's metrics in Prometheus's text format.
-func metricsHandler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.Handler())
+// ready says, as of the last scrape, whether each dependency answered the
+// api's readiness check (/readyz's): what an alert can read even when no
+// orchestrator probes the api.
+var ready = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "empfio_ready",
+	Help: "1 when the dependency (postgres, redis) answered the api's readiness check at the last scrape, else 0.",
+}, []string{"dependency"})
+
+// MetricsHandler serves the process's metrics in Prometheus's text format,
+// checking its dependencies first (empfio_ready).
+func (s *Server) MetricsHandler() http.Handler {
+	metrics := promhttp.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pg, rd := s.checkDependencies(r.Context())
+		ready.WithLabelValues("postgres").Set(gauge(pg))
+		ready.WithLabelValues("redis").Set(gauge(rd))
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+func gauge(ok bool) float64 {
+	if ok {
+		return 1
+	}
+	return 0
 }

@@ -65,7 +65,8 @@ func TestMetrics_DeliveriesAnswersAndRoutes(t *testing.T) {
 	text := scrape()
 	for _, series := range []string{`empfio_delivery_responses_total{class="2xx"}`, `empfio_delivery_responses_total{class="5xx"}`,
 		`empfio_delivery_retries_scheduled_total`, `empfio_http_request_duration_seconds_count{method="GET",route="/api/v1/webhooks/:id",status="200"}`,
-		`empfio_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}`, `go_goroutines`} {
+		`empfio_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}`, `go_goroutines`,
+		`empfio_delivery_latency_seconds_count`, `empfio_ready{dependency="postgres"}`, `empfio_ready{dependency="redis"}`} {
 		if metric(text, series) < 1 {
 			t.Errorf("%s missing or zero in /metrics", series)
 		}

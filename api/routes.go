@@ -6,6 +6,7 @@ import (
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 )
 
 // routes registers the route table: every route of the api, and the
@@ -15,7 +16,9 @@ func (s *Server) routes() {
 	a := s.App
 	a.Get("/healthz", s.healthz)
 	a.Get("/readyz", s.readyz)
-	a.Get("/metrics", metricsHandler())
+	if !s.MetricsElsewhere {
+		a.Get("/metrics", adaptor.HTTPHandler(s.MetricsHandler()))
+	}
 	a.Get(OpenAPIPath, s.openAPI)
 
 	v1 := "/api/v1"

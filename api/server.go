@@ -62,7 +62,10 @@ type Config struct {
 	AdminToken           string // organizations and keys; empty refuses all
 
 	MaxBodyBytes int
-	CORSOrigins  string // comma-separated; empty: no CORS headers
+	// MetricsElsewhere leaves /metrics off the public listener: the process
+	// serves MetricsHandler on an address of its own (METRICS_ADDR).
+	MetricsElsewhere bool
+	CORSOrigins      string // comma-separated; empty: no CORS headers
 	// FrameAncestors are the CSP sources that may frame the dashboard
 	// (DASHBOARD_FRAME_ANCESTORS); empty: DefaultFrameAncestors.
 	FrameAncestors string

@@ -63,29 +63,64 @@ func checkNames(t *testing.T, file, text string, names map[string]bool) int {
 	return len(used)
 }
 
-// The alert rules load in promtool (when installed) and use only metrics the
-// code defines.
+// The alert rules use only metrics the code defines; each has a runbook
+// section in docs/operations.md and a test that it fires and one that it does
+// not (alerts_test.yml); promtool (when installed: make test installs it)
+// loads the rules and passes their tests.
 func TestAlertRules(t *testing.T) {
-	const file = "prometheus/alerts.yml"
+	const file, tests = "prometheus/alerts.yml", "prometheus/alerts_test.yml"
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := checkNames(t, file, string(b), metricNames(t)); n < 6 {
+	rules := string(b)
+	if n := checkNames(t, file, rules, metricNames(t)); n < 6 {
 		t.Fatalf("%s uses only %d metrics", file, n)
 	}
-	for _, alert := range []string{"EmpfioDeliveriesFailing", "EmpfioQueueGrowing", "EmpfioSweeperRecovering", "EmpfioEndpointDisabled"} {
-		if !strings.Contains(string(b), "alert: "+alert) {
-			t.Errorf("%s lost the %s alert", file, alert)
+	tb, err := os.ReadFile(tests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := regexp.MustCompile(`(?m)^\s+- alert: (\w+)$`).FindAllStringSubmatch(rules, -1)
+	if len(alerts) < 11 {
+		t.Fatalf("%s has %d alerts", file, len(alerts))
+	}
+	for _, a := range alerts {
+		name := a[1]
+		quiet := regexp.MustCompile(`alertname: ` + name + `, exp_alerts: \[\]`)
+		fires := regexp.MustCompile(`alertname: ` + name + `\n\s+exp_alerts:\n\s+- exp_labels`)
+		if !quiet.Match(tb) || !fires.Match(tb) {
+			t.Errorf("%s: %s lacks a test that it fires (%v) or one that it does not (%v)", name, tests, fires.Match(tb), quiet.Match(tb))
 		}
+	}
+	sections := map[string]bool{} // the anchors GitHub gives the headings
+	for _, h := range regexp.MustCompile(`(?m)^##+ (.+)$`).FindAllStringSubmatch(string(ops), -1) {
+		slug := strings.ReplaceAll(strings.ToLower(h[1]), " ", "-")
+		sections[regexp.MustCompile(`[^a-z0-9_-]`).ReplaceAllString(slug, "")] = true
+	}
+	for _, m := range regexp.MustCompile(`runbook_url: "[^"#]*#([a-z-]+)"`).FindAllStringSubmatch(rules, -1) {
+		if !sections[m[1]] {
+			t.Errorf("runbook %s: no such section in docs/operations.md", m[1])
+		}
+	}
+	if n := strings.Count(rules, "runbook_url:"); n != len(alerts) {
+		t.Errorf("%d runbook_urls for %d alerts", n, len(alerts))
 	}
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool is not installed (scripts/promtool.sh installs it with apt): the rules' syntax was not checked")
+		t.Skip("promtool is not installed (scripts/promtool.sh installs it with apt): the rules were not loaded nor tested")
 	}
 	out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	out, err = exec.Command(promtool, "test", "rules", tests).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 	t.Logf("promtool: %s", strings.TrimSpace(string(out)))
 }

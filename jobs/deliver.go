@@ -205,6 +205,9 @@ func (d *Deliverer) attempt(ctx context.Context, p *payload) (err error) {
 		return d.infra(ctx, job.Delivery.ID, err) // the attempt is made again (at-least-once)
 	}
 	observeAttempt(rec.Status, job.Delivery.EventType, res)
+	if rec.Status == webhooks.StatusSucceeded {
+		deliveredSeconds.Observe(time.Since(job.Delivery.CreatedAt).Seconds())
+	}
 	d.logAttempt(job, res, rec, number)
 	d.judgeEndpoint(ctx, job, rec, res.OK())
 	d.Circuits.AttemptEnded(ctx, e, job.Delivery.ID)

@@ -23,6 +23,13 @@ var (
 		Name: "empfio_deliveries_failed_total",
 		Help: "Deliveries that failed for good (retries spent, 410, or a manual attempt that failed), by event type.",
 	}, []string{"event_type"})
+	// deliveredSeconds is what a customer feels: from the event's acceptance
+	// to its endpoint's 2xx, retries and waits included.
+	deliveredSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "empfio_delivery_latency_seconds",
+		Help:    "Time from an event's acceptance to the 2xx of its delivery, per delivery that succeeds (retries, holds and queueing included).",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600},
+	})
 	attemptSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "empfio_delivery_attempt_duration_seconds",
 		Help:    "Time from sending a delivery to its answer (or failure).",

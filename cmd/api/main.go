@@ -10,7 +10,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -146,8 +148,20 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		CORSOrigins:          cfg.CORSAllowedOrigins,
 		FrameAncestors:       cfg.DashboardFrameAncestors,
+		MetricsElsewhere:     cfg.MetricsAddr != "",
 		Log:                  log,
 	})
+	if cfg.MetricsAddr != "" {
+		// Metrics on an address of their own, which the network keeps to
+		// Prometheus: not on the public listener, unauthenticated.
+		metrics := &http.Server{Addr: cfg.MetricsAddr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metrics.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "error", err)
+			}
+		}()
+		defer metrics.Close()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
