@@ -65,10 +65,15 @@ cat <<MSG
     Queues:     http://$host:$port/ops/queues   (any user, password \$ADMIN_TOKEN = $ADMIN_TOKEN)
     Readiness:  $(curl -s "http://$host:$port/readyz")
 
-  Demo organization API key: $KEY
+  Demo organization:  00000000-0000-4000-8000-00000000d3e0
+    its API key:      $KEY
+  Internal token (the agent's and services' inbound calls): $INTERNAL_AUTH_TOKEN
 
   Try:
     curl -s http://$host:$port/api/v1/event-types -H "Authorization: Bearer $KEY"
+    curl -s -X POST http://$host:$port/api/v1/webhooks/agent-event -H "Authorization: Bearer $INTERNAL_AUTH_TOKEN" \
+      -H 'Content-Type: application/json' \
+      -d '{"type":"new_lead","organization_id":"00000000-0000-4000-8000-00000000d3e0","data":{"id":"lead-1","name":"Jonas Weber","channel":"web"}}'
 
   Ctrl-C stops everything.
 
