@@ -203,6 +203,9 @@ func requestIDs() fiber.Handler {
 // publish, the enqueue and, through the task, each delivery attempt follow it
 // (see telemetry). The span is named for the route pattern, never the path.
 func tracing(c *fiber.Ctx) error {
+	if untraced(c.Path()) {
+		return c.Next()
+	}
 	ctx := telemetry.FromHeaders(c.UserContext(), func(k string) string { return c.Get(k) })
 	ctx, span := telemetry.Tracer.Start(ctx, "HTTP", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
@@ -214,6 +217,12 @@ func tracing(c *fiber.Ctx) error {
 		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", c.Response().StatusCode()))
 	}
 	return err
+}
+
+// untraced are the paths probed and scraped all day, whose spans would bury
+// the ones that matter: health, readiness, metrics and asynqmon's pages.
+func untraced(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/ops/queues")
 }
 
 // withRequestContext puts the request id into the request's context.

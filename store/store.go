@@ -32,11 +32,15 @@ type DB struct {
 	keys      *Keyring                                     // nil: secrets stored in clear
 }
 
-// Open connects a pool to url; it does not wait for Postgres to answer.
-func Open(ctx context.Context, url string) (*DB, error) {
+// Open connects a pool to url; it does not wait for Postgres to answer. A
+// tracer, when given (telemetry.PgxTracer), sees every query.
+func Open(ctx context.Context, url string, tracer ...pgx.QueryTracer) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if len(tracer) > 0 && tracer[0] != nil {
+		cfg.ConnConfig.Tracer = tracer[0]
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	// Every statement of the service finds its rows through an index. A fresh or

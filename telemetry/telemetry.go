@@ -34,7 +34,7 @@ func Enabled() bool {
 }
 
 // Setup installs the OTLP/HTTP exporter as the global tracer provider for
-// service when Enabled, and returns what flushes and stops it (a no-op when
+// service (OTEL_SERVICE_NAME, when set, names it instead) when Enabled, and returns what flushes and stops it (a no-op when
 // off).
 func Setup(ctx context.Context, service string) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagator)
@@ -45,8 +45,11 @@ func Setup(ctx context.Context, service string) (shutdown func(context.Context) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", service), attribute.String("service.version", webhooks.Version())))
+	attrs := []attribute.KeyValue{attribute.String("service.version", webhooks.Version())}
+	if os.Getenv("OTEL_SERVICE_NAME") == "" { // the operator's name wins (resource.Default reads it)
+		attrs = append(attrs, attribute.String("service.name", service))
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attrs...))
 	if err != nil {
 		return nil, err
 	}

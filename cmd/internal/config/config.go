@@ -21,6 +21,7 @@ import (
 	"github.com/empfio/webhooks/outbound"
 
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/kelseyhightower/envconfig"
@@ -245,7 +246,7 @@ func (c *Config) Logger() *slog.Logger {
 	if c.LogFormat == "text" {
 		h = slog.NewTextHandler(os.Stderr, opts)
 	}
-	return slog.New(webhooks.LogHandler(h))
+	return slog.New(webhooks.LogHandler(telemetry.LogHandler(h)))
 }
 
 // Redis returns a client for REDIS_CLUSTER_ADDRS when set, else REDIS_URL,
@@ -273,15 +274,20 @@ func (c *Config) RedisDirect() redis.UniversalClient { return c.redis(0, 0) }
 
 // redis returns a client; non-zero arguments replace go-redis's retries and
 // read timeout (a read_timeout in REDIS_URL is kept).
+// When tracing is on, every command is traced (telemetry.InstrumentRedis).
 func (c *Config) redis(maxRetries int, readTimeout time.Duration) redis.UniversalClient {
+	var rdb redis.UniversalClient
 	if len(c.RedisClusterAddrs) > 0 {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs,
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.RedisClusterAddrs,
 			MaxRetries: maxRetries, ReadTimeout: readTimeout})
+	} else {
+		opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
+		opt.MaxRetries = cmp.Or(maxRetries, opt.MaxRetries)
+		opt.ReadTimeout = cmp.Or(opt.ReadTimeout, readTimeout)
+		rdb = redis.NewClient(opt)
 	}
-	opt, _ := redis.ParseURL(c.RedisURL) // checked by Load
-	opt.MaxRetries = cmp.Or(maxRetries, opt.MaxRetries)
-	opt.ReadTimeout = cmp.Or(opt.ReadTimeout, readTimeout)
-	return redis.NewClient(opt)
+	telemetry.InstrumentRedis(rdb) // an error leaves the commands untraced, not the client broken
+	return rdb
 }
 
 // AsynqRedis returns the same connection settings for asynqmon.
@@ -367,7 +373,7 @@ func (c *Config) keyring() (*store.Keyring, error) {
 // SECRET_ENCRYPTION_KEY set, secrets are encrypted at rest, and any stored in
 // clear (or under an older key) are encrypted now.
 func (c *Config) Store(ctx context.Context) (*store.DB, error) {
-	db, err := store.Open(ctx, c.DatabaseURL)
+	db, err := store.Open(ctx, c.DatabaseURL, telemetry.PgxTracer())
 	if err != nil {
 		return nil, err
 	}

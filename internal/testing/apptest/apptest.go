@@ -25,6 +25,7 @@ import (
 	"github.com/empfio/webhooks/jobs"
 	"github.com/empfio/webhooks/outbound"
 	"github.com/empfio/webhooks/store"
+	"github.com/empfio/webhooks/telemetry"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -65,6 +66,12 @@ type Options struct {
 	CalcomSharedRouteOff bool          // CALCOM_SHARED_ROUTE=false
 	ListenIdle           time.Duration // how long a listen session's stream may go unread; default jobs.ListenAbandoned
 	Database             string        // the URL of a database to run on instead of a fresh one (migrated at start)
+	// Tracing wires Postgres's and Redis's spans as cmd/ does when tracing is
+	// on (telemetry.PgxTracer, telemetry.InstrumentRedis), with
+	// REDIS_PIPELINING=false, so that each command's span joins the trace of
+	// what sent it; the test installs the tracer provider and sets
+	// OTEL_EXPORTER_OTLP_ENDPOINT first.
+	Tracing bool
 }
 
 // App is a running service.
@@ -96,6 +103,13 @@ func Start(t testing.TB, o Options) *App {
 	var dsn string
 	if o.Database == "" {
 		db, dsn = testenv.DB(t)
+		if o.Tracing {
+			var err error
+			if db, err = store.Open(context.Background(), dsn, telemetry.PgxTracer()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(db.Close)
+		}
 	} else { // a database of the test's own, as it left it: migrated here
 		var err error
 		dsn = o.Database
@@ -127,12 +141,20 @@ func Start(t testing.TB, o Options) *App {
 			MaxRetries: jobs.PipelineMaxRetries, ReadTimeout: jobs.PipelineReadTimeout})
 		direct = redis.NewClient(&redis.Options{Addr: single.Options().Addr, DB: single.Options().DB})
 	}
+	if o.Tracing {
+		testenv.Must(t, telemetry.InstrumentRedis(own))
+		testenv.Must(t, telemetry.InstrumentRedis(direct))
+	}
 	rdb, err := jobs.Pipelined(own)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close(); direct.Close() })
-	log := slog.New(webhooks.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels())))
+	if o.Tracing {
+		rdb.Close()
+		rdb = direct
+	}
+	t.Cleanup(func() { rdb.Close(); direct.Close() }) // closing a client twice is harmless
+	log := slog.New(webhooks.LogHandler(telemetry.LogHandler(slog.NewMultiHandler(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: o.logLevel()}), allLevels()))))
 	targets := outbound.TargetPolicy{AllowInsecure: !o.Secure, Resolver: o.Resolver}
 	sender := outbound.NewSender(outbound.SenderConfig{Timeout: o.Timeout, Targets: targets, TLSConfig: o.TLSConfig})
 	queue := jobs.NewQueue(rdb, "", o.Timeout)
