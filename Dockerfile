@@ -8,11 +8,12 @@ RUN go mod download
 COPY . .
 # The version in every delivery's User-Agent: docker build --build-arg VERSION=v1.2.3
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/empfio/webhooks.version=${VERSION}" -o /out/api ./cmd/api \
- && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/empfio/webhooks.version=${VERSION}" -o /out/worker ./cmd/worker
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/empfio/webhooks.version=${VERSION}" -o /out/ ./cmd/api ./cmd/worker ./cmd/empfio
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/api /out/worker /usr/local/bin/
+# api, worker and the empfio CLI; the healthchecks are `api healthcheck` and
+# `worker healthcheck` (no shell, no curl in this image).
+COPY --from=build /out/api /out/worker /out/empfio /usr/local/bin/
 USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/api"]

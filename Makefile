@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: docs run test test-faults build services stop-services bench bench-go vet lint screenshots
+.PHONY: compose-env docs run test test-faults build services stop-services bench bench-go vet lint screenshots
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -45,3 +45,6 @@ vet: lint
 
 screenshots: ## the dashboard's screenshot set in screenshots/ (list, webhook with charts, delivery, phone width, portal)
 	@scripts/services.sh && scripts/chromium.sh && . .data/services.env && go test -count=1 -run 'TestDashboard_Screenshots$$' ./dashboard/
+
+compose-env: ## write .env for docker compose (fresh tokens and key) unless it exists
+	@scripts/compose-env.sh

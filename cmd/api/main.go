@@ -53,6 +53,8 @@ func main() {
 		err = serve(ctx, cfg)
 	case "migrate":
 		err = migrate(ctx, cfg)
+	case "healthcheck": // a container's: is this api ready?
+		err = config.Probe(cfg.HTTPAddr, "/readyz")
 	case "secrets":
 		if len(os.Args) != 3 || os.Args[2] != "rotate-key" {
 			err = fmt.Errorf("usage: api secrets rotate-key")
@@ -66,7 +68,7 @@ func main() {
 		}
 		err = demo(ctx, cfg, os.Args[2])
 	default:
-		err = fmt.Errorf("unknown command %q (want: migrate, demo)", cmd)
+		err = fmt.Errorf("unknown command %q (want: migrate, demo, secrets, healthcheck)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)

@@ -38,7 +38,14 @@ func main() {
 		os.Exit(2)
 	}
 	defer stopProfile()
-	if err := run(ctx, cfg); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" { // a container's: is this worker serving its metrics?
+		err = config.Probe(cfg.MetricsAddr, "/metrics")
+	} else if len(os.Args) > 1 {
+		err = fmt.Errorf("unknown command %q (want: healthcheck)", os.Args[1])
+	} else {
+		err = run(ctx, cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
