@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: compose-env docs run test test-faults build services stop-services bench bench-go vet lint screenshots
+.PHONY: release compose-env docs run test test-faults build services stop-services bench bench-go vet lint screenshots
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -48,3 +48,6 @@ screenshots: ## the dashboard's screenshot set in screenshots/ (list, webhook wi
 
 compose-env: ## write .env for docker compose (fresh tokens and key) unless it exists
 	@scripts/compose-env.sh
+
+release: ## api, worker and empfio for linux, darwin and windows on amd64 and arm64, with SHA-256 sums, in bin/release/
+	@scripts/release.sh

@@ -24,7 +24,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
+
+	webhooks "github.com/empfio/webhooks"
 )
 
 func main() {
@@ -40,6 +43,7 @@ const usage = `usage:
   empfio listen --forward-to URL [--events TYPES]   receive the organization's webhooks here
   empfio trigger EVENT_TYPE [--all]                 send the catalog's example of EVENT_TYPE to the
                                                     listening sessions (--all: to every endpoint)
+  empfio version                                    the CLI's version, Go version and platform
   empfio help                                       this text
 environment: EMPFIO_API_KEY (required), EMPFIO_API_URL (default http://127.0.0.1:8080)`
 
@@ -53,6 +57,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(out, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintf(out, "empfio %s (%s, %s/%s)\n", webhooks.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	case "listen", "trigger":
 	default:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +218,17 @@ func TestCLI_Errors(t *testing.T) {
 		if err := run(context.Background(), args, out, out); err != nil || !strings.Contains(out.String(), "forward-to") && !strings.Contains(out.String(), "-all") {
 			t.Errorf("%v: %v, printed %q", args, err, out.String())
 		}
+	}
+}
+
+// empfio version says which build it is, needing no key.
+func TestVersion_NeedsNoKey(t *testing.T) {
+	t.Setenv("EMPFIO_API_KEY", "")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "empfio "+webhooks.Version()+" (go") || !strings.Contains(got, runtime.GOOS+"/"+runtime.GOARCH) {
+		t.Fatalf("version says %q", got)
 	}
 }
