@@ -116,6 +116,7 @@ func (s *Server) retryDelivery(c *fiber.Ctx) error {
 	if d, err = s.DB.RetryDelivery(c.UserContext(), d, r); err != nil {
 		return err
 	}
+	s.audit(c, d.OrganizationID, webhooks.AuditDeliveryRetried, "delivery", d.ID, fiber.Map{"webhook_id": d.EndpointID})
 	if err := s.Queue.RunNow(c.UserContext(), d.ID, d.CreatedAt); err != nil {
 		// The delivery is due in Postgres: the sweeper queues it when Redis is back.
 		s.log.WarnContext(c.UserContext(), "retry enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)
@@ -142,6 +143,7 @@ func (s *Server) replay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditDeliveriesReplayed, "webhook", e.ID, fiber.Map{"since": since, "until": until, "replayed": len(list)})
 	for _, d := range list {
 		if err := s.Queue.RunNow(c.UserContext(), d.ID, d.CreatedAt); err != nil {
 			s.log.WarnContext(c.UserContext(), "replay enqueue failed; the sweeper will requeue", "delivery_id", d.ID, "error", err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	webhooks "github.com/empfio/webhooks"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -12,6 +13,7 @@ func (s *Server) connectCalcom(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, orgOf(c), webhooks.AuditCalcomConnected, "calcom_integration", "", nil)
 	in.SubscriberURL = s.PublicURL + "/api/v1/webhooks/calcom/" + in.Token
 	return c.Status(fiber.StatusCreated).JSON(in)
 }

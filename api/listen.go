@@ -53,6 +53,7 @@ func (s *Server) createListenSession(c *fiber.Ctx) error {
 	if err := s.DB.CreateListenEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditListenSessionCreated, "listen_session", e.ID, fiber.Map{"events": e.Events})
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": e.ID, "webhook_id": e.ID, "secret": e.Secret, "events": e.Events,
 		"stream_url": s.PublicURL + "/api/v1/listen-sessions/" + e.ID + "/stream"})
 }

@@ -276,6 +276,9 @@ func openAPIDocument() object {
 		request[webhooks.ReplayRange](s, "since"), map[string]object{"202": props([]string{"replayed"}, object{"replayed": integer})})
 	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request; waiting_for names the earlier delivery of its ordering key it waits for.", secAPIKey, nil, map[string]object{"200": delivery})
 	d.op("POST", "/api/v1/deliveries/{id}/retry", "retryDelivery", "Send a delivery once more, now.", secAPIKey, nil, map[string]object{"202": delivery})
+	d.op("GET", "/api/v1/audit-log", "auditLog", "The organization's audit log, newest first: who (API key prefix, dashboard link, admin token) did what (secret reveals and rotations, key creation and revocation, webhook changes, links and listen sessions made, Cal.com connected, retries and replays), to what, when and from where. API keys only.",
+		secAPIKey, nil, map[string]object{"200": list(ref(webhooks.AuditEvent{}))},
+		append([]object{query("action", "only events of this action", object{"type": "string", "enum": webhooks.AuditActions})}, cursorParams...)...)
 	d.op("GET", "/api/v1/events", "listEvents", "The events the organization received, newest first.", secAPIKey, nil,
 		map[string]object{"200": list(event)}, append([]object{query("event_type", "only events of this type", str)}, cursorParams...)...)
 	d.op("GET", "/api/v1/events/{id}", "getEvent", "One event, with where it went.", secAPIKey, nil, map[string]object{"200": event})

@@ -19,6 +19,8 @@ func (s *Server) createOrganization(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, org.ID, webhooks.AuditOrganizationCreated, "organization", org.ID, fiber.Map{"name": org.Name})
+	s.audit(c, org.ID, webhooks.AuditAPIKeyCreated, "api_key", key.ID, fiber.Map{"prefix": key.Prefix, "name": key.Name})
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"organization": org, "api_key": key})
 }
 
@@ -43,6 +45,7 @@ func (s *Server) createAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, orgID, webhooks.AuditAPIKeyCreated, "api_key", key.ID, fiber.Map{"prefix": key.Prefix, "name": key.Name})
 	return c.Status(fiber.StatusCreated).JSON(key)
 }
 
@@ -72,6 +75,7 @@ func (s *Server) revokeAPIKey(c *fiber.Ctx) error {
 	if err := s.DB.RevokeAPIKey(c.UserContext(), orgID, keyID); err != nil {
 		return err
 	}
+	s.audit(c, orgID, webhooks.AuditAPIKeyRevoked, "api_key", keyID, nil)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -24,6 +24,8 @@ func (s *Server) createPortalSession(c *fiber.Ctx) error {
 	if err := s.DB.CreatePortalSession(c.UserContext(), session); err != nil {
 		return err
 	}
+	s.audit(c, p.OrganizationID, webhooks.AuditPortalSessionCreated, "portal_session", session.ID, fiber.Map{
+		"read_only": session.ReadOnly, "allowed_event_types": session.AllowedEventTypes, "expires_at": session.ExpiresAt})
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
 		"id": session.ID, "url": s.PublicURL + "/dashboard/#portal=" + session.Token,
 		"expires_at": session.ExpiresAt, "read_only": session.ReadOnly,

@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	org(fiber.MethodPost, "/webhooks/:id/replay", s.replay)
 	org(fiber.MethodGet, "/deliveries/:id", s.getDelivery)
 	org(fiber.MethodPost, "/deliveries/:id/retry", s.retryDelivery)
+	org(fiber.MethodGet, "/audit-log", keyOnly, s.auditLog)
 	org(fiber.MethodGet, "/events", s.listEvents)
 	org(fiber.MethodGet, "/events/:id", s.getEvent)
 	org(fiber.MethodPost, "/event-types/:type/trigger", writable, s.triggerEvent)

@@ -63,6 +63,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 	if err := s.DB.CreateEndpoint(c.UserContext(), e); err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditWebhookCreated, "webhook", e.ID, fiber.Map{"url": e.URL, "events": e.Events})
 	ping := s.ping(c.UserContext(), e)
 	return c.Status(fiber.StatusCreated).JSON(webhookWithSecret{Endpoint: e, Secret: e.Secret, Ping: ping})
 }
@@ -174,6 +175,14 @@ func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case !wasEnabled && e.Enabled:
+		s.audit(c, e.OrganizationID, webhooks.AuditWebhookEnabled, "webhook", e.ID, fiber.Map{"fields": bodyFields(c), "replay": u.Replay})
+	case wasEnabled && !e.Enabled:
+		s.audit(c, e.OrganizationID, webhooks.AuditWebhookDisabled, "webhook", e.ID, fiber.Map{"fields": bodyFields(c)})
+	default:
+		s.audit(c, e.OrganizationID, webhooks.AuditWebhookUpdated, "webhook", e.ID, fiber.Map{"fields": bodyFields(c)})
+	}
 	if wasEnabled && !e.Enabled {
 		s.Publisher.PublishOperational(c.UserContext(), webhooks.WebhookDisabledEvent(e, "disabled by a user", time.Now()))
 	}
@@ -195,6 +204,7 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 	if err := s.DB.DeleteEndpoint(c.UserContext(), orgOf(c), e.ID); err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditWebhookDeleted, "webhook", e.ID, fiber.Map{"url": e.URL})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -253,6 +263,7 @@ func (s *Server) revealSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditSecretRevealed, "webhook", e.ID, nil)
 	return c.JSON(secretView(e))
 }
 
@@ -283,6 +294,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, e.OrganizationID, webhooks.AuditSecretRotated, "webhook", e.ID, fiber.Map{"grace": grace.String()})
 	return c.JSON(secretView(e))
 }
 

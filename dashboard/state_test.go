@@ -120,3 +120,38 @@ func TestDashboard_StateFollowsTheServerInWordsACustomerReads(t *testing.T) {
 		t.Fatalf("%d console errors: %v", len(errs), errs)
 	}
 }
+
+// The audit log page shows who did what, from where: here a secret revealed
+// and rotated through the dashboard; a dashboard link has no such page.
+func TestDashboard_AuditLog(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	_, key := a.Org(t, "Audited")
+	recv := apptest.NewReceiver(t, apptest.Status(http.StatusOK))
+	b := newBrowser(t)
+	b.signIn(a, key)
+	hookID, _ := a.Webhook(t, key, recv.URL, "lead.*")
+	b.navigate(a.URL + "/dashboard/#/webhooks/" + hookID)
+	b.click("#tab-secret")
+	b.click("#reveal-secret")
+	b.until(10*time.Second, "the secret shows", `document.querySelector('#secret-value').innerText.startsWith('whsec_')`)
+	b.click("a[data-nav=audit]")
+	b.visible("#audit-table")
+	if got := b.text(`#audit-table tr[data-action="webhook.secret_revealed"]`); !strings.Contains(got, "Signing secret revealed") ||
+		!strings.Contains(got, "API key emp_") || !strings.Contains(got, "127.0.0.1") {
+		t.Errorf("the reveal's row: %q", got)
+	}
+	b.axe("audit log")
+	eval[bool](b, `(() => { const s = document.querySelector('#audit-action'); s.value = 'api_key.revoked'; s.dispatchEvent(new Event('change')); return true; })()`)
+	b.visible("#audit-empty")
+
+	r := a.Do(t, "POST", "/api/v1/portal-sessions", key, map[string]any{"read_only": true})
+	p := newBrowser(t)
+	p.navigate(r.Map(t)["url"].(string))
+	p.visible("#webhooks-table")
+	if eval[bool](p, `!document.querySelector('a[data-nav=audit]').hidden`) {
+		t.Error("a dashboard link offers the audit log")
+	}
+	if errs := append(b.consoleErrors(), p.consoleErrors()...); len(errs) > 0 {
+		t.Fatalf("%d console errors: %v", len(errs), errs)
+	}
+}

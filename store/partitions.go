@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The history — events, deliveries and attempts — is partitioned by day
+// The history — events, deliveries and attempts, and the audit log — is partitioned by day
 // (UTC; migration 00009): the partitions of a day hold that day's events,
 // their deliveries and the deliveries' attempts. Maintenance makes the days
 // ahead and drops the days past retention, one DROP TABLE per table: no
@@ -20,7 +20,7 @@ import (
 const maintenanceLockID = 0x656d7066696f03 // "empfio" + 3
 
 // historyTables are the partitioned tables, in the order their day is dropped.
-var historyTables = []string{"attempts", "deliveries", "events"}
+var historyTables = []string{"attempts", "deliveries", "events", "audit_events"}
 
 // WithMaintenanceLock runs fn holding the maintenance advisory lock on a
 // connection of its own, and reports whether it ran: false at once when
@@ -135,6 +135,9 @@ func (db *DB) PruneDefault(ctx context.Context, cutoff time.Time) (int64, error)
 			DELETE FROM attempts_default a USING d WHERE a.delivery_id = d.id AND a.delivery_created_at = d.created_at
 		)
 		SELECT count(*) FROM gone`, cutoff).Scan(&n)
+	if err == nil {
+		_, err = db.pool.Exec(ctx, `DELETE FROM audit_events_default WHERE created_at < $1`, cutoff)
+	}
 	return n, wrap(err, "")
 }
 

@@ -108,3 +108,28 @@ func TestDeleteAbandonedListenSessions(t *testing.T) {
 		}
 	}
 }
+
+// The audit log lives in the history's day partitions: an entry lands in its
+// day's partition, and goes when retention drops that day.
+func TestAuditLog_KeptAndDroppedWithTheHistory(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Audit retention")
+	testenv.Must(t, db.RecordAudit(ctx, &webhooks.AuditEvent{OrganizationID: org, Action: webhooks.AuditCalcomConnected, TargetType: "calcom_integration"}))
+	list, _, err := db.AuditLog(ctx, webhooks.AuditFilter{OrganizationID: org, Limit: 10})
+	testenv.Must(t, err)
+	if len(list) != 1 || list[0].Actor != "admin token" {
+		t.Fatalf("audit log %+v", list)
+	}
+	var partition string
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT tableoid::regclass::text FROM audit_events WHERE id = $1`, list[0].ID).Scan(&partition))
+	if want := "audit_events_p" + list[0].CreatedAt.UTC().Format("20060102"); partition != want {
+		t.Fatalf("the entry is in %s, want %s", partition, want)
+	}
+	if dropped, err := db.DropPartition(ctx, list[0].CreatedAt); err != nil || !dropped {
+		t.Fatalf("the day was not dropped: %v, %v", dropped, err)
+	}
+	if list, _, _ = db.AuditLog(ctx, webhooks.AuditFilter{OrganizationID: org, Limit: 10}); len(list) != 0 {
+		t.Fatalf("the dropped day's audit events remain: %+v", list)
+	}
+}

@@ -84,6 +84,7 @@ export const api = {
   replay: (id, since) => request('POST', `/webhooks/${enc(id)}/replay`, { since }),
   delivery: (id) => request('GET', `/deliveries/${enc(id)}`),
   retry: (id) => request('POST', `/deliveries/${enc(id)}/retry`),
+  auditLog: (params) => request('GET', '/audit-log' + query(params)),
   events: (params) => request('GET', '/events' + query(params)),
   calcom: () => request('GET', '/integrations/calcom'),
   connectCalcom: () => request('POST', '/integrations/calcom'),

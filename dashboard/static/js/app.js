@@ -8,6 +8,7 @@ import { webhookForm } from './webhook_form.js';
 import { webhookPage } from './webhook.js';
 import { eventList, eventPage } from './events.js';
 import { calcomPage } from './calcom.js';
+import { auditPage } from './audit.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -25,6 +26,7 @@ const routes = [
   [/^#\/events\/([0-9a-f-]{36})$/, (m, page) => eventPage(page, session.current, m[1])],
   [/^#\/events$/, (m, page) => eventList(page, session.current)],
   [/^#\/integrations\/calcom$/, (m, page) => calcomPage(page, session.current)],
+  [/^#\/audit$/, (m, page) => auditPage(page, session.current)],
 ];
 
 async function route() {
@@ -88,6 +90,8 @@ async function enter() {
   document.getElementById('sign-out').hidden = s.kind === 'portal';
   // Integrations are for API keys: a dashboard link does not manage them.
   document.querySelector('a[data-nav=integrations]').hidden = s.kind === 'portal';
+  document.querySelector('a[data-nav=audit]').hidden = s.kind === 'portal'; // the audit log is for API keys
+
   if (!location.hash.startsWith('#/')) location.replace('#/webhooks');
   await route();
 }
