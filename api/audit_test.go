@@ -65,6 +65,8 @@ func TestAuditLog_WhoDidWhatFromWhere(t *testing.T) {
 		byAction[ev.Action] = append(byAction[ev.Action], ev)
 	}
 	rotated := byAction["webhook.secret_rotated"][0]
+	entry, _ := json.Marshal(rotated)
+	t.Logf("a rotation's entry: %s", entry)
 	if rotated.Actor != "API key "+org.APIKey.Prefix+"…" || rotated.IP != "127.0.0.1" || rotated.UserAgent != "audit-test/1.0" ||
 		rotated.RequestID == "" || rotated.TargetID == nil || *rotated.TargetID != hookID || !strings.Contains(string(rotated.Detail), `"24h0m0s"`) {
 		t.Errorf("the rotation's entry: %+v detail %s", rotated, rotated.Detail)
