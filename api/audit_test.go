@@ -68,7 +68,7 @@ func TestAuditLog_WhoDidWhatFromWhere(t *testing.T) {
 	entry, _ := json.Marshal(rotated)
 	t.Logf("a rotation's entry: %s", entry)
 	if rotated.Actor != "API key "+org.APIKey.Prefix+"…" || rotated.IP != "127.0.0.1" || rotated.UserAgent != "audit-test/1.0" ||
-		rotated.RequestID == "" || rotated.TargetID == nil || *rotated.TargetID != hookID || !strings.Contains(string(rotated.Detail), `"24h0m0s"`) {
+		rotated.RequestID == "" || rotated.TargetID == nil || *rotated.TargetID != hookID || !strings.Contains(string(rotated.Detail), `"1 day"`) {
 		t.Errorf("the rotation's entry: %+v detail %s", rotated, rotated.Detail)
 	}
 	if byLink := byAction["webhook.updated"][0]; !strings.HasPrefix(byLink.Actor, "dashboard link ") || !strings.HasSuffix(byLink.Actor, "of API key "+org.APIKey.Prefix+"…") {

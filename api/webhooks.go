@@ -294,7 +294,7 @@ func (s *Server) rotateSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, e.OrganizationID, webhooks.AuditSecretRotated, "webhook", e.ID, fiber.Map{"grace": grace.String()})
+	s.audit(c, e.OrganizationID, webhooks.AuditSecretRotated, "webhook", e.ID, fiber.Map{"grace": webhooks.FormatDuration(grace)})
 	return c.JSON(secretView(e))
 }
 
