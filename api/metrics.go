@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,9 @@ var ready = promauto.NewGaugeVec(prometheus.GaugeOpts{
 func (s *Server) MetricsHandler() http.Handler {
 	metrics := promhttp.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pg, rd := s.checkDependencies(r.Context())
+		// Not r's context: through fiber's adaptor it is the fasthttp request,
+		// whose Done races the server's shutdown; the check has its own bound.
+		pg, rd := s.checkDependencies(context.Background())
 		ready.WithLabelValues("postgres").Set(gauge(pg))
 		ready.WithLabelValues("redis").Set(gauge(rd))
 		metrics.ServeHTTP(w, r)

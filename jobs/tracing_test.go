@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,17 +17,29 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	oteltrace "go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
+
+// spans records every span of this test binary: OpenTelemetry's global
+// provider can be set, but tracers made before it was first set (the
+// service's: telemetry.Tracer) keep the first one, so it is set once, and
+// each test reads the spans of its own trace.
+var (
+	spans        = tracetest.NewSpanRecorder()
+	tracingSetUp sync.Once
+)
+
+func recordSpans() {
+	tracingSetUp.Do(func() {
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+		otel.SetTextMapPropagator(propagation.TraceContext{})
+	})
+}
 
 // One trace runs from the inbound request (continuing the caller's
 // traceparent) through the publish to each delivery attempt, carried in the
 // task.
 func TestTracing_OneTraceFromRequestToAttempts(t *testing.T) {
-	spans := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	recordSpans()
 
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	orgID, key := a.Org(t, "Traced")
@@ -44,7 +57,7 @@ func TestTracing_OneTraceFromRequestToAttempts(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "both deliveries' attempts are traced", func() bool {
 		n := 0
 		for _, s := range spans.Ended() {
-			if s.Name() == "deliver lead.created" {
+			if s.Name() == "deliver lead.created" && s.SpanContext().TraceID().String() == traceID {
 				n++
 			}
 		}
@@ -85,10 +98,7 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 // printed (go test -v) for the record.
 func TestTracing_IntoPostgresAndRedis(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9") // on; the test's provider replaces the exporter
-	spans := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	recordSpans()
 
 	logs := &apptest.LogBuffer{}
 	a := apptest.Start(t, apptest.Options{Worker: true, Tracing: true, LogOutput: logs, LogInfo: true})
