@@ -28,8 +28,26 @@ type session struct {
 	StreamURL string   `json:"stream_url"`
 }
 
+// printer writes what a command tells: lines for people, or with --json one
+// JSON object a line for programs.
+type printer struct {
+	out  io.Writer
+	json bool
+}
+
+// say prints text, or v as a JSON line.
+func (p printer) say(text string, v any) {
+	if p.json {
+		b, _ := json.Marshal(v)
+		fmt.Fprintln(p.out, string(b))
+		return
+	}
+	fmt.Fprintln(p.out, text)
+}
+
 // listen runs a listen session until ctx ends (see the package comment).
-func listen(ctx context.Context, c *client, forwardTo, events string, out io.Writer) error {
+func listen(ctx context.Context, c *client, forwardTo, events string, p printer) error {
+	out := p.out
 	var s session
 	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", map[string]any{"events": strings.Split(events, ",")}, &s); err != nil {
 		return fmt.Errorf("starting a listen session: %w", err)
@@ -41,15 +59,17 @@ func listen(ctx context.Context, c *client, forwardTo, events string, out io.Wri
 			fmt.Fprintf(out, "could not end the listen session %s (it ends by itself within a minute): %v\n", s.ID, err)
 		}
 	}()
-	fmt.Fprintf(out, "Ready: forwarding %s to %s (Ctrl-C to stop).\nSigning secret of this session: %s\n",
-		strings.Join(s.Events, ", "), forwardTo, s.Secret)
+	p.say(fmt.Sprintf("Ready: forwarding %s to %s (Ctrl-C to stop).\nSigning secret of this session: %s",
+		strings.Join(s.Events, ", "), forwardTo, s.Secret),
+		map[string]any{"type": "ready", "session_id": s.ID, "events": s.Events, "forward_to": forwardTo, "secret": s.Secret})
 
 	fwd := &http.Client{Timeout: forwardTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	last := ""
 	for ctx.Err() == nil {
 		err := stream(ctx, c, s.ID, &last, func(m webhooks.ListenMessage) {
 			r := forward(ctx, fwd, forwardTo, m)
-			fmt.Fprintln(out, describe(m, r))
+			p.say(describe(m, r), map[string]any{"type": "delivery", "delivery_id": m.DeliveryID, "event_type": m.EventType,
+				"status_code": r.StatusCode, "duration_ms": r.DurationMS, "error": r.Error, "at": time.Now().UTC()})
 			if err := c.call(ctx, "POST", "/api/v1/listen-sessions/"+s.ID+"/results", r, nil); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(out, "    (could not report the answer: %v)\n", err)
 			}
@@ -149,7 +169,7 @@ func describe(m webhooks.ListenMessage, r webhooks.ListenResult) string {
 
 // trigger sends the catalog's example of eventType to the organization's
 // listening sessions, or with all to every endpoint subscribed to it.
-func trigger(ctx context.Context, c *client, eventType string, all bool, out io.Writer) error {
+func trigger(ctx context.Context, c *client, eventType string, all bool, p printer) error {
 	to := "listen"
 	if all {
 		to = "all"
@@ -161,6 +181,7 @@ func trigger(ctx context.Context, c *client, eventType string, all bool, out io.
 	if err := c.call(ctx, "POST", "/api/v1/event-types/"+eventType+"/trigger", map[string]string{"to": to}, &r); err != nil {
 		return fmt.Errorf("triggering %s: %w", eventType, err)
 	}
-	fmt.Fprintf(out, "Triggered %s: event %s, %d deliveries.\n", eventType, r.EventID, r.Deliveries)
+	p.say(fmt.Sprintf("Triggered %s: event %s, %d deliveries.", eventType, r.EventID, r.Deliveries),
+		map[string]any{"type": "triggered", "event_type": eventType, "event_id": r.EventID, "deliveries": r.Deliveries})
 	return nil
 }

@@ -40,9 +40,11 @@ func main() {
 }
 
 const usage = `usage:
-  empfio listen --forward-to URL [--events TYPES]   receive the organization's webhooks here
-  empfio trigger EVENT_TYPE [--all]                 send the catalog's example of EVENT_TYPE to the
+  empfio listen --forward-to URL [--events TYPES] [--json]
+                                                    receive the organization's webhooks here
+  empfio trigger EVENT_TYPE [--all] [--json]        send the catalog's example of EVENT_TYPE to the
                                                     listening sessions (--all: to every endpoint)
+  --json prints one JSON object a line (ready, delivery, triggered) instead of text
   empfio version                                    the CLI's version, Go version and platform
   empfio help                                       this text
 environment: EMPFIO_API_KEY (required), EMPFIO_API_URL (default http://127.0.0.1:8080)`
@@ -82,6 +84,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 func parse(name string, args []string, out io.Writer) (func(context.Context, *client) error, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
+	asJSON := fs.Bool("json", false, "print one JSON object a line instead of text")
 	switch name {
 	case "listen":
 		forwardTo := fs.String("forward-to", "", "the local URL each delivery is POSTed to (required)")
@@ -92,7 +95,9 @@ func parse(name string, args []string, out io.Writer) (func(context.Context, *cl
 		if *forwardTo == "" {
 			return nil, errors.New("listen needs --forward-to, e.g. --forward-to http://localhost:3000/hooks")
 		}
-		return func(ctx context.Context, c *client) error { return listen(ctx, c, *forwardTo, *events, out) }, nil
+		return func(ctx context.Context, c *client) error {
+			return listen(ctx, c, *forwardTo, *events, printer{out: out, json: *asJSON})
+		}, nil
 	default:
 		all := fs.Bool("all", false, "send to every endpoint of the organization subscribed to the type, not only the listening sessions")
 		if err := parseFlags(fs, args); err != nil {
@@ -101,7 +106,9 @@ func parse(name string, args []string, out io.Writer) (func(context.Context, *cl
 		if fs.NArg() != 1 {
 			return nil, fmt.Errorf("trigger takes one event type\n%s", usage)
 		}
-		return func(ctx context.Context, c *client) error { return trigger(ctx, c, fs.Arg(0), *all, out) }, nil
+		return func(ctx context.Context, c *client) error {
+			return trigger(ctx, c, fs.Arg(0), *all, printer{out: out, json: *asJSON})
+		}, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -230,5 +231,54 @@ func TestVersion_NeedsNoKey(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasPrefix(got, "empfio "+webhooks.Version()+" (go") || !strings.Contains(got, runtime.GOOS+"/"+runtime.GOARCH) {
 		t.Fatalf("version says %q", got)
+	}
+}
+
+// With --json, listen and trigger print one JSON object a line: the session
+// ready (with its secret), each delivery with the local answer, the trigger.
+func TestListen_JSONLines(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	_, key := a.Org(t, "Scripted")
+	t.Setenv("EMPFIO_API_KEY", key)
+	t.Setenv("EMPFIO_API_URL", a.URL)
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(local.Close)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL, "--json"}, out, out) }()
+	t.Cleanup(func() { cancel(); <-done })
+	lines := func() []map[string]any {
+		var list []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) != nil {
+				t.Fatalf("a line that is not JSON: %q", l)
+			}
+			list = append(list, m)
+		}
+		return list
+	}
+	testenv.Eventually(t, 10*time.Second, "the ready line", func() bool { return strings.Contains(out.String(), `"type":"ready"`) })
+	if ready := lines()[0]; !strings.HasPrefix(ready["secret"].(string), "whsec_") || ready["forward_to"] != local.URL {
+		t.Fatalf("ready: %v", ready)
+	}
+	testenv.Eventually(t, 10*time.Second, "the stream is open", func() bool {
+		n, _ := a.Redis.Keys(context.Background(), "empfio:listen:*:alive").Result()
+		return len(n) == 1
+	})
+	trig := &syncBuffer{}
+	if err := run(context.Background(), []string{"trigger", webhooks.LeadCreated, "--json"}, trig, trig); err != nil {
+		t.Fatal(err)
+	}
+	var triggered map[string]any
+	if err := json.Unmarshal([]byte(trig.String()), &triggered); err != nil || triggered["type"] != "triggered" || triggered["deliveries"] != 1.0 {
+		t.Fatalf("trigger printed %q (%v)", trig.String(), err)
+	}
+	testenv.Eventually(t, 15*time.Second, "the delivery line", func() bool { return strings.Contains(out.String(), `"type":"delivery"`) })
+	for _, m := range lines() {
+		if m["type"] == "delivery" && (m["event_type"] != webhooks.LeadCreated || m["status_code"] != 204.0 || m["delivery_id"] == "") {
+			t.Fatalf("delivery line: %v", m)
+		}
 	}
 }
