@@ -33,6 +33,25 @@ func newSwitchable(t *testing.T) *switchable {
 	return s
 }
 
+// pauseWithOneHeld sends two leads to webhook hookID, whose receiver fails
+// and whose breaker opens after two failures, waits for its circuit to open,
+// and sends a third, which is held.
+func pauseWithOneHeld(t *testing.T, a *apptest.App, orgID, key, hookID string) {
+	t.Helper()
+	publishLead(t, a, orgID, "lead-1")
+	publishLead(t, a, orgID, "lead-2")
+	var e webhooks.Endpoint
+	testenv.Eventually(t, 15*time.Second, "the circuit opens", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return e.Health.State == webhooks.CircuitOpen
+	})
+	publishLead(t, a, orgID, "lead-3")
+	testenv.Eventually(t, 15*time.Second, "the third delivery is held", func() bool {
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return e.Health.Held == 1
+	})
+}
+
 func publishLead(t *testing.T, a *apptest.App, orgID, leadID string) {
 	t.Helper()
 	r := a.Do(t, "POST", "/api/v1/webhooks/agent-event", apptest.InternalToken,
@@ -308,18 +327,7 @@ func TestDashboard_PausedEndpointAndEnablingWithReplay(t *testing.T) {
 	recv := newSwitchable(t)
 	recv.failing.Store(true)
 	hookID, _ := a.Webhook(t, key, recv.URL+"/hooks", "*")
-	publishLead(t, a, orgID, "lead-1")
-	publishLead(t, a, orgID, "lead-2")
-	var e webhooks.Endpoint
-	testenv.Eventually(t, 10*time.Second, "the circuit opens", func() bool {
-		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-		return e.Health.State == webhooks.CircuitOpen
-	})
-	publishLead(t, a, orgID, "lead-3")
-	testenv.Eventually(t, 10*time.Second, "the third delivery is held", func() bool {
-		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
-		return e.Health.Held == 1
-	})
+	pauseWithOneHeld(t, a, orgID, key, hookID)
 
 	b.do("reload", chromedp.Reload())
 	b.visible("#webhooks-table")

@@ -35,6 +35,30 @@ func recordSpans() {
 	})
 }
 
+// postTracedLead sends an agent event of orgID in the trace traceID (as a
+// caller's traceparent).
+func postTracedLead(t *testing.T, a *apptest.App, orgID, traceID string) {
+	t.Helper()
+	r := a.DoWith(t, "POST", "/api/v1/webhooks/agent-event",
+		`{"type":"new_lead","organization_id":"`+orgID+`","data":{"id":"l1","channel":"web"}}`,
+		map[string]string{"Authorization": "Bearer " + apptest.InternalToken, "Content-Type": "application/json",
+			"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}
+
+// spansOf returns the ended spans of trace traceID.
+func spansOf(traceID string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range spans.Ended() {
+		if s.SpanContext().TraceID().String() == traceID {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // One trace runs from the inbound request (continuing the caller's
 // traceparent) through the publish to each delivery attempt, carried in the
 // task.
@@ -47,27 +71,19 @@ func TestTracing_OneTraceFromRequestToAttempts(t *testing.T) {
 	a.Webhook(t, key, recv.URL, webhooks.LeadCreated)
 	a.Webhook(t, key, recv.URL+"/second", webhooks.LeadCreated)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	r := a.DoWith(t, "POST", "/api/v1/webhooks/agent-event",
-		`{"type":"new_lead","organization_id":"`+orgID+`","data":{"id":"l1","channel":"web"}}`,
-		map[string]string{"Authorization": "Bearer " + apptest.InternalToken, "Content-Type": "application/json",
-			"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("%d %s", r.Status, r.Body)
-	}
+	postTracedLead(t, a, orgID, traceID)
 	testenv.Eventually(t, 10*time.Second, "both deliveries' attempts are traced", func() bool {
 		n := 0
-		for _, s := range spans.Ended() {
-			if s.Name() == "deliver lead.created" && s.SpanContext().TraceID().String() == traceID {
+		for _, s := range spansOf(traceID) {
+			if s.Name() == "deliver lead.created" {
 				n++
 			}
 		}
 		return n == 2
 	})
 	byName := map[string][]sdktrace.ReadOnlySpan{}
-	for _, s := range spans.Ended() {
-		if s.SpanContext().TraceID().String() == traceID {
-			byName[s.Name()] = append(byName[s.Name()], s)
-		}
+	for _, s := range spansOf(traceID) {
+		byName[s.Name()] = append(byName[s.Name()], s)
 	}
 	request, publish, deliver := byName["POST /api/v1/webhooks/agent-event"], byName["publish lead.created"], byName["deliver lead.created"]
 	if len(request) != 1 || len(publish) != 1 || len(deliver) != 2 {
@@ -106,31 +122,16 @@ func TestTracing_IntoPostgresAndRedis(t *testing.T) {
 	recv := apptest.NewReceiver(t, apptest.Status(200))
 	a.Webhook(t, key, recv.URL, webhooks.LeadCreated)
 	const traceID = "5cf92f3577b34da6a3ce929d0e0e4737"
-	r := a.DoWith(t, "POST", "/api/v1/webhooks/agent-event",
-		`{"type":"new_lead","organization_id":"`+orgID+`","data":{"id":"l1","channel":"web"}}`,
-		map[string]string{"Authorization": "Bearer " + apptest.InternalToken, "Content-Type": "application/json",
-			"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("%d %s", r.Status, r.Body)
-	}
-	inTrace := func() []sdktrace.ReadOnlySpan {
-		var out []sdktrace.ReadOnlySpan
-		for _, s := range spans.Ended() {
-			if s.SpanContext().TraceID().String() == traceID {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
+	postTracedLead(t, a, orgID, traceID)
 	testenv.Eventually(t, 10*time.Second, "the attempt is traced", func() bool {
-		for _, s := range inTrace() {
+		for _, s := range spansOf(traceID) {
 			if s.Name() == "deliver lead.created" {
 				return true
 			}
 		}
 		return false
 	})
-	trace := inTrace()
+	trace := spansOf(traceID)
 	byID := map[string]sdktrace.ReadOnlySpan{}
 	for _, s := range trace {
 		byID[s.SpanContext().SpanID().String()] = s
