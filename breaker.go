@@ -121,9 +121,13 @@ func (b Breaker) Record(c Circuit, deliveryID string, ok bool, now time.Time) St
 	return s
 }
 
+// failed counts a failed attempt made at now. Concurrent attempts are
+// recorded in any order, so the run begins at the earliest of them, not the
+// first recorded: what failed since FailingSince (a replay's choice,
+// Reenabling) must include every failure of the run.
 func (c *Circuit) failed(now time.Time) {
 	c.Failures++
-	if c.FailingSince == nil {
+	if c.FailingSince == nil || now.Before(*c.FailingSince) {
 		c.FailingSince = &now
 	}
 }

@@ -33,6 +33,23 @@ func halfOpen(probe string, sentAgo time.Duration) webhooks.Circuit {
 		ProbeAt: at(-sentAgo), ProbeInterval: 2 * time.Minute, ProbeDeliveryID: str(probe), Version: 7}
 }
 
+// A run of failures begins with its earliest attempt, whatever order
+// concurrent attempts are recorded in: a replay of what failed since then
+// includes each (TestDashboard_PausedEndpointAndEnablingWithReplay lost the
+// first lead when the second, begun later, was recorded first).
+func TestBreaker_FailingSinceIsTheEarliestFailedAttempt(t *testing.T) {
+	first, second := *at(-2 * time.Second), *at(-time.Second)
+	c := breaker.Record(closed(0), "second", false, second).Next
+	c = breaker.Record(c, "first", false, first).Next
+	if c.FailingSince == nil || !c.FailingSince.Equal(first) || c.Failures != 2 {
+		t.Fatalf("recorded out of order: failing since %v, %d failures; want %v, 2", c.FailingSince, c.Failures, first)
+	}
+	c = breaker.Record(c, "third", false, t0).Next
+	if !c.FailingSince.Equal(first) {
+		t.Fatalf("a later failure moved the start to %v", c.FailingSince)
+	}
+}
+
 // What each attempt's outcome does to a circuit.
 func TestBreaker_Record(t *testing.T) {
 	cases := []struct {

@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,6 +51,34 @@ func pauseWithOneHeld(t *testing.T, a *apptest.App, orgID, key, hookID string) {
 		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
 		return e.Health.Held == 1
 	})
+}
+
+// explainRelease logs, when t failed, where the release of hookID's held
+// deliveries stands: the endpoint's circuit and release head, and each
+// delivery with its task in Redis.
+func explainRelease(t *testing.T, a *apptest.App, hookID string) {
+	if !t.Failed() {
+		return
+	}
+	ctx := context.Background()
+	var state string
+	var head *string
+	testenv.Must(t, a.DB.Pool().QueryRow(ctx, `SELECT circuit_state, release_head::text FROM endpoints WHERE id = $1`, hookID).Scan(&state, &head))
+	t.Logf("circuit %s, release head %v", state, head)
+	rows, err := a.DB.Pool().Query(ctx, `SELECT id::text, status, attempts, manual, coalesce(next_attempt_at::text, '-'), updated_at::text
+		FROM deliveries WHERE endpoint_id = $1 ORDER BY created_at`, hookID)
+	testenv.Must(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var id, status, due, updated string
+		var attempts int
+		var manual bool
+		testenv.Must(t, rows.Scan(&id, &status, &attempts, &manual, &due, &updated))
+		task := a.Redis.HGetAll(ctx, "asynq:{"+a.Queue.Name()+"}:t:"+id).Val()
+		t.Logf("delivery %s: %s, %d attempts, manual %v, due %s, updated %s; task state %q", id, status, attempts, manual, due, updated, task["state"])
+	}
+	keys, _ := a.Redis.Keys(ctx, "asynq:{"+a.Queue.Name()+"}:t:release:*").Result()
+	t.Logf("release tasks: %v", keys)
 }
 
 func publishLead(t *testing.T, a *apptest.App, orgID, leadID string) {
@@ -350,9 +379,16 @@ func TestDashboard_PausedEndpointAndEnablingWithReplay(t *testing.T) {
 	b.click("#enable")
 	b.visible("#replay-choice")
 	eval[bool](b, `(document.querySelector('#replay-choice').value = 'held_and_failed') !== ''`)
+	t.Cleanup(func() { explainRelease(t, a, hookID) })
 	b.click(`dialog button[data-value=enable]`)
-	// Released one at a time at the breaker's pace; under the whole suite's
-	// load a release once took over 15 s (alone: about 2 s).
+	testenv.Eventually(t, 10*time.Second, "the endpoint is enabled", func() bool {
+		var e webhooks.Endpoint
+		a.Do(t, "GET", "/api/v1/webhooks/"+hookID, key, nil).JSON(t, &e)
+		return e.Enabled
+	})
+	// Released one at a time, each after the attempt before it (alone: about
+	// 2 s). It once missed the first lead: the run of failures began with the
+	// second, recorded first (TestBreaker_FailingSinceIsTheEarliestFailedAttempt).
 	testenv.Eventually(t, 30*time.Second, "all three leads delivered", func() bool {
 		return len(recv.Of(webhooks.LeadCreated)) >= 5 // two failed attempts, then three successes
 	})

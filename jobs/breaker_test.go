@@ -329,3 +329,49 @@ func TestBreaker_RetryOfAHeldDeliverySendsItNowAsTheProbe(t *testing.T) {
 		t.Fatalf("accepted in the order %v: the retried delivery (n=3) was not the first", got)
 	}
 }
+
+// A release sends held deliveries one at a time: the next goes when the
+// attempt of the one before it ended (or releaseOrderWait ran out), never
+// while it is on its way — the sweeper, tending circuits every 200 ms here,
+// restores a lost release without hurrying it.
+func TestBreaker_ReleaseWaitsForEachAttemptOfASlowReceiver(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true,
+		Schedule: webhooks.RetrySchedule{MaxRetries: 0, Window: time.Second},
+		Breaker:  webhooks.Breaker{Failures: 1, ProbeInterval: time.Hour, ReleaseRate: 50, DisableAfter: time.Hour}})
+	orgID, key := a.Org(t, "Slow")
+	recv := &flaky{}
+	var inFlight, most atomic.Int64
+	slow := func(n int, w http.ResponseWriter, r *http.Request) {
+		if recv.recovered.Load() && r.Header.Get("X-Empfio-Event") == webhooks.LeadCreated {
+			now := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+			}
+			time.Sleep(time.Second) // slower than several sweeps, well within releaseOrderWait
+		}
+		recv.reply(n, w, r)
+	}
+	hookID, _ := a.Webhook(t, key, apptest.NewReceiver(t, slow).URL, webhooks.LeadCreated)
+	publish(t, a, orgID, webhooks.LeadCreated, map[string]any{"id": "l", "channel": "web", "n": -1})
+	testenv.Eventually(t, 10*time.Second, "the circuit opens", func() bool {
+		return webhookOf(t, a, key, hookID).Health.State == webhooks.CircuitOpen
+	})
+	const held = 4
+	for n := range held {
+		publish(t, a, orgID, webhooks.LeadCreated, map[string]any{"id": "l", "channel": "web", "n": n})
+	}
+	testenv.Eventually(t, 10*time.Second, "every delivery held", func() bool {
+		return statusCount(t, a, hookID, webhooks.StatusHeld) == held
+	})
+	a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": false})
+	recv.recovered.Store(true)
+	if r := a.Do(t, "PATCH", "/api/v1/webhooks/"+hookID, key, map[string]any{"enabled": true, "replay": "held"}); r.Status != http.StatusOK {
+		t.Fatalf("enabling: %d %s", r.Status, r.Body)
+	}
+	testenv.Eventually(t, 30*time.Second, "every held delivery succeeds", func() bool {
+		return statusCount(t, a, hookID, webhooks.StatusSucceeded) == held
+	})
+	if got := recv.acceptedSoFar(); !slices.Equal(got, []int{0, 1, 2, 3}) || most.Load() != 1 {
+		t.Fatalf("accepted %v with up to %d at once; want 0 to 3 in order, one at a time", got, most.Load())
+	}
+}

@@ -30,6 +30,14 @@ const TypeCircuit = "webhook:circuit"
 // slower one does not hold the release up longer.
 const releaseOrderWait = 2 * time.Second
 
+// orderWaitEnd is when the wait for the attempt of a delivery released now
+// ends: releaseOrderWait from now at least. asynq keeps a scheduled task's
+// time in whole seconds, truncated, so it is rounded up to the next second
+// (else the wait could end a second early).
+func orderWaitEnd() time.Time {
+	return time.Now().Add(releaseOrderWait).Truncate(time.Second).Add(time.Second)
+}
+
 // Circuits applies the breaker's decisions (webhooks.Breaker) to endpoints'
 // circuits, stored over the version they were decided from, and runs the
 // circuits' tasks. The worker's deliveries and the api's manual retries share
@@ -238,20 +246,21 @@ func (d *Circuits) release(ctx context.Context, e *webhooks.Endpoint, after *str
 	if err := d.Queue.Enqueue(ctx, next.ID, next.CreatedAt, time.Time{}); err != nil {
 		return err
 	}
-	return d.ScheduleRelease(ctx, e.ID, next.ID, "wait", time.Now().Add(releaseOrderWait))
+	return d.ScheduleRelease(ctx, e.ID, next.ID, "wait", orderWaitEnd())
 }
 
 // Tend gives e's circuit its task back, in case Redis lost it: its timer, or
-// the next step of the release of what it held.
+// the release of what it held — its start, or the wait for the attempt of the
+// one it released last, under the wait's own task id: a wait that is still
+// there is kept, so tending never hurries a release out of order.
 func (d *Circuits) Tend(ctx context.Context, e *webhooks.Endpoint) error {
-	if e.Circuit.State == webhooks.CircuitClosed {
-		after := ""
-		if e.Circuit.Releasing != nil {
-			after = *e.Circuit.Releasing
-		}
-		return d.ScheduleRelease(ctx, e.ID, after, "tend", time.Now())
+	switch {
+	case e.Circuit.State != webhooks.CircuitClosed:
+		return d.scheduleTimer(ctx, e.ID, e.Circuit)
+	case e.Circuit.Releasing == nil:
+		return d.ScheduleRelease(ctx, e.ID, "", "tend", time.Now())
 	}
-	return d.scheduleTimer(ctx, e.ID, e.Circuit)
+	return d.ScheduleRelease(ctx, e.ID, *e.Circuit.Releasing, "wait", orderWaitEnd())
 }
 
 // Disable turns endpoint e off for reason, and says so once: a log line,

@@ -93,9 +93,12 @@ func (s *Sweeper) Run(ctx context.Context) {
 		watching.Go(func() { every(ctx, orDefault(s.WatchInterval, DefaultWatchInterval), func() { s.watch(ctx) }) })
 	}
 	every(ctx, orDefault(s.Interval, DefaultSweepInterval), func() {
-		if n, err := s.Sweep(ctx); err != nil {
+		n, err := s.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil: // cut short by shutdown: not a failure
+		case err != nil:
 			s.Log.Warn("sweep failed", "error", err)
-		} else if n > 0 {
+		case n > 0:
 			s.Log.Info("swept overdue deliveries", "count", n)
 		}
 	})
