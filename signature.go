@@ -22,6 +22,17 @@ func NewSecret() string {
 	return SecretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
+// CheckSecret reports whether s is a secret this service can sign with, as
+// NewSecret makes them: whsec_ and the standard base64 of 24 to 64 bytes. It
+// is for secrets a caller brings (empfio listen keeps its own).
+func CheckSecret(s string) error {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, SecretPrefix))
+	if !strings.HasPrefix(s, SecretPrefix) || err != nil || len(key) < 24 || len(key) > 64 {
+		return Invalid(FieldError{Field: "secret", Message: "must be whsec_ and the base64 of 24 to 64 random bytes"})
+	}
+	return nil
+}
+
 // Sign returns X-Empfio-Signature: the lowercase hex HMAC-SHA256 of body keyed
 // with the secret string exactly as shown to the user. Receivers recompute it
 // from the raw body and compare.

@@ -28,6 +28,10 @@ var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 
 type listenRequest struct {
 	Events []string `json:"events"` // default ["*"]
+	// Secret is the caller's own signing secret for the session (empfio
+	// listen keeps one per API key and machine, so that a local server's
+	// configuration outlives its sessions); a new one when absent.
+	Secret string `json:"secret,omitempty"`
 }
 
 // createListenSession: POST /listen-sessions {"events": [...]} → a temporary
@@ -46,7 +50,12 @@ func (s *Server) createListenSession(c *fiber.Ctx) error {
 	if err := webhooks.CheckSubscriptions(req.Events); err != nil {
 		return err
 	}
-	e := &webhooks.Endpoint{OrganizationID: orgOf(c), Description: webhooks.ListenDescription, Events: req.Events}
+	if req.Secret != "" {
+		if err := webhooks.CheckSecret(req.Secret); err != nil {
+			return err
+		}
+	}
+	e := &webhooks.Endpoint{OrganizationID: orgOf(c), Description: webhooks.ListenDescription, Events: req.Events, Secret: req.Secret}
 	if err := principalOf(c).CheckSubscriptions(req.Events); err != nil {
 		return err
 	}

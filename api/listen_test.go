@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,6 +34,18 @@ func TestListenSession_BadInput(t *testing.T) {
 		if r.Status != http.StatusUnprocessableEntity || r.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("Last-Event-ID %q: %d %s", bad, r.Status, r.Body)
 		}
+	}
+	// A secret of the caller's own must be one this service makes; it is the
+	// session's.
+	for _, bad := range []string{"hunter2", "whsec_not base64!", "whsec_" + strings.Repeat("A", 8), "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))} {
+		r := a.Do(t, "POST", "/api/v1/listen-sessions", key, map[string]any{"secret": bad})
+		if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), `"secret"`) {
+			t.Errorf("secret %q: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	own := webhooks.NewSecret()
+	if r := a.Do(t, "POST", "/api/v1/listen-sessions", key, map[string]any{"secret": own}); r.Status != http.StatusCreated || r.Map(t)["secret"] != own {
+		t.Fatalf("a session with its own secret: %d %s", r.Status, r.Body)
 	}
 	other, _ := a.Webhook(t, key, "http://127.0.0.1:1/hook", "lead.created")
 	if r := a.Do(t, "GET", "/api/v1/listen-sessions/"+other+"/stream", key, nil); r.Status != http.StatusNotFound {

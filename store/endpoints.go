@@ -120,20 +120,23 @@ func policyColumns(p *webhooks.RetryPolicy) (*int, *int64) {
 
 // CreateEndpoint stores e with a fresh id and secret; e must be valid.
 func (db *DB) CreateEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
-	e.ID = uuid.NewString()
+	e.ID, e.Secret = uuid.NewString(), webhooks.NewSecret()
 	return db.insertEndpoint(ctx, e)
 }
 
-// CreateListenEndpoint stores e as a listen session's endpoint, with a fresh id
-// and secret, and webhooks.ListenURL of its id as its URL.
+// CreateListenEndpoint stores e as a listen session's endpoint, with a fresh id,
+// the secret it has (the CLI's own, checked by the caller) or a fresh one, and
+// webhooks.ListenURL of its id as its URL.
 func (db *DB) CreateListenEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
 	e.ID = uuid.NewString()
 	e.URL = webhooks.ListenURL(e.ID)
+	if e.Secret == "" {
+		e.Secret = webhooks.NewSecret()
+	}
 	return db.insertEndpoint(ctx, e)
 }
 
 func (db *DB) insertEndpoint(ctx context.Context, e *webhooks.Endpoint) error {
-	e.Secret = webhooks.NewSecret()
 	e.Enabled = true
 	e.Health = webhooks.Health{State: webhooks.CircuitClosed}
 	maxRetries, window := policyColumns(e.RetryPolicy)

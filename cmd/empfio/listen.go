@@ -48,8 +48,15 @@ func (p printer) say(text string, v any) {
 // listen runs a listen session until ctx ends (see the package comment).
 func listen(ctx context.Context, c *client, forwardTo, events string, p printer) error {
 	out := p.out
+	req := map[string]any{"events": strings.Split(events, ",")}
+	if secret, err := listenSecret(c); err == nil {
+		req["secret"] = secret
+	} else {
+		p.say(fmt.Sprintf("(no secret kept on this machine: %v; this session has one of its own)", err),
+			map[string]any{"type": "warning", "message": "no secret kept on this machine: " + err.Error()})
+	}
 	var s session
-	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", map[string]any{"events": strings.Split(events, ",")}, &s); err != nil {
+	if err := c.call(ctx, "POST", "/api/v1/listen-sessions", req, &s); err != nil {
 		return fmt.Errorf("starting a listen session: %w", err)
 	}
 	defer func() {

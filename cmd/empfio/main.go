@@ -1,6 +1,7 @@
 // Command empfio is the receiver developer's tool:
 //
 //	empfio listen --forward-to http://localhost:3000/hooks [--events lead.*,booking.*]
+//	empfio listen --print-secret
 //	empfio trigger lead.created [--all]
 //
 // listen creates a temporary endpoint of the organization (a listen session),
@@ -8,7 +9,9 @@
 // connection, so it works behind NAT and firewalls that take no inbound
 // connections — POSTs each, with its signature headers, to the local URL, and
 // reports the local server's answer back: the delivery's log shows it. It
-// prints one line per delivery and ends the session when it stops. trigger
+// prints one line per delivery and ends the session when it stops. Every
+// session of one key on one machine signs with the same secret (secret.go),
+// which --print-secret prints. trigger
 // publishes the catalog's example of an event type to the listening sessions
 // (with --all, to every endpoint of the organization subscribed to it).
 //
@@ -42,6 +45,8 @@ func main() {
 const usage = `usage:
   empfio listen --forward-to URL [--events TYPES] [--json]
                                                     receive the organization's webhooks here
+  empfio listen --print-secret [--json]             the secret that signs them: the same for this key
+                                                    on this machine, session after session
   empfio trigger EVENT_TYPE [--all] [--json]        send the catalog's example of EVENT_TYPE to the
                                                     listening sessions (--all: to every endpoint)
   --json prints one JSON object a line (ready, delivery, triggered) instead of text
@@ -89,8 +94,19 @@ func parse(name string, args []string, out io.Writer) (func(context.Context, *cl
 	case "listen":
 		forwardTo := fs.String("forward-to", "", "the local URL each delivery is POSTed to (required)")
 		events := fs.String("events", "*", "event types to receive, comma-separated (lead.*, booking.created, …)")
+		printSecret := fs.Bool("print-secret", false, "print the secret that signs this key's sessions on this machine, and stop")
 		if err := parseFlags(fs, args); err != nil {
 			return nil, err
+		}
+		if *printSecret {
+			return func(_ context.Context, c *client) error {
+				s, err := listenSecret(c)
+				if err != nil {
+					return fmt.Errorf("the listen secret: %w", err)
+				}
+				printer{out: out, json: *asJSON}.say(s, map[string]any{"type": "secret", "secret": s})
+				return nil
+			}, nil
 		}
 		if *forwardTo == "" {
 			return nil, errors.New("listen needs --forward-to, e.g. --forward-to http://localhost:3000/hooks")

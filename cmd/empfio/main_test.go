@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -21,6 +23,14 @@ import (
 )
 
 func TestMain(m *testing.M) { apptest.Main(m) }
+
+// cliEnv points the CLI at the api at url with key, and keeps its listen
+// secret in a directory of t's (not the user's own configuration).
+func cliEnv(t *testing.T, url, key string) {
+	t.Setenv("EMPFIO_API_URL", url)
+	t.Setenv("EMPFIO_API_KEY", key)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+}
 
 // syncBuffer is the CLI's output, read while it runs.
 type syncBuffer struct {
@@ -46,8 +56,7 @@ func (s *syncBuffer) String() string {
 func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	_, key := a.Org(t, "Laptop")
-	t.Setenv("EMPFIO_API_KEY", key)
-	t.Setenv("EMPFIO_API_URL", a.URL)
+	cliEnv(t, a.URL, key)
 
 	var mu sync.Mutex
 	var got []*http.Request
@@ -152,8 +161,7 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 func TestTrigger_GoesToTheListeningSessionUnlessAll(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	_, key := a.Org(t, "Trigger")
-	t.Setenv("EMPFIO_API_KEY", key)
-	t.Setenv("EMPFIO_API_URL", a.URL)
+	cliEnv(t, a.URL, key)
 	real := apptest.NewReceiver(t, apptest.Status(200))
 	a.Webhook(t, key, real.URL, "*")
 	out := &syncBuffer{}
@@ -190,8 +198,7 @@ func TestTrigger_GoesToTheListeningSessionUnlessAll(t *testing.T) {
 // Without a key, or with a bad one, the CLI says so.
 func TestCLI_Errors(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
-	t.Setenv("EMPFIO_API_URL", a.URL)
-	t.Setenv("EMPFIO_API_KEY", "")
+	cliEnv(t, a.URL, "")
 	if err := run(context.Background(), []string{"trigger", "lead.created"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "EMPFIO_API_KEY") {
 		t.Fatalf("no key: %v", err)
 	}
@@ -239,8 +246,7 @@ func TestVersion_NeedsNoKey(t *testing.T) {
 func TestListen_JSONLines(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	_, key := a.Org(t, "Scripted")
-	t.Setenv("EMPFIO_API_KEY", key)
-	t.Setenv("EMPFIO_API_URL", a.URL)
+	cliEnv(t, a.URL, key)
 	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	t.Cleanup(local.Close)
 	out := &syncBuffer{}
@@ -280,5 +286,65 @@ func TestListen_JSONLines(t *testing.T) {
 		if m["type"] == "delivery" && (m["event_type"] != webhooks.LeadCreated || m["status_code"] != 204.0 || m["delivery_id"] == "") {
 			t.Fatalf("delivery line: %v", m)
 		}
+	}
+}
+
+// listen --print-secret prints the secret that signs this key's sessions on
+// this machine: the same on every call and in every session (a local server
+// configured once keeps verifying), another for another key, kept readable by
+// its owner only; a file that holds no secret is an error, not replaced.
+func TestListen_PrintSecretStaysTheSameForAKeyAndMachine(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{Worker: true})
+	_, key := a.Org(t, "Stable")
+	cliEnv(t, a.URL, key)
+	printed := func() string {
+		t.Helper()
+		out := &syncBuffer{}
+		if err := run(context.Background(), []string{"listen", "--print-secret"}, out, out); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	secret := printed()
+	if webhooks.CheckSecret(secret) != nil || printed() != secret {
+		t.Fatalf("printed %q, then another", secret)
+	}
+	files, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "empfio", "listen", "*"))
+	if len(files) != 1 {
+		t.Fatalf("kept in %v", files)
+	}
+	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kept with mode %v (%v); want 0600", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(files[0]); strings.Contains(string(b), key) {
+		t.Fatal("the key is written in the secret's file")
+	}
+
+	// A session signs with it.
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(local.Close)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL, "--json"}, out, out) }()
+	testenv.Eventually(t, 10*time.Second, "the ready line", func() bool { return strings.Contains(out.String(), `"type":"ready"`) })
+	cancel()
+	testenv.Must(t, <-done)
+	var ready map[string]any
+	testenv.Must(t, json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &ready))
+	if ready["secret"] != secret {
+		t.Fatalf("the session signs with %v; printed %s", ready["secret"], secret)
+	}
+
+	_, other := a.Org(t, "Other")
+	t.Setenv("EMPFIO_API_KEY", other)
+	if printed() == secret {
+		t.Fatal("another key has the same secret")
+	}
+	testenv.Must(t, os.WriteFile(files[0], []byte("not a secret"), 0o600))
+	t.Setenv("EMPFIO_API_KEY", key)
+	err := run(context.Background(), []string{"listen", "--print-secret"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "does not hold a secret") {
+		t.Fatalf("a damaged secret file: %v", err)
 	}
 }
