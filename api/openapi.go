@@ -54,10 +54,11 @@ const (
 	secNone     = ""
 )
 
-// op adds an operation. body is its request body schema (nil: none); ok maps
-// the success status to its answer's schema (nil schema: no body).
-func (d *doc) op(method, path, id, summary, security string, body object, ok map[string]object, params ...object) {
-	o := object{"operationId": id, "summary": summary, "tags": []string{tagOf(path)}}
+// op adds an operation: summary is its name in a list, description what it
+// does. body is its request body schema (nil: none); ok maps the success
+// status to its answer's schema (nil schema: no body).
+func (d *doc) op(method, path, id, summary, description, security string, body object, ok map[string]object, params ...object) {
+	o := object{"operationId": id, "summary": summary, "description": description, "tags": []string{tagOf(path)}}
 	if security != secNone {
 		o["security"] = []any{object{security: []string{}}}
 	} else {
@@ -69,14 +70,19 @@ func (d *doc) op(method, path, id, summary, security string, body object, ok map
 	if len(params) > 0 {
 		o["parameters"] = params
 	}
+	name := strings.ToUpper(id[:1]) + id[1:]
 	if body != nil {
-		o["requestBody"] = object{"required": true, "content": object{"application/json": object{"schema": body}}}
+		o["requestBody"] = object{"required": true, "content": object{"application/json": object{"schema": d.named(name+"Request", body)}}}
 	}
 	responses := object{"4XX": object{"$ref": "#/components/responses/Problem"}, "default": object{"$ref": "#/components/responses/Problem"}}
 	for status, schema := range ok {
 		r := object{"description": statusText(status)}
 		if schema != nil {
-			r["content"] = object{"application/json": object{"schema": schema}}
+			answer := name + "Response"
+			if len(ok) > 1 {
+				answer += status
+			}
+			r["content"] = object{"application/json": object{"schema": d.named(answer, schema)}}
 		}
 		responses[status] = r
 	}
@@ -87,6 +93,19 @@ func (d *doc) op(method, path, id, summary, security string, body object, ok map
 		d.paths[path] = item
 	}
 	item[strings.ToLower(method)] = o
+}
+
+// named registers inline object schema o as a component of that name, so
+// that a generated client has a type for it; anything else is left as it is.
+func (d *doc) named(name string, o object) object {
+	if o["type"] != "object" || o["properties"] == nil {
+		return o
+	}
+	if _, taken := d.s.named[name]; taken {
+		panic("openapi: two schemas named " + name)
+	}
+	d.s.named[name] = o
+	return object{"$ref": "#/components/schemas/" + name}
 }
 
 func statusText(status string) string {
@@ -178,15 +197,16 @@ func openAPIDocument() object {
 		query("cursor", "next_cursor of the previous page", str)}
 
 	// Operations.
-	d.op("GET", "/healthz", "healthz", "The process is up.", secNone, nil, map[string]object{"200": statusOnly("ok")})
+	d.op("GET", "/healthz", "healthz", "Check liveness", "The process is up.", secNone, nil, map[string]object{"200": statusOnly("ok")})
 	readiness := props([]string{"status", "checks"}, object{"status": object{"type": "string", "enum": []string{"ok", "unavailable"}},
 		"checks": props([]string{"postgres", "redis"}, object{"postgres": str, "redis": str})})
-	d.op("GET", "/readyz", "readyz", "Postgres and Redis answer within a second (503 naming the one that does not).", secNone, nil,
+	d.op("GET", "/readyz", "readyz", "Check readiness", "Postgres and Redis answer within a second (503 naming the one that does not).", secNone, nil,
 		map[string]object{"200": readiness, "503": readiness})
-	d.paths["/metrics"] = object{"get": object{"operationId": "metrics", "summary": "Prometheus metrics.", "tags": []string{"operations"},
+	d.paths["/metrics"] = object{"get": object{"operationId": "metrics", "summary": "Get metrics", "tags": []string{"operations"},
+		"description": "Prometheus metrics, on METRICS_ADDR only when that is set (not the public listener).",
 		"security": []any{}, "responses": object{"200": object{"description": "Prometheus text format",
 			"content": object{"text/plain": object{"schema": str}}}, "4XX": object{"$ref": "#/components/responses/Problem"}}}}
-	d.op("GET", OpenAPIPath, "openapi", "This document.", secNone, nil, map[string]object{"200": object{"type": "object"}})
+	d.op("GET", OpenAPIPath, "openapi", "Get this document", "This document.", secNone, nil, map[string]object{"200": object{"type": "object"}})
 
 	// Inbound.
 	agentReq := props([]string{"type", "organization_id", "data"}, object{
@@ -197,20 +217,20 @@ func openAPIDocument() object {
 	})
 	accepted := props([]string{"status", "event_id"}, object{"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema})
 	duplicate := props([]string{"status", "event_id"}, object{"status": object{"type": "string", "enum": []string{"duplicate"}}, "event_id": uuidSchema})
-	d.op("POST", "/api/v1/webhooks/agent-event", "agentEvent", "An event of the conversational agent (deduplicated).", secInternal,
+	d.op("POST", "/api/v1/webhooks/agent-event", "agentEvent", "Receive an agent event", "An event of the conversational agent (deduplicated).", secInternal,
 		agentReq, map[string]object{"202": accepted, "200": duplicate})
 	calcom := map[string]object{"202": accepted, "200": object{"oneOf": []any{duplicate, statusOnly("ok", "ignored")}}}
 	calcomBody := object{"type": "object", "description": "Cal.com's webhook body (triggerEvent, createdAt, payload); signed with X-Cal-Signature-256"}
 	calcomSig := object{"name": "X-Cal-Signature-256", "in": "header", "required": false,
 		"description": "hex HMAC-SHA256 of the raw body with the secret", "schema": str}
-	d.op("POST", "/api/v1/webhooks/calcom", "calcomWebhook", "A Cal.com booking webhook, single-tenant (CALCOM_WEBHOOK_SECRET).", secNone,
+	d.op("POST", "/api/v1/webhooks/calcom", "calcomWebhook", "Receive a Cal.com webhook (single tenant)", "A Cal.com booking webhook, single-tenant (CALCOM_WEBHOOK_SECRET).", secNone,
 		calcomBody, calcom, calcomSig, query("organization_id", "the organization, when the payload's metadata does not name it", uuidSchema))
-	d.op("POST", "/api/v1/webhooks/calcom/{token}", "calcomOrgWebhook", "A Cal.com booking webhook to an organization's own subscriber URL.", secNone,
+	d.op("POST", "/api/v1/webhooks/calcom/{token}", "calcomOrgWebhook", "Receive a Cal.com webhook for an organization", "A Cal.com booking webhook to an organization's own subscriber URL.", secNone,
 		calcomBody, calcom, calcomSig)
 	publish := props([]string{"event", "organization_id", "data"}, object{"event": str, "organization_id": uuidSchema, "data": object{"type": "object"},
 		"occurred_at": dateTime, "ordering_key": object{"type": "string", "minLength": 1, "maxLength": webhooks.MaxOrderingKeyLength,
 			"description": "webhooks with ordered on get the events of one key one at a time, in the order they were accepted"}})
-	d.op("POST", "/api/v1/events", "publishEvent", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409. With an ordering_key, webhooks with ordered on get this event after the earlier ones of the key.",
+	d.op("POST", "/api/v1/events", "publishEvent", "Publish an event", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409. With an ordering_key, webhooks with ordered on get this event after the earlier ones of the key.",
 		secInternal, publish,
 		map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
 			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})},
@@ -219,81 +239,80 @@ func openAPIDocument() object {
 
 	// Administration.
 	apiKey := ref(webhooks.APIKey{})
-	d.op("POST", "/api/v1/organizations", "createOrganization", "Create an organization and its first API key.", secAdmin,
+	d.op("POST", "/api/v1/organizations", "createOrganization", "Create an organization", "Create an organization and its first API key.", secAdmin,
 		request[createOrganizationRequest](s, "name"), map[string]object{"201": props([]string{"organization", "api_key"},
 			object{"organization": ref(webhooks.Organization{}), "api_key": apiKey})})
-	d.op("POST", "/api/v1/organizations/{id}/api-keys", "createAPIKey", "Another API key (shown once).", secAdmin,
+	d.op("POST", "/api/v1/organizations/{id}/api-keys", "createAPIKey", "Create an API key", "Another API key (shown once).", secAdmin,
 		request[createAPIKeyRequest](s), map[string]object{"201": apiKey})
-	d.op("GET", "/api/v1/organizations/{id}/api-keys", "listAPIKeys", "The organization's API keys (never the keys themselves).", secAdmin,
+	d.op("GET", "/api/v1/organizations/{id}/api-keys", "listAPIKeys", "List API keys", "The organization's API keys (never the keys themselves).", secAdmin,
 		nil, map[string]object{"200": list(apiKey)})
-	d.op("DELETE", "/api/v1/organizations/{id}/api-keys/{key_id}", "revokeAPIKey", "Revoke an API key.", secAdmin, nil,
+	d.op("DELETE", "/api/v1/organizations/{id}/api-keys/{key_id}", "revokeAPIKey", "Revoke an API key", "Revoke an API key.", secAdmin, nil,
 		map[string]object{"204": nil})
 
 	// The management API.
-	d.op("GET", "/api/v1/session", "session", "Who the credential acts for.", secAPIKey, nil, map[string]object{"200": props(
+	d.op("GET", "/api/v1/session", "session", "Get the current session", "Who the credential acts for.", secAPIKey, nil, map[string]object{"200": props(
 		[]string{"organization", "kind", "read_only", "allowed_event_types", "expires_at", "insecure_targets_allowed"}, object{
 			"organization": ref(webhooks.Organization{}), "kind": object{"type": "string", "enum": []string{"api_key", "portal"}},
 			"read_only": boolean, "allowed_event_types": object{"type": []any{"array", "null"}, "items": str},
 			"expires_at": nullable(dateTime), "insecure_targets_allowed": boolean})})
-	d.op("POST", "/api/v1/portal-sessions", "createPortalSession", "A short-lived dashboard link for the organization.", secAPIKey,
+	d.op("POST", "/api/v1/portal-sessions", "createPortalSession", "Create a dashboard link", "A short-lived dashboard link for the organization.", secAPIKey,
 		request[webhooks.PortalRequest](s), map[string]object{"201": props([]string{"id", "url", "expires_at", "read_only", "allowed_event_types"}, object{
 			"id": uuidSchema, "url": str, "expires_at": dateTime, "read_only": boolean,
 			"allowed_event_types": object{"type": []any{"array", "null"}, "items": str}})})
-	d.op("GET", "/api/v1/event-types", "eventTypes", "The event catalog, with example data.", secAPIKey, nil,
+	d.op("GET", "/api/v1/event-types", "eventTypes", "List event types", "The event catalog, with example data.", secAPIKey, nil,
 		map[string]object{"200": list(ref(webhooks.EventType{}))})
 	integration := ref(webhooks.CalcomIntegration{})
-	d.op("GET", "/api/v1/integrations/calcom", "calcomIntegration", "Whether Cal.com is connected.", secAPIKey, nil, map[string]object{"200": integration})
-	d.op("POST", "/api/v1/integrations/calcom", "connectCalcom", "Connect Cal.com: the organization's subscriber URL and secret (shown once).",
+	d.op("GET", "/api/v1/integrations/calcom", "calcomIntegration", "Get the Cal.com integration", "Whether Cal.com is connected.", secAPIKey, nil, map[string]object{"200": integration})
+	d.op("POST", "/api/v1/integrations/calcom", "connectCalcom", "Connect Cal.com", "Connect Cal.com: the organization's subscriber URL and secret (shown once).",
 		secAPIKey, nil, map[string]object{"201": integration})
-	d.op("GET", "/api/v1/webhooks", "listWebhooks", "The organization's webhooks, newest first.", secAPIKey, nil,
+	d.op("GET", "/api/v1/webhooks", "listWebhooks", "List webhooks", "The organization's webhooks, newest first.", secAPIKey, nil,
 		map[string]object{"200": list(webhook)}, cursorParams...)
 	created := s.of(reflect.TypeFor[webhookWithSecret]())
-	d.op("POST", "/api/v1/webhooks", "createWebhook", "Register an endpoint; answers with its secret and the test ping's outcome.", secAPIKey,
+	d.op("POST", "/api/v1/webhooks", "createWebhook", "Create a webhook", "Register an endpoint; answers with its secret and the test ping's outcome.", secAPIKey,
 		request[createWebhookRequest](s, "url", "events"), map[string]object{"201": created})
-	d.op("GET", "/api/v1/webhooks/{id}", "getWebhook", "One webhook, with its stats and health.", secAPIKey, nil, map[string]object{"200": webhook})
-	d.op("PATCH", "/api/v1/webhooks/{id}", "updateWebhook", "Change url, events, description, enabled (with replay), retry_policy, rate_limit, headers, filter, ordered; null resets a field to its default.",
+	d.op("GET", "/api/v1/webhooks/{id}", "getWebhook", "Get a webhook", "One webhook, with its stats and health.", secAPIKey, nil, map[string]object{"200": webhook})
+	d.op("PATCH", "/api/v1/webhooks/{id}", "updateWebhook", "Update a webhook", "Change url, events, description, enabled (with replay), retry_policy, rate_limit, headers, filter, ordered; null resets a field to its default.",
 		secAPIKey, request[webhooks.EndpointUpdate](s), map[string]object{"200": webhook})
-	d.op("DELETE", "/api/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook and its delivery log.", secAPIKey, nil, map[string]object{"204": nil})
-	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Without a body, send a webhook.ping now and answer its outcome (200); with an event_type, send that type's catalog example to this webhook as a real delivery — signed, logged, retried — and answer its id (202).",
+	d.op("DELETE", "/api/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook", "Delete a webhook and its delivery log.", secAPIKey, nil, map[string]object{"204": nil})
+	d.op("POST", "/api/v1/webhooks/{id}/test", "testWebhook", "Test a webhook", "Without a body, send a webhook.ping now and answer its outcome (200); with an event_type, send that type's catalog example to this webhook as a real delivery — signed, logged, retried — and answer its id (202).",
 		secAPIKey, request[testRequest](s), map[string]object{"200": ref(PingResult{}), "202": ref(TestEvent{})})
-	d.op("POST", "/api/v1/webhooks/{id}/filter-test", "filterTest", "Which of the organization's last 100 events of the webhook's types a filter would let through, evaluated as publishing evaluates it (null: every event).",
+	d.op("POST", "/api/v1/webhooks/{id}/filter-test", "filterTest", "Try a filter on recent events", "Which of the organization's last 100 events of the webhook's types a filter would let through, evaluated as publishing evaluates it (null: every event).",
 		secAPIKey, request[filterTestRequest](s), map[string]object{"200": ref(FilterTestResult{})})
 	secret := props([]string{"secret", "previous_secret_expires_at"}, object{"secret": str, "previous_secret_expires_at": nullable(dateTime)})
-	d.op("GET", "/api/v1/webhooks/{id}/secret", "revealSecret", "Reveal the signing secret.", secAPIKey, nil, map[string]object{"200": secret})
-	d.op("POST", "/api/v1/webhooks/{id}/secret/rotate", "rotateSecret", "A new secret; the previous one keeps signing for the grace period.",
+	d.op("GET", "/api/v1/webhooks/{id}/secret", "revealSecret", "Reveal a webhook's secret", "Reveal the signing secret.", secAPIKey, nil, map[string]object{"200": secret})
+	d.op("POST", "/api/v1/webhooks/{id}/secret/rotate", "rotateSecret", "Rotate a webhook's secret", "A new secret; the previous one keeps signing for the grace period.",
 		secAPIKey, request[webhooks.SecretRotation](s), map[string]object{"200": secret})
-	statuses := []string{webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusHeld, webhooks.StatusSucceeded, webhooks.StatusFailed}
-	d.op("GET", "/api/v1/webhooks/{id}/deliveries", "listDeliveries", "The webhook's delivery log, newest first.", secAPIKey, nil,
-		map[string]object{"200": list(delivery)}, append([]object{query("status", "only deliveries in this status", object{"type": "string", "enum": statuses}),
+	d.op("GET", "/api/v1/webhooks/{id}/deliveries", "listDeliveries", "List a webhook's deliveries", "The webhook's delivery log, newest first.", secAPIKey, nil,
+		map[string]object{"200": list(delivery)}, append([]object{query("status", "only deliveries in this status", object{"type": "string", "enum": deliveryStatuses}),
 			query("event_type", "only deliveries of this event type", str),
 			query("event_id", "only the delivery of this event", uuidSchema),
 			query("since", "only deliveries created at or after this time", dateTime),
 			query("until", "only deliveries created before this time", dateTime)}, cursorParams...)...)
-	d.op("GET", "/api/v1/webhooks/{id}/trends", "webhookTrends", "The webhook's deliveries by outcome and its attempts' latency (p50, p95), a point per hour over 24 hours or per 6 hours over 7 days, every bucket present.",
+	d.op("GET", "/api/v1/webhooks/{id}/trends", "webhookTrends", "Get a webhook's trends", "The webhook's deliveries by outcome and its attempts' latency (p50, p95), a point per hour over 24 hours or per 6 hours over 7 days, every bucket present.",
 		secAPIKey, nil, map[string]object{"200": ref(webhooks.Trends{})},
 		query("window", "the span: 24h (the default) or 7d", object{"type": "string", "enum": []string{"24h", "7d"}}))
-	d.op("POST", "/api/v1/webhooks/{id}/replay", "replay", "Send again the failed deliveries of a time range.", secAPIKey,
+	d.op("POST", "/api/v1/webhooks/{id}/replay", "replay", "Replay failed deliveries", "Send again the failed deliveries of a time range.", secAPIKey,
 		request[webhooks.ReplayRange](s, "since"), map[string]object{"202": props([]string{"replayed"}, object{"replayed": integer})})
-	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "One delivery with every attempt and its request; waiting_for names the earlier delivery of its ordering key it waits for.", secAPIKey, nil, map[string]object{"200": delivery})
-	d.op("POST", "/api/v1/deliveries/{id}/retry", "retryDelivery", "Send a delivery once more, now.", secAPIKey, nil, map[string]object{"202": delivery})
-	d.op("GET", "/api/v1/audit-log", "auditLog", "The organization's audit log, newest first: who (API key prefix, dashboard link, admin token) did what (secret reveals and rotations, key creation and revocation, webhook changes, links and listen sessions made, Cal.com connected, retries and replays), to what, when and from where. API keys only.",
+	d.op("GET", "/api/v1/deliveries/{id}", "getDelivery", "Get a delivery", "One delivery with every attempt and its request; waiting_for names the earlier delivery of its ordering key it waits for.", secAPIKey, nil, map[string]object{"200": delivery})
+	d.op("POST", "/api/v1/deliveries/{id}/retry", "retryDelivery", "Retry a delivery", "Send a delivery once more, now.", secAPIKey, nil, map[string]object{"202": delivery})
+	d.op("GET", "/api/v1/audit-log", "auditLog", "List the audit log", "The organization's audit log, newest first: who (API key prefix, dashboard link, admin token) did what (secret reveals and rotations, key creation and revocation, webhook changes, links and listen sessions made, Cal.com connected, retries and replays), to what, when and from where. API keys only.",
 		secAPIKey, nil, map[string]object{"200": list(ref(webhooks.AuditEvent{}))},
 		append([]object{query("action", "only events of this action", object{"type": "string", "enum": webhooks.AuditActions})}, cursorParams...)...)
-	d.op("GET", "/api/v1/events", "listEvents", "The events the organization received, newest first.", secAPIKey, nil,
+	d.op("GET", "/api/v1/events", "listEvents", "List events", "The events the organization received, newest first.", secAPIKey, nil,
 		map[string]object{"200": list(event)}, append([]object{query("event_type", "only events of this type", str)}, cursorParams...)...)
-	d.op("GET", "/api/v1/events/{id}", "getEvent", "One event, with where it went.", secAPIKey, nil, map[string]object{"200": event})
+	d.op("GET", "/api/v1/events/{id}", "getEvent", "Get an event", "One event, with where it went.", secAPIKey, nil, map[string]object{"200": event})
 
-	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Publish the catalog's example of an event type: to the organization's connected listen sessions (the default; 409 when none is), or with \"to\": \"all\" to every endpoint subscribed to it (empfio trigger).",
+	d.op("POST", "/api/v1/event-types/{type}/trigger", "triggerEvent", "Trigger an example event", "Publish the catalog's example of an event type: to the organization's connected listen sessions (the default; 409 when none is), or with \"to\": \"all\" to every endpoint subscribed to it (empfio trigger).",
 		secAPIKey, props(nil, object{"to": object{"type": "string", "enum": []string{triggerToListen, triggerToAll}, "default": triggerToListen}}),
 		map[string]object{"202": props([]string{"status", "event_id", "deliveries"}, object{
 			"status": object{"type": "string", "enum": []string{"accepted"}}, "event_id": uuidSchema, "deliveries": integer})})
-	d.op("DELETE", "/api/v1/listen-sessions/{id}", "endListenSession", "End a listen session.", secAPIKey, nil, map[string]object{"204": nil})
-	d.op("POST", "/api/v1/listen-sessions/{id}/results", "reportListenResult", "The CLI reports what the local server answered a forwarded delivery: the attempt records it.",
+	d.op("DELETE", "/api/v1/listen-sessions/{id}", "endListenSession", "End a listen session", "End a listen session.", secAPIKey, nil, map[string]object{"204": nil})
+	d.op("POST", "/api/v1/listen-sessions/{id}/results", "reportListenResult", "Report a forwarded delivery's answer", "The CLI reports what the local server answered a forwarded delivery: the attempt records it.",
 		secAPIKey, request[webhooks.ListenResult](s, "reply"), map[string]object{"204": nil})
-	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /listen-sessions/{id} ends it. It is not one of the organization's webhooks.",
+	d.op("POST", "/api/v1/listen-sessions", "createListenSession", "Create a listen session", "A temporary endpoint whose deliveries the caller pulls from its stream (empfio listen); DELETE /listen-sessions/{id} ends it. It is not one of the organization's webhooks.",
 		secAPIKey, request[listenRequest](s), map[string]object{"201": props([]string{"id", "webhook_id", "secret", "events", "stream_url"}, object{
 			"id": uuidSchema, "webhook_id": uuidSchema, "secret": str, "events": object{"type": "array", "items": str}, "stream_url": str})})
-	d.op("GET", "/api/v1/listen-sessions/{id}/stream", "listenStream", "Server-sent events: one `delivery` event per delivery (data: delivery_id, event_type, headers, body as sent), keep-alive comments between; it ends after about 25 s: reconnect with Last-Event-ID.",
+	d.op("GET", "/api/v1/listen-sessions/{id}/stream", "listenStream", "Stream a listen session's deliveries", "Server-sent events: one `delivery` event per delivery (data: delivery_id, event_type, headers, body as sent), keep-alive comments between; it ends after about 25 s: reconnect with Last-Event-ID.",
 		secAPIKey, nil, nil, object{"name": "Last-Event-ID", "in": "header", "required": false, "description": "the id of the last event received", "schema": str})
 	d.paths["/api/v1/listen-sessions/{id}/stream"]["get"].(object)["responses"].(object)["200"] = object{"description": "OK",
 		"content": object{"text/event-stream": object{"schema": str}}}
@@ -303,7 +322,8 @@ func openAPIDocument() object {
 		"openapi": "3.1.0",
 		"info": object{"title": "Empfio Webhooks", "version": webhooks.Version(),
 			"description": "Signed, retried, logged webhooks for each organization: the management API, the inbound events, and (under webhooks) what the service sends. Errors are application/problem+json (RFC 9457).",
-			"license":     object{"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
+			"license":     object{"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+			"contact":     object{"name": "Empfio Webhooks", "url": "https://github.com/empfio/webhooks"}},
 		"servers":  []any{object{"url": "/"}},
 		"security": []any{object{secAPIKey: []string{}}},
 		"tags": []any{
@@ -319,6 +339,7 @@ func openAPIDocument() object {
 			object{"name": "operations", "description": "Health, readiness and metrics."},
 			object{"name": "openapi.json", "description": "This document."},
 			object{"name": "listen-sessions", "description": "Receiving webhooks on a machine that takes no inbound connections (empfio listen)."},
+			object{"name": "audit-log", "description": "Who did what to the organization's webhooks, keys and integrations."},
 		},
 		"paths":    d.paths,
 		"webhooks": outboundWebhooks(s),
@@ -361,7 +382,8 @@ func outboundWebhooks(s *schemas) object {
 			"data": inferred(example)})
 		out[t.Name] = object{"post": object{
 			"operationId": "event_" + strings.NewReplacer(".", "_").Replace(t.Name),
-			"summary":     t.Description,
+			"summary":     t.Name,
+			"description": t.Description,
 			"parameters":  headers,
 			"requestBody": object{"required": true, "content": object{"application/json": object{"schema": envelope,
 				"example": object{"id": "9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", "event": t.Name, "timestamp": "2026-03-07T10:30:00Z",

@@ -39,6 +39,7 @@ var (
 var schemaNames = map[reflect.Type]string{
 	reflect.TypeFor[webhooks.Request]():  "DeliveryRequest",
 	reflect.TypeFor[webhooks.Endpoint](): "Webhook",
+	reflect.TypeFor[webhookWithSecret](): "WebhookWithSecret",
 }
 
 // of returns the schema of t: a $ref for a named struct (registered once).
@@ -130,7 +131,7 @@ func (s *schemas) fields(t reflect.Type, props object, required *[]string) {
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = s.of(f.Type)
+		props[name] = refined(t, name, s.of(f.Type))
 		if f.Tag.Get("openapi") == "nullable" { // a map or slice that marshals as null when nil
 			props[name] = nullable(props[name].(object))
 		}
@@ -138,6 +139,66 @@ func (s *schemas) fields(t reflect.Type, props object, required *[]string) {
 			*required = append(*required, name)
 		}
 	}
+}
+
+// fieldSchemas adds to a field's schema what its Go type cannot say: the
+// values it takes, its bounds, its format — the limits the handlers enforce,
+// from the same constants. Keyed "Type.field" by the Go type that declares
+// the field, or "*.field" for a field of that name in any type.
+var fieldSchemas = map[string]object{
+	"*.url":                          {"format": "uri", "maxLength": webhooks.MaxURLLength},
+	"*.description":                  {"maxLength": webhooks.MaxDescriptionLength},
+	"*.events":                       {"minItems": 1, "maxItems": webhooks.MaxSubscriptions},
+	"*.max_retries":                  {"minimum": 0, "maximum": webhooks.MaxPolicyRetries},
+	"*.per_second":                   {"minimum": 1, "maximum": webhooks.MaxRateLimit},
+	"*.ordering_key":                 {"maxLength": webhooks.MaxOrderingKeyLength},
+	"*.status_code":                  {"minimum": 100, "maximum": 599},
+	"*.last_status_code":             {"minimum": 100, "maximum": 599},
+	"Delivery.status":                {"enum": deliveryStatuses},
+	"Health.state":                   {"enum": []string{webhooks.CircuitClosed, webhooks.CircuitOpen, webhooks.CircuitHalfOpen}},
+	"Trends.window":                  {"enum": []string{"24h", "7d"}},
+	"AuditEvent.action":              {"enum": webhooks.AuditActions},
+	"Organization.name":              {"maxLength": webhooks.MaxNameLength},
+	"EndpointStats.success_rate_24h": {"minimum": 0, "maximum": 1},
+}
+
+// notUUIDs are the ids that are not this service's: a sender's, a request's.
+var notUUIDs = map[string]bool{"external_id": true, "request_id": true, "target_id": true}
+
+var deliveryStatuses = []string{webhooks.StatusPending, webhooks.StatusRetrying, webhooks.StatusHeld, webhooks.StatusSucceeded, webhooks.StatusFailed}
+
+// refined is schema o of field name of struct type t with what fieldSchemas
+// says of it; an id of this service's is a uuid.
+func refined(t reflect.Type, name string, o object) object {
+	add := fieldSchemas[t.Name()+"."+name]
+	if add == nil {
+		add = fieldSchemas["*."+name]
+	}
+	if (name == "id" || strings.HasSuffix(name, "_id")) && !notUUIDs[name] && isString(o) {
+		add = object{"format": "uuid"}
+	}
+	if add == nil || o["$ref"] != nil || o["anyOf"] != nil {
+		return o
+	}
+	out := object{}
+	for k, v := range o {
+		out[k] = v
+	}
+	for k, v := range add {
+		out[k] = v
+	}
+	return out
+}
+
+// isString reports whether o is a string's schema, or a string's or null.
+func isString(o object) bool {
+	switch t := o["type"].(type) {
+	case string:
+		return t == "string"
+	case []any:
+		return slices.Contains(t, any("string"))
+	}
+	return false
 }
 
 // nullable lets schema o be null too.

@@ -29,11 +29,13 @@ if [ ! -f "$db/index/db.json" ]; then
 fi
 go run "$GOVULNCHECK" -db "file://$db" ./...
 
-# The OpenAPI document, with redocly's recommended rules (redocly.yaml), when
-# scripts/npm.sh could install it.
-if [ -x .data/npm/node_modules/.bin/redocly ]; then
+# The OpenAPI document, with redocly's recommended rules (redocly.yaml) and
+# spectral's (.spectral.yaml, failing on any warning), when scripts/npm.sh
+# could install them.
+if [ -x .data/npm/node_modules/.bin/redocly ] && [ -x .data/npm/node_modules/.bin/spectral ]; then
   .data/npm/node_modules/.bin/redocly lint --format=summary api/openapi.json
+  .data/npm/node_modules/.bin/spectral lint --quiet --fail-severity=warn --ruleset .spectral.yaml api/openapi.json
 else
-  say "redocly is not installed (no npm): api/openapi.json not linted"
+  say "redocly or spectral is not installed (no npm): api/openapi.json not linted"
 fi
 say "clean"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The npm packages make test uses, pinned, under .data/npm: standardwebhooks
-# (a README snippet runs with it), @redocly/cli (lints api/openapi.json) and
-# axe-core (the dashboard's accessibility check, injected by its browser tests).
+# (a README snippet runs with it), @redocly/cli and @stoplight/spectral-cli
+# (lint api/openapi.json) and axe-core (the dashboard's accessibility check,
+# injected by its browser tests).
 # Without npm they are skipped, and the tests and lint say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(standardwebhooks@1.0.0 @redocly/cli@2.77.0 axe-core@4.14.1)
+PACKAGES=(standardwebhooks@1.0.0 @redocly/cli@2.77.0 @stoplight/spectral-cli@6.16.3 axe-core@4.14.1)
 if ! command -v npm >/dev/null; then
 	echo "npm: not installed; the standardwebhooks README snippet and the OpenAPI lint will be skipped" >&2
 	exit 0
