@@ -204,7 +204,7 @@ func openAPIDocument() object {
 		map[string]object{"200": readiness, "503": readiness})
 	d.paths["/metrics"] = object{"get": object{"operationId": "metrics", "summary": "Get metrics", "tags": []string{"operations"},
 		"description": "Prometheus metrics, on METRICS_ADDR only when that is set (not the public listener).",
-		"security": []any{}, "responses": object{"200": object{"description": "Prometheus text format",
+		"security":    []any{}, "responses": object{"200": object{"description": "Prometheus text format",
 			"content": object{"text/plain": object{"schema": str}}}, "4XX": object{"$ref": "#/components/responses/Problem"}}}}
 	d.op("GET", OpenAPIPath, "openapi", "Get this document", "This document.", secNone, nil, map[string]object{"200": object{"type": "object"}})
 
