@@ -75,6 +75,7 @@ func (s *Server) routes() {
 
 	s.mountOps()
 	s.mountDashboard()
+	s.mountReference()
 }
 
 // localAllow holds a 405's Allow header, when the route that refuses knows it.
