@@ -1,5 +1,5 @@
 # Empfio Webhooks. The two commands: `make run` and `make test`.
-.PHONY: release compose-env docs run test test-faults build services stop-services bench bench-go vet lint screenshots
+.PHONY: release compose-env docs sdk run test test-faults build services stop-services bench bench-go vet lint screenshots
 
 # go.mod names the patched Go toolchain; the go command fetches it from the
 # module proxy when the installed one is older.
@@ -37,6 +37,9 @@ test-faults: ## the fault suite alone: workers killed, Redis flushed and restart
 docs: ## regenerate docs/events.md from the event catalog, and api/openapi.json
 	@go test -count=1 . -run TestDocs_EventsMatchTheCatalog -update
 	@scripts/services.sh && . .data/services.env && go test -count=1 ./api -run TestOpenAPI_ValidAndCommitted -update
+
+sdk: ## regenerate sdk/go (oapi-codegen) and sdk/typescript (openapi-typescript) from api/openapi.json
+	@scripts/npm.sh && scripts/sdk.sh
 
 lint: ## gofmt, go vet, staticcheck, govulncheck (part of make test)
 	@scripts/npm.sh && scripts/lint.sh

@@ -78,7 +78,7 @@ func (d *doc) op(method, path, id, summary, description, security string, body o
 	for status, schema := range ok {
 		r := object{"description": statusText(status)}
 		if schema != nil {
-			answer := name + "Response"
+			answer := name + "Result" // "…Response" is what generated clients name their answers
 			if len(ok) > 1 {
 				answer += status
 			}
@@ -93,6 +93,18 @@ func (d *doc) op(method, path, id, summary, description, security string, body o
 		d.paths[path] = item
 	}
 	item[strings.ToLower(method)] = o
+}
+
+// publishable are the event types senders may publish (POST /events): the
+// catalog's, but the service's own.
+func publishable() []string {
+	var names []string
+	for _, t := range webhooks.Catalog {
+		if !webhooks.IsOperational(t.Name) && t.Name != webhooks.WebhookPing {
+			names = append(names, t.Name)
+		}
+	}
+	return names
 }
 
 // named registers inline object schema o as a component of that name, so
@@ -181,6 +193,10 @@ var (
 	integer    = object{"type": "integer"}
 	uuidSchema = object{"type": "string", "format": "uuid"}
 	dateTime   = object{"type": "string", "format": "date-time"}
+	// eventData is an event's data: its fields are its type's (the catalog's
+	// examples, GET /event-types, and the webhooks section of this document).
+	eventData = object{"type": "object", "additionalProperties": true,
+		"description": "the event's fields, as its type defines them (GET /api/v1/event-types)"}
 )
 
 func statusOnly(values ...string) object {
@@ -211,7 +227,7 @@ func openAPIDocument() object {
 	// Inbound.
 	agentReq := props([]string{"type", "organization_id", "data"}, object{
 		"type":            object{"type": "string", "enum": webhooks.AgentTypeNames()},
-		"organization_id": uuidSchema, "data": object{"type": "object"},
+		"organization_id": uuidSchema, "data": eventData,
 		"event_id":    object{"type": "string", "description": "the sender's id of the event: repeats within DEDUP_WINDOW are duplicates"},
 		"occurred_at": dateTime,
 	})
@@ -227,7 +243,8 @@ func openAPIDocument() object {
 		calcomBody, calcom, calcomSig, query("organization_id", "the organization, when the payload's metadata does not name it", uuidSchema))
 	d.op("POST", "/api/v1/webhooks/calcom/{token}", "calcomOrgWebhook", "Receive a Cal.com webhook for an organization", "A Cal.com booking webhook to an organization's own subscriber URL.", secNone,
 		calcomBody, calcom, calcomSig)
-	publish := props([]string{"event", "organization_id", "data"}, object{"event": str, "organization_id": uuidSchema, "data": object{"type": "object"},
+	publish := props([]string{"event", "organization_id", "data"}, object{"event": object{"type": "string", "enum": publishable()},
+		"organization_id": uuidSchema, "data": eventData,
 		"occurred_at": dateTime, "ordering_key": object{"type": "string", "minLength": 1, "maxLength": webhooks.MaxOrderingKeyLength,
 			"description": "webhooks with ordered on get the events of one key one at a time, in the order they were accepted"}})
 	d.op("POST", "/api/v1/events", "publishEvent", "Publish an event", "Publish a catalog event (other Empfio services). With an Idempotency-Key, a repeat within 24 hours gets the first answer again (Idempotent-Replayed: true) and stores nothing; the same key with another body is 409. With an ordering_key, webhooks with ordered on get this event after the earlier ones of the key.",

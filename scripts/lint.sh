@@ -38,4 +38,6 @@ if [ -x .data/npm/node_modules/.bin/redocly ] && [ -x .data/npm/node_modules/.bi
 else
   say "redocly or spectral is not installed (no npm): api/openapi.json not linted"
 fi
+# The SDKs are what their pinned generators make of api/openapi.json.
+scripts/sdk.sh --check
 say "clean"
