@@ -14,6 +14,9 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # go.mod's toolchain line: the patched
 go mod download
 scripts/lint.sh
 go test -race -count=1 -timeout 15m ./... "$@"
+# The Helm chart, a module of its own (Helm and k8s.io/api stay out of the
+# service's go.mod): helm lint and template, manifests decoded strictly.
+(cd deploy/helm && go vet ./... && go test -count=1 ./...)
 scripts/fuzz.sh # every fuzz target, about ten seconds each: seeds and exploration
 # The fault suite: real processes on a Postgres and Redis of its own, killed and restarted.
 go test -tags faults -count=1 -timeout 20m ./faults
