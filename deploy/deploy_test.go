@@ -158,3 +158,18 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 }
+
+// The Helm chart's autoscaler and the operations guide's adapter rule name a
+// metric the workers export.
+func TestChartScalesOnAMetricTheWorkersExport(t *testing.T) {
+	names := metricNames(t)
+	for _, file := range []string{"helm/empfio/values.yaml", "../docs/operations.md"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := checkNames(t, file, string(b), names); n == 0 {
+			t.Errorf("%s names no metric", file)
+		}
+	}
+}
