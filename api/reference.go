@@ -25,7 +25,9 @@ var referenceRenderer = []string{"swagger-ui-bundle.js", "swagger-ui.css"}
 // mountReference serves the API reference at /docs/: the OpenAPI document
 // (OpenAPIPath) rendered in the browser. Like the dashboard it runs no inline
 // script and talks to this origin only; Swagger UI styles its elements inline,
-// which style-src allows.
+// which style-src allows. Its files are compressed at the fastest level: the
+// renderer's bundle is 1.4 MB, which the best level (the dashboard's) took
+// seconds to compress on every request.
 func (s *Server) mountReference() {
 	csp := strings.Join([]string{
 		"default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
@@ -40,7 +42,7 @@ func (s *Server) mountReference() {
 		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return c.Next()
-	}, etag.New(), compress.New(compress.Config{Level: compress.LevelBestCompression}),
+	}, etag.New(), compress.New(compress.Config{Level: compress.LevelBestSpeed}),
 		filesystem.New(filesystem.Config{Root: http.FS(referenceFS()), Index: "index.html"}))
 }
 
