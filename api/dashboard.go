@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/empfio/webhooks/dashboard"
@@ -31,17 +32,23 @@ func (s *Server) mountDashboard() {
 		"frame-ancestors " + ancestors,
 	}, "; ")
 	s.App.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard/", fiber.StatusFound) })
-	s.App.Use("/dashboard", func(c *fiber.Ctx) error {
+	s.mountPage("/dashboard", csp, compress.LevelBestCompression, dashboard.FS())
+}
+
+// mountPage serves the embedded files of root under prefix as a page of this
+// origin: under policy csp, compressed at level, each with an ETag of what
+// was sent and revalidated on every load (a new binary brings new files).
+func (s *Server) mountPage(prefix, csp string, level compress.Level, root http.FileSystem) {
+	s.App.Use(prefix, func(c *fiber.Ctx) error {
 		// Without the slash the page's relative scripts would be looked up
 		// under /, and it would never load.
-		if c.Path() == "/dashboard" {
-			return c.Redirect("/dashboard/", fiber.StatusMovedPermanently)
+		if c.Path() == prefix {
+			return c.Redirect(prefix+"/", fiber.StatusMovedPermanently)
 		}
 		c.Set(fiber.HeaderContentSecurityPolicy, csp)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-		c.Set(fiber.HeaderCacheControl, "no-cache") // revalidate: a new binary brings new files
+		c.Set(fiber.HeaderCacheControl, "no-cache")
 		return c.Next()
-	}, etag.New(), compress.New(compress.Config{Level: compress.LevelBestCompression}),
-		filesystem.New(filesystem.Config{Root: dashboard.FS(), Index: "index.html"}))
+	}, etag.New(), compress.New(compress.Config{Level: level}), filesystem.New(filesystem.Config{Root: root, Index: "index.html"}))
 }

@@ -6,10 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
-	"github.com/gofiber/fiber/v2/middleware/etag"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	swaggerui "github.com/swaggo/files/v2"
 )
 
@@ -33,17 +30,7 @@ func (s *Server) mountReference() {
 		"default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
 		"connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 	}, "; ")
-	s.App.Use("/docs", func(c *fiber.Ctx) error {
-		if c.Path() == "/docs" {
-			return c.Redirect("/docs/", fiber.StatusMovedPermanently)
-		}
-		c.Set(fiber.HeaderContentSecurityPolicy, csp)
-		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-		c.Set(fiber.HeaderCacheControl, "no-cache")
-		return c.Next()
-	}, etag.New(), compress.New(compress.Config{Level: compress.LevelBestSpeed}),
-		filesystem.New(filesystem.Config{Root: http.FS(referenceFS()), Index: "index.html"}))
+	s.mountPage("/docs", csp, compress.LevelBestSpeed, http.FS(referenceFS()))
 }
 
 // referenceFS is the page's own files and the renderer's, side by side.

@@ -15,7 +15,6 @@ trap 'rm -rf "$out"' EXIT
 (cd sdk/go && go run "$OAPI_CODEGEN" -config oapi-codegen.yaml -o "$out/client.gen.go" ../../api/openapi.json)
 if [ -x "$OPENAPI_TYPESCRIPT" ]; then
 	"$OPENAPI_TYPESCRIPT" api/openapi.json --output "$out/schema.d.ts" >/dev/null
-	# openapi-typescript formats with its own style: the file is kept as it writes it.
 else
 	echo "sdk: openapi-typescript is not installed (no npm): sdk/typescript not generated" >&2
 fi

@@ -32,6 +32,22 @@ func cliEnv(t *testing.T, url, key string) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 }
 
+// startCLI runs the CLI with args until stop, which returns what run did.
+func startCLI(t *testing.T, args ...string) (out *syncBuffer, stop func() error) {
+	out = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out, out) }()
+	return out, sync.OnceValue(func() error { cancel(); return <-done })
+}
+
+// noContent is a local server that answers 204 to everything.
+func noContent(t *testing.T) *httptest.Server {
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(local.Close)
+	return local
+}
+
 // syncBuffer is the CLI's output, read while it runs.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -76,12 +92,8 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 	}))
 	t.Cleanup(local.Close)
 
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"listen", "--forward-to", local.URL + "/hooks", "--events", "lead.*"}, out, out)
-	}()
+	out, stop := startCLI(t, "listen", "--forward-to", local.URL+"/hooks", "--events", "lead.*")
+	t.Cleanup(func() { stop() })
 	testenv.Eventually(t, 10*time.Second, "the session is ready", func() bool { return strings.Contains(out.String(), "Ready") })
 	secret := regexp.MustCompile(`whsec_\S+`).FindString(out.String())
 
@@ -145,8 +157,7 @@ func TestListen_ForwardsTriggeredEventsSigned(t *testing.T) {
 	if len(list.Data) != 0 {
 		t.Fatalf("webhooks while listening: %+v", list.Data)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	var left int
@@ -175,13 +186,8 @@ func TestTrigger_GoesToTheListeningSessionUnlessAll(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "--all reaches the real endpoint", func() bool { return len(real.Of(webhooks.LeadCreated)) == 1 })
 
 	// With a session listening, the default leaves the real endpoint alone.
-	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
-	t.Cleanup(local.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	listening := &syncBuffer{}
-	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL}, listening, listening) }()
-	t.Cleanup(func() { cancel(); <-done })
+	listening, stop := startCLI(t, "listen", "--forward-to", noContent(t).URL)
+	t.Cleanup(func() { stop() })
 	testenv.Eventually(t, 10*time.Second, "the stream is open", func() bool {
 		n, _ := a.Redis.Keys(context.Background(), "empfio:listen:*:alive").Result()
 		return len(n) == 1
@@ -247,13 +253,9 @@ func TestListen_JSONLines(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{Worker: true})
 	_, key := a.Org(t, "Scripted")
 	cliEnv(t, a.URL, key)
-	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(local.Close)
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL, "--json"}, out, out) }()
-	t.Cleanup(func() { cancel(); <-done })
+	local := noContent(t)
+	out, stop := startCLI(t, "listen", "--forward-to", local.URL, "--json")
+	t.Cleanup(func() { stop() })
 	lines := func() []map[string]any {
 		var list []map[string]any
 		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -321,15 +323,9 @@ func TestListen_PrintSecretStaysTheSameForAKeyAndMachine(t *testing.T) {
 	}
 
 	// A session signs with it.
-	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(local.Close)
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"listen", "--forward-to", local.URL, "--json"}, out, out) }()
+	out, stop := startCLI(t, "listen", "--forward-to", noContent(t).URL, "--json")
 	testenv.Eventually(t, 10*time.Second, "the ready line", func() bool { return strings.Contains(out.String(), `"type":"ready"`) })
-	cancel()
-	testenv.Must(t, <-done)
+	testenv.Must(t, stop())
 	var ready map[string]any
 	testenv.Must(t, json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &ready))
 	if ready["secret"] != secret {
