@@ -19,9 +19,6 @@ import (
 // maintain the partitions.
 const maintenanceLockID = 0x656d7066696f03 // "empfio" + 3
 
-// historyTables are the partitioned tables, in the order their day is dropped.
-var historyTables = []string{"attempts", "deliveries", "events", "audit_events"}
-
 // WithMaintenanceLock runs fn holding the maintenance advisory lock on a
 // connection of its own, and reports whether it ran: false at once when
 // another worker holds it.
@@ -39,17 +36,61 @@ func (db *DB) WithMaintenanceLock(ctx context.Context, fn func() error) (bool, e
 	return true, fn()
 }
 
+// historyTables are the partitioned tables, in the order a day's partitions
+// are made and dropped: deliveries last, so that a day maintenance stopped in
+// the middle of dropping is still listed (Partitions) and dropped next time.
+var historyTables = []string{"attempts", "events", "audit_events", "deliveries"}
+
+// partitionOptions are the storage parameters of a table's day partitions:
+// room in each page of deliveries for the attempts' HOT updates.
+var partitionOptions = map[string]string{"deliveries": " WITH (fillfactor = 70)"}
+
+// partitionLockTimeout bounds how long making or dropping one partition waits
+// for its locks. The statements of the hot path queue behind that wait, so it
+// is short; a day that timed out is made or dropped on the next round
+// (partitions are made a week ahead).
+const partitionLockTimeout = "500ms"
+
 // MakePartitions makes the day partitions of every day from first to last
 // (UTC), unless they exist, and returns how many days it looked at.
+//
+// Each is created apart and then attached, one table per transaction. ATTACH
+// PARTITION locks the parent in SHARE UPDATE EXCLUSIVE mode, which no read or
+// write waits for (CREATE TABLE … PARTITION OF takes ACCESS EXCLUSIVE); and
+// maintenance never holds one table's lock while it waits for another's, so
+// it cannot deadlock with a statement that reads two of them.
 func (db *DB) MakePartitions(ctx context.Context, first, last time.Time) (int, error) {
 	n := 0
 	for d := day(first); !d.After(day(last)); d = d.AddDate(0, 0, 1) {
-		if _, err := db.pool.Exec(ctx, `SELECT empfio_day_partitions($1::date)`, d.Format(time.DateOnly)); err != nil {
-			return n, wrap(err, "")
+		for _, t := range historyTables {
+			if err := db.makePartition(ctx, t, d); err != nil {
+				return n, err
+			}
 		}
 		n++
 	}
 	return n, nil
+}
+
+func (db *DB) makePartition(ctx context.Context, table string, d time.Time) error {
+	name := table + "_p" + d.Format("20060102")
+	var attached bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))`, name).Scan(&attached)
+	if err != nil || attached {
+		return wrap(err, "")
+	}
+	return db.alterPartitions(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)%s;
+		ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM ('%s') TO ('%s')`,
+		name, table, partitionOptions[table], table, name, d.Format(time.RFC3339), d.AddDate(0, 0, 1).Format(time.RFC3339)))
+}
+
+// alterPartitions runs the DDL of one table's partition in a transaction of
+// its own, waiting at most partitionLockTimeout for its locks.
+func (db *DB) alterPartitions(ctx context.Context, ddl string) error {
+	return wrap(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%s'; %s`, partitionLockTimeout, ddl))
+		return err
+	}), "")
 }
 
 func day(t time.Time) time.Time {
@@ -91,31 +132,26 @@ func (db *DB) Partitions(ctx context.Context) ([]Partition, error) {
 	return out, nil
 }
 
-// DropPartition drops the partitions of day d of every history table, in one
-// transaction — unless a delivery of that day is not final yet: retention
-// never loses a delivery; the day is dropped once it is done. It reports
-// whether it dropped them.
+// DropPartition drops the partitions of day d of every history table —
+// unless a delivery of that day is not final yet: retention never loses a
+// delivery; the day is dropped once it is done. It reports whether it dropped
+// them. Each table's is dropped in a transaction of its own, for the reason
+// MakePartitions makes them so (a DROP locks the parent in ACCESS EXCLUSIVE
+// mode, briefly).
 func (db *DB) DropPartition(ctx context.Context, d time.Time) (bool, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return false, wrap(err, "")
-	}
-	defer tx.Rollback(ctx)
 	var open bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM open_deliveries WHERE created_at >= $1 AND created_at < $2)`,
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM open_deliveries WHERE created_at >= $1 AND created_at < $2)`,
 		d, d.AddDate(0, 0, 1)).Scan(&open); err != nil || open {
 		return false, wrap(err, "")
 	}
 	suffix := day(d).Format("20060102")
 	for _, t := range historyTables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s_p%s`, t, suffix)); err != nil {
-			return false, wrap(err, "")
+		if err := db.alterPartitions(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s_p%s`, t, suffix)); err != nil {
+			return false, err
 		}
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM calcom_bookings WHERE created_at < $1`, d.AddDate(0, 0, 1)); err != nil {
-		return false, wrap(err, "")
-	}
-	return true, wrap(tx.Commit(ctx), "")
+	_, err := db.pool.Exec(ctx, `DELETE FROM calcom_bookings WHERE created_at < $1`, d.AddDate(0, 0, 1))
+	return err == nil, wrap(err, "")
 }
 
 // PruneDefault deletes the rows of the default partitions older than cutoff

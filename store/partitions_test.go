@@ -2,11 +2,14 @@ package store_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
 	"github.com/empfio/webhooks/internal/testing/testenv"
+	"github.com/empfio/webhooks/store"
 )
 
 // Retention drops a day whole — its events, deliveries and attempts — once
@@ -131,5 +134,90 @@ func TestAuditLog_KeptAndDroppedWithTheHistory(t *testing.T) {
 	}
 	if list, _, _ = db.AuditLog(ctx, webhooks.AuditFilter{OrganizationID: org, Limit: 10}); len(list) != 0 {
 		t.Fatalf("the dropped day's audit events remain: %+v", list)
+	}
+}
+
+// Maintenance never deadlocks with the hot path: a transaction that has read
+// deliveries and then reads another history table — the take's shape — goes
+// on while maintenance makes or drops a day, and maintenance is done once it
+// commits (or times out waiting, and is done on the next round). Made or
+// dropped in one transaction, the two deadlocked: maintenance held the other
+// table and waited for deliveries.
+func TestMaintenance_NeverDeadlocksWithTheHotPath(t *testing.T) {
+	d := time.Now().AddDate(0, 0, -20) // a day with no partitions yet
+	for _, c := range []struct {
+		name, reads string
+		before      func(*store.DB) error
+		maintain    func(*store.DB) error
+		want        int // the day's partitions after
+	}{
+		{"make", "events", func(*store.DB) error { return nil },
+			func(db *store.DB) error { _, err := db.MakePartitions(context.Background(), d, d); return err }, 4},
+		{"drop", "attempts", func(db *store.DB) error { _, err := db.MakePartitions(context.Background(), d, d); return err },
+			func(db *store.DB) error { _, err := db.DropPartition(context.Background(), d); return err }, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, _ := testenv.DB(t)
+			testenv.Must(t, c.before(db))
+			tx, err := db.Pool().Begin(ctx)
+			testenv.Must(t, err)
+			defer tx.Rollback(ctx)
+			_, err = tx.Exec(ctx, `SELECT count(*) FROM deliveries`)
+			testenv.Must(t, err)
+
+			done := make(chan error, 1)
+			go func() { done <- c.maintain(db) }()
+			testenv.Eventually(t, 10*time.Second, "maintenance waits for the transaction's lock", func() bool {
+				var waiting bool
+				testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~* 'partition|drop')`).Scan(&waiting))
+				return waiting
+			})
+			if _, err := tx.Exec(ctx, `SELECT count(*) FROM `+c.reads); err != nil {
+				t.Fatalf("the hot path's next read: %v", err)
+			}
+			testenv.Must(t, tx.Commit(ctx))
+			if err := <-done; err != nil {
+				if strings.Contains(err.Error(), "40P01") {
+					t.Fatalf("maintenance: %v", err)
+				}
+				testenv.Must(t, c.maintain(db)) // it waited longer than its lock timeout: the next round
+			}
+			var n int
+			testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE '%\_p' || $1`,
+				d.UTC().Format("20060102")).Scan(&n))
+			if n != c.want {
+				t.Fatalf("%d partitions of the day; want %d", n, c.want)
+			}
+		})
+	}
+}
+
+// A day's partitions are made like the ones the migrations made: the same
+// indexes, deliveries with room for HOT updates.
+func TestMakePartitions_SameShapeAsTheMigrations(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	d := time.Now().AddDate(0, 0, -20)
+	_, err := db.MakePartitions(ctx, d, d)
+	testenv.Must(t, err)
+	today := time.Now().UTC().Format("20060102")
+	shape := func(suffix string) (out []string) {
+		rows, err := db.Pool().Query(ctx, `SELECT c.relname || ' ' || coalesce(array_to_string(c.reloptions, ','), '') || ' ' ||
+				(SELECT count(*) FROM pg_index x WHERE x.indrelid = c.oid)
+			FROM pg_class c WHERE c.relname LIKE '%\_p' || $1 ORDER BY c.relname`, suffix)
+		testenv.Must(t, err)
+		for rows.Next() {
+			var s string
+			testenv.Must(t, rows.Scan(&s))
+			out = append(out, strings.ReplaceAll(s, suffix, "D"))
+		}
+		testenv.Must(t, rows.Err())
+		return out
+	}
+	made, migrated := shape(d.UTC().Format("20060102")), shape(today)
+	if len(made) != 4 || !slices.Equal(made, migrated) {
+		t.Fatalf("made %q; the migrations' %q", made, migrated)
 	}
 }
