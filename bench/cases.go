@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/empfio/webhooks/internal/testing/proccpu"
 	"github.com/empfio/webhooks/internal/testing/stack"
 )
 
@@ -40,7 +41,7 @@ func cpuPerDelivery(r *result, before map[string]time.Duration) (total time.Dura
 	if r.Delivered == 0 {
 		return 0
 	}
-	for name, d := range cpuSpent(before, cpuByProcess(), "postgres", "redis-server", "api", "worker", harnessName) {
+	for name, d := range cpuSpent(before, proccpu.ByName(), "postgres", "redis-server", "api", "worker", harnessName) {
 		per := ms(d) / float64(r.Delivered)
 		if name == harnessName {
 			r.set("cpu_ms_per_delivery_harness", per)
@@ -95,7 +96,7 @@ func (b *bench) throughputTo(ctx context.Context, name string, n, clients int, p
 		}
 	}
 	r := &result{Case: name, Events: n, Expected: n * healthy}
-	cpuBefore := cpuByProcess()
+	cpuBefore := proccpu.ByName()
 	sumBefore, countBefore := groupSizes(b.stack.MetricURLs())
 	in := b.stack.Burst(org, n, clients)
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))
@@ -153,7 +154,7 @@ func (b *bench) steady(ctx context.Context, name string, rate float64, d time.Du
 	if err != nil {
 		return nil, err
 	}
-	cpuBefore, start := cpuByProcess(), time.Now()
+	cpuBefore, start := proccpu.ByName(), time.Now()
 	in := b.stack.Paced(ctx, org, rate, d)
 	r := &result{Case: name, Events: len(in.Sent), Expected: len(in.Sent)}
 	settle(ctx, b.rcv, r, drainTimeout(r.Expected))

@@ -4,43 +4,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ).
-const clockTick = 10 * time.Millisecond
-
-// cpuByProcess sums the CPU time (user + system) of every process on the machine
-// by command name: where a case's CPU went (postgres, redis-server, api, worker,
-// bench). Processes that ended during the case are missed; the service's are
-// long-lived.
-func cpuByProcess() map[string]time.Duration {
-	out := map[string]time.Duration{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		name := s[open+1 : close]
-		fields := strings.Fields(s[close+1:])
-		if len(fields) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		out[name] += time.Duration(utime+stime) * clockTick
-	}
-	return out
-}
 
 // harnessName is this process's command name, as cpuByProcess keys it (the
 // kernel keeps its first 15 bytes).

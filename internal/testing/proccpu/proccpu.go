@@ -1,0 +1,44 @@
+// Package proccpu reads the CPU time the machine's processes have spent, by
+// command name, from /proc: what a benchmark cost Postgres or Redis, which
+// run outside the process that measures.
+package proccpu
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ).
+const clockTick = 10 * time.Millisecond
+
+// ByName sums the CPU time (user + system) of every process on the machine
+// by command name: where a case's CPU went (postgres, redis-server, api, worker,
+// bench). Processes that ended during the case are missed; the service's are
+// long-lived.
+func ByName() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		name := s[open+1 : close]
+		fields := strings.Fields(s[close+1:])
+		if len(fields) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[name] += time.Duration(utime+stime) * clockTick
+	}
+	return out
+}
