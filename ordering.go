@@ -1,8 +1,11 @@
 package webhooks
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxOrderingKeyLength bounds an event's ordering key: it is stored and
@@ -40,12 +43,8 @@ func DeriveOrderingKey(eventType string, data json.RawMessage) *string {
 	default:
 		return nil
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
-		return nil
-	}
-	var v string
-	if json.Unmarshal(fields[field], &v) != nil || v == "" {
+	v, ok := memberString(data, field)
+	if !ok || v == "" {
 		return nil
 	}
 	key := kind + ":" + v
@@ -53,4 +52,32 @@ func DeriveOrderingKey(eventType string, data json.RawMessage) *string {
 		return nil
 	}
 	return &key
+}
+
+// memberString returns the string value of the member name of the JSON object
+// data, reading past the members before it without decoding them: false when
+// data is not an object, has no such member, or its value is not a string.
+func memberString(data []byte, name string) (string, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", false
+	}
+	for dec.PeekKind() == '"' {
+		key, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		if key.String() != name {
+			if dec.SkipValue() != nil {
+				return "", false
+			}
+			continue
+		}
+		v, err := dec.ReadToken()
+		if err != nil || v.Kind() != '"' {
+			return "", false
+		}
+		return v.String(), true
+	}
+	return "", false
 }
