@@ -4,6 +4,7 @@
 package proccpu
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,23 +23,35 @@ func ByName() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
+		if name, cpu, ok := read(path); ok {
+			out[name] += cpu
 		}
-		s := string(b)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		name := s[open+1 : close]
-		fields := strings.Fields(s[close+1:])
-		if len(fields) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		out[name] += time.Duration(utime+stime) * clockTick
 	}
 	return out
+}
+
+// OfPID returns the CPU time process pid has spent; 0 when it is gone.
+func OfPID(pid int) time.Duration {
+	_, cpu, _ := read(fmt.Sprintf("/proc/%d/stat", pid))
+	return cpu
+}
+
+// read parses a /proc/PID/stat: the command name and the CPU time spent.
+func read(path string) (name string, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(b)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open {
+		return "", 0, false
+	}
+	fields := strings.Fields(s[close+1:])
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return s[open+1 : close], time.Duration(utime+stime) * clockTick, true
 }
