@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -44,12 +45,34 @@ func (m *Maintenance) Run(ctx context.Context) {
 }
 
 // Maintain makes the partitions ahead and drops the days past retention, as
-// of now.
+// of now. Each step runs whatever the steps before it did — a day that
+// cannot be made must not stop retention, nor retention the forgetting of
+// secrets — and their errors are returned together.
 func (m *Maintenance) Maintain(ctx context.Context, now time.Time) error {
-	if _, err := m.DB.MakePartitions(ctx, now.AddDate(0, 0, -1), now.Add(partitionsAhead)); err != nil {
-		return err
-	}
 	cutoff := now.Add(-orDefault(m.Retention, DefaultRetentionPeriod))
+	_, made := m.DB.MakePartitions(ctx, now.AddDate(0, 0, -1), now.Add(partitionsAhead))
+	errs := []error{made, m.dropPastRetention(ctx, cutoff)}
+	counted := func(n int64, err error, msg, what string) {
+		if err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			m.Log.Info(msg, what, n)
+		}
+	}
+	n, err := m.DB.PruneDefault(ctx, cutoff)
+	counted(n, err, "retention pruned events of the default partition", "count")
+	n, err = m.DB.PurgeDeleted(ctx, cutoff)
+	counted(n, err, "purged deleted endpoints whose history is gone", "endpoints")
+	n, err = m.DB.ForgetExpiredSecrets(ctx)
+	counted(n, err, "forgot previous secrets past their grace period", "endpoints")
+	n, err = m.DB.ForgetIdempotencyKeys(ctx)
+	counted(n, err, "forgot Idempotency-Keys past their window", "keys")
+	return errors.Join(errs...)
+}
+
+// dropPastRetention drops the days older than cutoff whose deliveries are all
+// final.
+func (m *Maintenance) dropPastRetention(ctx context.Context, cutoff time.Time) error {
 	days, err := m.DB.Partitions(ctx)
 	if err != nil {
 		return err
@@ -68,26 +91,6 @@ func (m *Maintenance) Maintain(ctx context.Context, now time.Time) error {
 			m.Log.Warn("retention keeps a day past the retention period: some of its deliveries are not final yet",
 				"day", p.Day.Format(time.DateOnly), "open", p.Open)
 		}
-	}
-	if n, err := m.DB.PruneDefault(ctx, cutoff); err != nil {
-		return err
-	} else if n > 0 {
-		m.Log.Info("retention pruned events of the default partition", "count", n)
-	}
-	if n, err := m.DB.PurgeDeleted(ctx, cutoff); err != nil {
-		return err
-	} else if n > 0 {
-		m.Log.Info("purged deleted endpoints whose history is gone", "endpoints", n)
-	}
-	if n, err := m.DB.ForgetExpiredSecrets(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		m.Log.Info("forgot previous secrets past their grace period", "endpoints", n)
-	}
-	if n, err := m.DB.ForgetIdempotencyKeys(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		m.Log.Info("forgot Idempotency-Keys past their window", "keys", n)
 	}
 	return nil
 }

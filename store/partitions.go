@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -59,17 +60,23 @@ const partitionLockTimeout = "500ms"
 // write waits for (CREATE TABLE … PARTITION OF takes ACCESS EXCLUSIVE); and
 // maintenance never holds one table's lock while it waits for another's, so
 // it cannot deadlock with a statement that reads two of them.
+//
+// A day that cannot be made (its rows already in the default partition, or
+// its locks not had in time) does not keep the days after it from being made:
+// its error is returned with theirs, once all were tried.
 func (db *DB) MakePartitions(ctx context.Context, first, last time.Time) (int, error) {
 	n := 0
+	var errs []error
 	for d := day(first); !d.After(day(last)); d = d.AddDate(0, 0, 1) {
 		for _, t := range historyTables {
 			if err := db.makePartition(ctx, t, d); err != nil {
-				return n, err
+				errs = append(errs, fmt.Errorf("partitions of %s: %w", d.Format(time.DateOnly), err))
+				break
 			}
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 func (db *DB) makePartition(ctx context.Context, table string, d time.Time) error {

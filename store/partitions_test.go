@@ -221,3 +221,23 @@ func TestMakePartitions_SameShapeAsTheMigrations(t *testing.T) {
 		t.Fatalf("made %q; the migrations' %q", made, migrated)
 	}
 }
+
+// A day whose rows are in the default partition already cannot be attached;
+// the days after it are made all the same.
+func TestMakePartitions_ADayThatCannotBeMadeDoesNotStopTheNext(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	org := subscribedOrg(t, db, "Default")
+	stuck := time.Now().AddDate(0, 0, -25)
+	publishLead(t, db, org, stuck) // no partition that day: into the default
+	_, err := db.MakePartitions(ctx, stuck, stuck.AddDate(0, 0, 1))
+	if err == nil || !strings.Contains(err.Error(), stuck.UTC().Format(time.DateOnly)) {
+		t.Fatalf("err = %v; want the stuck day's", err)
+	}
+	var n int
+	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhrelid::regclass::text LIKE '%\_p' || $1`,
+		stuck.AddDate(0, 0, 1).UTC().Format("20060102")).Scan(&n))
+	if n != 4 {
+		t.Fatalf("%d partitions of the day after; want 4", n)
+	}
+}
