@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -102,24 +101,29 @@ func (s *Sender) Timeout() time.Duration { return s.timeout }
 // at each attempt's start.
 func (s *Sender) StableHeaders(m Message) map[string]string {
 	h := make(map[string]string, len(m.Headers)+5)
-	maps.Copy(h, m.Headers)
-	maps.Copy(h, map[string]string{ // the service's own win, though validation keeps them apart
-		"Content-Type":         "application/json",
-		"User-Agent":           s.userAgent,
-		verify.HeaderEvent:     m.EventType,
-		verify.HeaderDelivery:  m.ID,
-		verify.HeaderWebhookID: m.ID,
-	})
+	s.stableHeaders(m, func(k, v string) { h[k] = v })
 	return h
 }
 
-// Headers returns every header of an attempt of m made at now: the stable
-// ones, and the timestamps and signatures of this attempt.
-func (s *Sender) Headers(m Message, now time.Time) http.Header {
-	h := http.Header{}
-	for k, v := range s.StableHeaders(m) {
-		h.Set(k, v)
+// stableHeaders calls set with each of m's stable headers: the custom ones,
+// then the service's own, which win (though validation keeps them apart).
+func (s *Sender) stableHeaders(m Message, set func(k, v string)) {
+	for k, v := range m.Headers {
+		set(k, v)
 	}
+	set("Content-Type", "application/json")
+	set("User-Agent", s.userAgent)
+	set(verify.HeaderEvent, m.EventType)
+	set(verify.HeaderDelivery, m.ID)
+	set(verify.HeaderWebhookID, m.ID)
+}
+
+// Headers returns every header of an attempt of m made at now: the stable
+// ones, and the timestamps and signatures of this attempt. It is built once
+// per attempt, straight into the request's header.
+func (s *Sender) Headers(m Message, now time.Time) http.Header {
+	h := make(http.Header, len(m.Headers)+9)
+	s.stableHeaders(m, h.Set)
 	ts := strconv.FormatInt(now.Unix(), 10)
 	h.Set(verify.HeaderSignature, webhooks.SignBody(m.Secrets, m.Body))
 	h.Set(verify.HeaderTimestamp, ts)
