@@ -50,7 +50,7 @@ func (m *Maintenance) Run(ctx context.Context) {
 // secrets — and their errors are returned together.
 func (m *Maintenance) Maintain(ctx context.Context, now time.Time) error {
 	cutoff := now.Add(-orDefault(m.Retention, DefaultRetentionPeriod))
-	_, made := m.DB.MakePartitions(ctx, now.AddDate(0, 0, -1), now.Add(partitionsAhead))
+	_, made := m.DB.MakePartitions(ctx, now, now.Add(partitionsAhead))
 	errs := []error{made, m.dropPastRetention(ctx, cutoff)}
 	counted := func(n int64, err error, msg, what string) {
 		if err != nil {

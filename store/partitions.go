@@ -47,10 +47,10 @@ var historyTables = []string{"attempts", "events", "audit_events", "deliveries"}
 var partitionOptions = map[string]string{"deliveries": " WITH (fillfactor = 70)"}
 
 // partitionLockTimeout bounds how long making or dropping one partition waits
-// for its locks. The statements of the hot path queue behind that wait, so it
-// is short; a day that timed out is made or dropped on the next round
-// (partitions are made a week ahead).
-const partitionLockTimeout = "500ms"
+// for its locks: the hot path's statements queue behind that wait, since they
+// lock every partition of a table. A day that timed out is made or dropped on
+// the next round, and days are made a week ahead.
+const partitionLockTimeout = "200ms"
 
 // MakePartitions makes the day partitions of every day from first to last
 // (UTC), unless they exist, and returns how many days it looked at.
