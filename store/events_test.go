@@ -19,8 +19,8 @@ import (
 func TestTake_OneAttemptAtATimeAndOnlyWhenDue(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Take")
-	_, ds := publishLead(t, db, org, time.Now())
+	org := testenv.SubscribedOrg(t, db, "Take")
+	_, ds := testenv.PublishLead(t, db, org, time.Now())
 	d := ds[0]
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -45,7 +45,7 @@ func TestTake_OneAttemptAtATimeAndOnlyWhenDue(t *testing.T) {
 	}
 	// Named twice in one group (a batch's task and its own at one moment): one
 	// UPDATE takes the row once, and it is handed to one of them.
-	_, more := publishLead(t, db, org, time.Now())
+	_, more := testenv.PublishLead(t, db, org, time.Now())
 	together, err := db.TakeTogether(ctx, more[0], more[0])
 	testenv.Must(t, err)
 	if (together[0] == nil) == (together[1] == nil) {
@@ -76,9 +76,9 @@ func TestTake_OneAttemptAtATimeAndOnlyWhenDue(t *testing.T) {
 func TestDeleteEndpoint_TombstoneEndsOpenDeliveries(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Delete")
+	org := testenv.SubscribedOrg(t, db, "Delete")
 	endpoint := endpointOf(t, db, org)
-	_, before := publishLead(t, db, org, time.Now())
+	_, before := testenv.PublishLead(t, db, org, time.Now())
 	testenv.Must(t, db.DeleteEndpoint(ctx, org, endpoint))
 	var status string
 	var open int
@@ -91,7 +91,7 @@ func TestDeleteEndpoint_TombstoneEndsOpenDeliveries(t *testing.T) {
 		t.Fatalf("the deleted endpoint reads as %v", err)
 	}
 	// What a publish racing the delete leaves: a delivery to the tombstone.
-	ev := leadAt(t, org, time.Now())
+	ev := testenv.LeadAt(t, org, time.Now())
 	testenv.Must(t, db.Pool().QueryRow(ctx, `WITH e AS (INSERT INTO events (id, created_at, organization_id, type, source, occurred_at, envelope)
 			VALUES ($1, $2, $3, 'lead.created', 'api', $2, '{}') RETURNING id),
 		d AS (INSERT INTO deliveries (id, created_at, organization_id, event_id, endpoint_id, event_type, next_attempt_at, updated_at)
@@ -103,7 +103,7 @@ func TestDeleteEndpoint_TombstoneEndsOpenDeliveries(t *testing.T) {
 		t.Fatalf("the racing delivery is taken without its tombstone: %+v", taken)
 	}
 	// A publish after the delete leaves the endpoint out.
-	if _, ds := publishLead(t, db, org, time.Now()); len(ds) != 0 {
+	if _, ds := testenv.PublishLead(t, db, org, time.Now()); len(ds) != 0 {
 		t.Fatalf("%d deliveries to a deleted endpoint", len(ds))
 	}
 	// Purged once its history is gone.
@@ -117,13 +117,13 @@ func TestDeleteEndpoint_TombstoneEndsOpenDeliveries(t *testing.T) {
 func TestPublish_ACalcomBookingIsStoredOnce(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Cal")
+	org := testenv.SubscribedOrg(t, db, "Cal")
 	key := "calcom:" + org + ":BOOKING_CREATED:u1"
-	first := leadAt(t, org, time.Now().Add(-48*time.Hour))
+	first := testenv.LeadAt(t, org, time.Now().Add(-48*time.Hour))
 	first.Source, first.DedupKey = webhooks.SourceCalcom, &key
 	_, err := db.Publish(ctx, first)
 	testenv.Must(t, err)
-	again := leadAt(t, org, time.Now())
+	again := testenv.LeadAt(t, org, time.Now())
 	again.Source, again.DedupKey = webhooks.SourceCalcom, &key
 	if _, err := db.Publish(ctx, again); !errors.Is(err, store.ErrStoredBefore) {
 		t.Fatalf("a repeat two days later: %v", err)
@@ -138,9 +138,9 @@ func TestPublish_ACalcomBookingIsStoredOnce(t *testing.T) {
 func TestPublish_IdempotencyKeyStoresOnce(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
-	org := subscribedOrg(t, db, "Keys")
+	org := testenv.SubscribedOrg(t, db, "Keys")
 	keyed := func(key string, body string) *webhooks.Event {
-		ev := leadAt(t, org, time.Now())
+		ev := testenv.LeadAt(t, org, time.Now())
 		ev.Idempotency = &webhooks.Idempotency{Key: key, Hash: webhooks.IdempotencyHash([]byte(body))}
 		return ev
 	}

@@ -17,7 +17,7 @@ import (
 func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
-	org := subscribedOrg(t, db, "Group")
+	org := testenv.SubscribedOrg(t, db, "Group")
 	endpoint := endpointOf(t, db, org)
 
 	const n = 200
@@ -30,7 +30,7 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 		if i%10 == 3 {
 			orgID = uuid.NewString() // unknown: its group must not fail with it
 		}
-		ev := leadAt(t, orgID, time.Now())
+		ev := testenv.LeadAt(t, orgID, time.Now())
 		events[i] = ev
 		wg.Go(func() { published[i], errs[i] = db.Publish(ctx, ev) })
 	}
@@ -68,11 +68,11 @@ func TestPublish_ConcurrentEventsEachGetTheirOwnOutcome(t *testing.T) {
 func TestRecordAttempt_ConcurrentRecordsOfEveryOutcome(t *testing.T) {
 	db, _ := testenv.DB(t)
 	ctx := context.Background()
-	org := subscribedOrg(t, db, "Records")
+	org := testenv.SubscribedOrg(t, db, "Records")
 	const n = 120
 	var deliveries []webhooks.Delivery
 	for range n {
-		_, ds := publishLead(t, db, org, time.Now())
+		_, ds := testenv.PublishLead(t, db, org, time.Now())
 		deliveries = append(deliveries, ds...)
 	}
 	statuses := []string{webhooks.StatusSucceeded, webhooks.StatusRetrying, webhooks.StatusFailed}

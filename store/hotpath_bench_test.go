@@ -33,7 +33,7 @@ func BenchmarkHotPath(b *testing.B) {
 				_, err := db.MakePartitions(ctx, time.Now().AddDate(0, 0, -days), time.Now())
 				testenv.Must(b, err)
 			}
-			org := subscribedOrg(b, db, "Hot path")
+			org := testenv.SubscribedOrg(b, db, "Hot path")
 			for i := 1; i < 30; i++ {
 				testenv.Must(b, db.CreateEndpoint(ctx, &webhooks.Endpoint{OrganizationID: org,
 					URL: fmt.Sprintf("https://hooks.example.com/%d", i), Events: []string{"*"}}))
@@ -59,12 +59,7 @@ func BenchmarkHotPath(b *testing.B) {
 
 func hotPath(b *testing.B, db *store.DB, org string) {
 	ctx := context.Background()
-	id, received := webhooks.EventIDAt(time.Now())
-	ev := &webhooks.Event{ID: id, OrganizationID: org, Type: webhooks.LeadCreated, Source: webhooks.SourceAPI,
-		Data: []byte(`{}`), OccurredAt: received, ReceivedAt: received}
-	testenv.Must(b, ev.RenderEnvelope())
-	ds, err := db.Publish(ctx, ev)
-	testenv.Must(b, err)
+	ev, ds := testenv.PublishLead(b, db, org, time.Now())
 	taken, err := db.TakeTogether(ctx, ds...)
 	testenv.Must(b, err)
 	var wg sync.WaitGroup
@@ -74,7 +69,7 @@ func hotPath(b *testing.B, db *store.DB, org string) {
 		}
 		wg.Go(func() {
 			_, err := db.RecordAttempt(ctx, t.Delivery.CreatedAt, t.Lease, webhooks.AttemptRecord{DeliveryID: t.Delivery.ID,
-				Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: received}})
+				Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: ev.ReceivedAt}})
 			if err != nil {
 				b.Error(err)
 			}

@@ -21,10 +21,10 @@ func TestHotPath_FewIndexEntriesAndHOTUpdates(t *testing.T) {
 	_, dsn := testenv.DB(t)
 	w, err := store.Open(ctx, dsn) // its own pool: closing it flushes its backends' statistics
 	testenv.Must(t, err)
-	org := subscribedOrg(t, w, "Index entries")
+	org := testenv.SubscribedOrg(t, w, "Index entries")
 	const n = 200
 	for range n {
-		_, ds := publishLead(t, w, org, time.Now())
+		_, ds := testenv.PublishLead(t, w, org, time.Now())
 		taken := take(t, w, ds[0])
 		_, err := w.RecordAttempt(ctx, ds[0].CreatedAt, taken.Lease, webhooks.AttemptRecord{DeliveryID: ds[0].ID,
 			Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: time.Now()}})

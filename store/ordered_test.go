@@ -26,7 +26,7 @@ func TestTake_OrderedEndpointTakesTheFirstOfAKeyOnly(t *testing.T) {
 
 	start := time.Now().Add(-time.Minute)
 	publish := func(i int, key string) (toOrdered, toPlain webhooks.Delivery) {
-		ev := leadAt(t, org.ID, start.Add(time.Duration(i)*time.Second))
+		ev := testenv.LeadAt(t, org.ID, start.Add(time.Duration(i)*time.Second))
 		if key != "" {
 			ev.OrderingKey = &key
 		}
@@ -112,7 +112,7 @@ func TestTake_OrderedEndpointTakesTheFirstOfAKeyOnly(t *testing.T) {
 	// Two events accepted within one millisecond: the event ids say which
 	// came first.
 	same := start.Add(time.Hour)
-	e1, e2 := leadAt(t, org.ID, same), leadAt(t, org.ID, same)
+	e1, e2 := testenv.LeadAt(t, org.ID, same), testenv.LeadAt(t, org.ID, same)
 	if e2.ID < e1.ID {
 		e1, e2 = e2, e1
 	}

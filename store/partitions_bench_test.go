@@ -50,7 +50,7 @@ func fillDay(b *testing.B, db *store.DB, org, endpoint string, d time.Time, n in
 func BenchmarkRetention(b *testing.B) {
 	db, _ := testenv.DB(b)
 	ctx := context.Background()
-	org := subscribedOrg(b, db, "Retention")
+	org := testenv.SubscribedOrg(b, db, "Retention")
 	endpoint := endpointOf(b, db, org)
 	day := time.Now().UTC().AddDate(0, 0, -40).Truncate(24 * time.Hour)
 	b.Run("drop", func(b *testing.B) {

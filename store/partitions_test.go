@@ -18,17 +18,17 @@ import (
 func TestDropPartition_DropsAFinishedDayWhole(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Retention")
+	org := testenv.SubscribedOrg(t, db, "Retention")
 	old := time.Now().AddDate(0, 0, -40)
 	_, err := db.MakePartitions(ctx, old, old)
 	testenv.Must(t, err)
-	done, ds := publishLead(t, db, org, old)
+	done, ds := testenv.PublishLead(t, db, org, old)
 	taken := take(t, db, ds[0])
 	_, err = db.RecordAttempt(ctx, ds[0].CreatedAt, taken.Lease, webhooks.AttemptRecord{DeliveryID: ds[0].ID,
 		Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: old}})
 	testenv.Must(t, err)
-	_, open := publishLead(t, db, org, old.Add(time.Second))
-	recent, _ := publishLead(t, db, org, time.Now())
+	_, open := testenv.PublishLead(t, db, org, old.Add(time.Second))
+	recent, _ := testenv.PublishLead(t, db, org, time.Now())
 
 	days, err := db.Partitions(ctx)
 	testenv.Must(t, err)
@@ -60,8 +60,8 @@ func TestDropPartition_DropsAFinishedDayWhole(t *testing.T) {
 func TestPruneDefault_PrunesWhatFellOutsideTheDays(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Default")
-	ev, ds := publishLead(t, db, org, time.Now().AddDate(-1, 0, 0)) // no partition that far back
+	org := testenv.SubscribedOrg(t, db, "Default")
+	ev, ds := testenv.PublishLead(t, db, org, time.Now().AddDate(-1, 0, 0)) // no partition that far back
 	var inDefault bool
 	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events_default WHERE id = $1)`, ev.ID).Scan(&inDefault))
 	if !inDefault {
@@ -117,7 +117,7 @@ func TestDeleteAbandonedListenSessions(t *testing.T) {
 func TestAuditLog_KeptAndDroppedWithTheHistory(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Audit retention")
+	org := testenv.SubscribedOrg(t, db, "Audit retention")
 	testenv.Must(t, db.RecordAudit(ctx, &webhooks.AuditEvent{OrganizationID: org, Action: webhooks.AuditCalcomConnected, TargetType: "calcom_integration"}))
 	list, _, err := db.AuditLog(ctx, webhooks.AuditFilter{OrganizationID: org, Limit: 10})
 	testenv.Must(t, err)
@@ -184,10 +184,7 @@ func TestMaintenance_NeverDeadlocksWithTheHotPath(t *testing.T) {
 				}
 				testenv.Must(t, c.maintain(db)) // it waited longer than its lock timeout: the next round
 			}
-			var n int
-			testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE '%\_p' || $1`,
-				d.UTC().Format("20060102")).Scan(&n))
-			if n != c.want {
+			if n := testenv.PartitionsOf(t, db, d); n != c.want {
 				t.Fatalf("%d partitions of the day; want %d", n, c.want)
 			}
 		})
@@ -227,17 +224,14 @@ func TestMakePartitions_SameShapeAsTheMigrations(t *testing.T) {
 func TestMakePartitions_ADayThatCannotBeMadeDoesNotStopTheNext(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Default")
+	org := testenv.SubscribedOrg(t, db, "Default")
 	stuck := time.Now().AddDate(0, 0, -25)
-	publishLead(t, db, org, stuck) // no partition that day: into the default
+	testenv.PublishLead(t, db, org, stuck) // no partition that day: into the default
 	_, err := db.MakePartitions(ctx, stuck, stuck.AddDate(0, 0, 1))
 	if err == nil || !strings.Contains(err.Error(), stuck.UTC().Format(time.DateOnly)) {
 		t.Fatalf("err = %v; want the stuck day's", err)
 	}
-	var n int
-	testenv.Must(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhrelid::regclass::text LIKE '%\_p' || $1`,
-		stuck.AddDate(0, 0, 1).UTC().Format("20060102")).Scan(&n))
-	if n != 4 {
+	if n := testenv.PartitionsOf(t, db, stuck.AddDate(0, 0, 1)); n != 4 {
 		t.Fatalf("%d partitions of the day after; want 4", n)
 	}
 }

@@ -15,10 +15,10 @@ import (
 func TestClaimOverdue_SkipsRowsBeingRecorded(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testenv.DB(t)
-	org := subscribedOrg(t, db, "Sweep")
+	org := testenv.SubscribedOrg(t, db, "Sweep")
 	var ids []string
 	for range 2 {
-		_, got := publishLead(t, db, org, time.Now())
+		_, got := testenv.PublishLead(t, db, org, time.Now())
 		ids = append(ids, got[0].ID)
 	}
 	_, err := db.Pool().Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() - interval '1 hour'`)
