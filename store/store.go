@@ -49,6 +49,16 @@ func Open(ctx context.Context, url string, tracer ...pgx.QueryTracer) (*DB, erro
 	// rows; refusing sequential scans keeps the index plans whatever the
 	// statistics say.
 	cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	// Every statement runs on its generic plan, made once per connection.
+	// The hot path's statements take their rows as arrays, so a custom plan
+	// knows only how long the arrays are, and plans over every day partition
+	// of three tables: 1–2 ms, several times what the take or the record
+	// costs to run. Postgres's plan cache keeps choosing custom plans while
+	// groups are small, so below full load — at 500 events/s, at idle — it
+	// planned a take or a record again for every other group
+	// (bench/RESULTS.md, "Planned once"). A generic plan still prunes the
+	// partitions a parameter rules out, as the executor starts.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgxpool's default (4 on small machines) starves a worker running dozens
 		// of deliveries, each needing two short queries.

@@ -1,0 +1,64 @@
+package store_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	webhooks "github.com/empfio/webhooks"
+	"github.com/empfio/webhooks/internal/testing/testenv"
+	"github.com/empfio/webhooks/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// The hot path's statements are planned once per connection, however small
+// their groups: lone deliveries published, taken and recorded one at a time
+// (as below full load) run on generic plans. Postgres's default plan cache
+// made a custom plan for each of the first five runs of a statement, and kept
+// doing so while groups stayed small.
+func TestOpen_TheHotPathIsPlannedOncePerConnection(t *testing.T) {
+	ctx := context.Background()
+	_, dsn := testenv.DB(t)
+	u, err := url.Parse(dsn)
+	testenv.Must(t, err)
+	q := u.Query()
+	q.Set("pool_max_conns", "1") // one session: pg_prepared_statements is per session
+	u.RawQuery = q.Encode()
+	db, err := store.Open(ctx, u.String())
+	testenv.Must(t, err)
+	defer db.Close()
+
+	org := testenv.SubscribedOrg(t, db, "Planned once")
+	for range 8 {
+		_, ds := testenv.PublishLead(t, db, org, time.Now())
+		taken, err := db.Take(ctx, ds[0].ID, ds[0].CreatedAt, time.Minute, true)
+		testenv.Must(t, err)
+		if taken == nil {
+			t.Fatalf("delivery %s not taken", ds[0].ID)
+		}
+		_, err = db.RecordAttempt(ctx, taken.Delivery.CreatedAt, taken.Lease, webhooks.AttemptRecord{DeliveryID: ds[0].ID,
+			Status: webhooks.StatusSucceeded, Attempt: webhooks.Attempt{StartedAt: time.Now()}})
+		testenv.Must(t, err)
+	}
+
+	rows, err := db.Pool().Query(ctx, `SELECT left(regexp_replace(statement, '\s+', ' ', 'g'), 60), generic_plans, custom_plans
+		FROM pg_prepared_statements
+		WHERE (statement LIKE 'WITH input AS%' OR statement LIKE '%UPDATE deliveries d SET lease_until%'
+			OR statement LIKE '%INSERT INTO attempts%') AND statement NOT LIKE '%pg_prepared_statements%'`)
+	testenv.Must(t, err)
+	type plans struct {
+		Statement       string
+		Generic, Custom int64
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[plans])
+	testenv.Must(t, err)
+	if len(list) != 3 {
+		t.Fatalf("want the publish, the take and the record among the session's statements, got %d: %+v", len(list), list)
+	}
+	for _, p := range list {
+		if p.Custom != 0 || p.Generic != 8 {
+			t.Errorf("%q: %d generic and %d custom plans in 8 runs, want 8 generic", p.Statement, p.Generic, p.Custom)
+		}
+	}
+}
