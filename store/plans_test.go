@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,23 @@ func TestOpen_TheHotPathIsPlannedOncePerConnection(t *testing.T) {
 		if p.Custom != 0 || p.Generic != 8 {
 			t.Errorf("%q: %d generic and %d custom plans in 8 runs, want 8 generic", p.Statement, p.Generic, p.Custom)
 		}
+	}
+}
+
+// No statement of the service is compiled with LLVM: with sequential scans
+// refused, one that cannot be avoided is priced far over jit_above_cost, and
+// Postgres compiled it at every run (tens of milliseconds, for an empty
+// table).
+func TestOpen_NoStatementIsCompiled(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	testenv.SubscribedOrg(t, db, "Not compiled")
+	var plan string
+	testenv.Must(t, db.Pool().QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM endpoints WHERE enabled`).Scan(&plan))
+	if !strings.Contains(plan, `"Seq Scan"`) || !strings.Contains(plan, `"Total Cost": 1000000`) {
+		t.Fatalf("want a sequential scan priced at 10^10 (enable_seqscan off), got %s", plan)
+	}
+	if strings.Contains(plan, `"JIT"`) {
+		t.Errorf("the statement was compiled: %s", plan)
 	}
 }

@@ -49,6 +49,13 @@ func Open(ctx context.Context, url string, tracer ...pgx.QueryTracer) (*DB, erro
 	// rows; refusing sequential scans keeps the index plans whatever the
 	// statistics say.
 	cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	// No statement is compiled. Refusing sequential scans prices one that
+	// cannot be avoided (the sweeper's look at every endpoint's circuit, a
+	// small table) at 10^10, far over jit_above_cost: Postgres compiled and
+	// optimised such a statement with LLVM at every run — 84 ms for an empty
+	// table, every sweep — and no statement of the service is long enough
+	// for compiling to pay (bench/RESULTS.md, "Planned once").
+	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	// Every statement runs on its generic plan, made once per connection.
 	// The hot path's statements take their rows as arrays, so a custom plan
 	// knows only how long the arrays are, and plans over every day partition
