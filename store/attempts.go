@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	webhooks "github.com/empfio/webhooks"
@@ -48,7 +49,7 @@ var takeSQL = `WITH k AS (
 	), t AS (
 		UPDATE deliveries d SET lease_until = now() + make_interval(secs => k.lease)
 		FROM k
-		WHERE d.id = k.id AND d.created_at = k.created_at AND d.status IN ('pending', 'retrying')
+		WHERE d.id = k.id AND d.created_at = k.created_at AND d.created_at BETWEEN $5 AND $6 AND d.status IN ('pending', 'retrying')
 			AND d.next_attempt_at <= now() + interval '1 second' AND (d.lease_until IS NULL OR d.lease_until < now())
 			AND ` + firstOfKey("d.") + `
 		RETURNING d.id, d.created_at, d.organization_id, d.event_id, d.event_type, d.status, d.attempts, d.manual,
@@ -57,17 +58,13 @@ var takeSQL = `WITH k AS (
 	SELECT t.id, t.created_at, t.organization_id, t.event_id, t.event_type, t.status, t.attempts, t.manual, t.next_attempt_at,
 		t.lease_until, t.ordering_key, ev.envelope, ` + prefixed("e.", endpointColumns) + `
 	FROM t JOIN endpoints e ON e.id = t.endpoint_id
-	LEFT JOIN events ev ON t.envelope AND ev.id = t.event_id AND ev.created_at = t.created_at`
+	LEFT JOIN events ev ON t.envelope AND ev.id = t.event_id AND ev.created_at = t.created_at AND ev.created_at BETWEEN $5 AND $6`
 
 // takeGroup takes a group of deliveries in one statement; nil where one is not
 // taken.
 func (db *DB) takeGroup(ctx context.Context, reqs []takeRequest) ([]*Taken, error) {
-	n := len(reqs)
-	ids, created, leases, envelopes := make([]string, n), make([]time.Time, n), make([]float64, n), make([]bool, n)
-	for i, r := range reqs {
-		ids[i], created[i], leases[i], envelopes[i] = r.id, r.createdAt, r.lease.Seconds(), r.envelope
-	}
-	rows, err := db.pool.Query(ctx, takeSQL, ids, created, leases, envelopes)
+	ids, args := takeArgs(reqs)
+	rows, err := db.pool.Query(ctx, takeSQL, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +89,7 @@ func (db *DB) takeGroup(ctx context.Context, reqs []takeRequest) ([]*Taken, erro
 	// One UPDATE takes a row once: a delivery named twice in the group (its
 	// batch's task and its own at the same moment) is the first one's.
 	out := inOrder(ids, found, func(t *Taken) string { return t.Delivery.ID })
-	handed := make(map[string]bool, n)
+	handed := make(map[string]bool, len(reqs))
 	for i, t := range out {
 		if t != nil && handed[t.Delivery.ID] {
 			out[i] = nil
@@ -101,6 +98,19 @@ func (db *DB) takeGroup(ctx context.Context, reqs []takeRequest) ([]*Taken, erro
 		}
 	}
 	return out, nil
+}
+
+// takeArgs returns takeSQL's arguments for a group: its deliveries as
+// arrays, and the first and last of their days; and the ids, in order.
+func takeArgs(reqs []takeRequest) (ids []string, args []any) {
+	n := len(reqs)
+	ids = make([]string, n)
+	created, leases, envelopes := make([]time.Time, n), make([]float64, n), make([]bool, n)
+	for i, r := range reqs {
+		ids[i], created[i], leases[i], envelopes[i] = r.id, r.createdAt, r.lease.Seconds(), r.envelope
+	}
+	lo, hi := days(created)
+	return ids, []any{ids, created, leases, envelopes, lo, hi}
 }
 
 // RecordAttempt stores the attempt of a delivery taken with lease (Take) and
@@ -137,6 +147,7 @@ const recordsSQL = `WITH r AS (
 			last_status_code = r.status_code, last_error = r.error, manual = false, lease_until = NULL, updated_at = now(),
 			completed_at = CASE WHEN r.status IN ('succeeded', 'failed') THEN now() END
 		FROM r WHERE deliveries.id = r.id AND deliveries.created_at = r.created_at AND deliveries.lease_until = r.lease
+			AND deliveries.created_at BETWEEN $12 AND $13
 		RETURNING deliveries.id, deliveries.created_at, deliveries.attempts, deliveries.endpoint_id, r.status
 	), a AS (
 		INSERT INTO attempts (delivery_id, delivery_created_at, number, started_at, duration_ms, status_code, response_body, error, response_headers)
@@ -158,6 +169,26 @@ func (db *DB) recordGroup(ctx context.Context, recs []recordRequest) ([]int, err
 		}
 		seen[r.DeliveryID] = true
 	}
+	rows, err := db.pool.Query(ctx, recordsSQL, recordArgs(recs)...)
+	if err != nil {
+		return nil, err
+	}
+	numbers := make(map[string]int, len(recs))
+	var id string
+	var number int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &number}, func() error { numbers[id] = number; return nil }); err != nil {
+		return nil, err
+	}
+	out := make([]int, len(recs))
+	for i, r := range recs {
+		out[i] = numbers[r.DeliveryID]
+	}
+	return out, nil
+}
+
+// recordArgs returns recordsSQL's arguments for a group: its records as
+// arrays, and the first and last of their deliveries' days.
+func recordArgs(recs []recordRequest) []any {
 	n := len(recs)
 	ids, statuses, errs, bodies := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
 	created, leases, next, started := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n), make([]time.Time, n)
@@ -171,21 +202,8 @@ func (db *DB) recordGroup(ctx context.Context, recs []recordRequest) ([]int, err
 			headers[i] = &h
 		}
 	}
-	rows, err := db.pool.Query(ctx, recordsSQL, ids, created, leases, statuses, next, codes, errs, started, durations, bodies, headers)
-	if err != nil {
-		return nil, err
-	}
-	numbers := make(map[string]int, n)
-	var id string
-	var number int
-	if _, err := pgx.ForEachRow(rows, []any{&id, &number}, func() error { numbers[id] = number; return nil }); err != nil {
-		return nil, err
-	}
-	out := make([]int, n)
-	for i, r := range recs {
-		out[i] = numbers[r.DeliveryID]
-	}
-	return out, nil
+	lo, hi := days(created)
+	return []any{ids, created, leases, statuses, next, codes, errs, started, durations, bodies, headers, lo, hi}
 }
 
 // EndTaken ends delivery (id, createdAt), taken with lease, without an
@@ -212,4 +230,11 @@ func (db *DB) Untake(ctx context.Context, id string, createdAt, lease time.Time)
 	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET lease_until = NULL WHERE id = $1 AND created_at = $2 AND lease_until = $3`,
 		id, createdAt, lease)
 	return wrap(err, "")
+}
+
+// days returns the first and last of a group's created_at: bounds on the
+// partition key that the executor prunes the other days' partitions by as it
+// starts, since a generic plan (store.Open) names them all.
+func days(created []time.Time) (lo, hi time.Time) {
+	return slices.MinFunc(created, time.Time.Compare), slices.MaxFunc(created, time.Time.Compare)
 }

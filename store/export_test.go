@@ -33,3 +33,22 @@ func (db *DB) TakeTogether(ctx context.Context, deliveries ...webhooks.Delivery)
 	}
 	return db.takeGroup(ctx, reqs)
 }
+
+// ExplainTake returns the plan of taking deliveries in one group, run
+// (EXPLAIN ANALYZE, in JSON), and of recording an attempt of each: the
+// statements as the hot path sends them.
+func (db *DB) ExplainTake(ctx context.Context, deliveries ...webhooks.Delivery) (take, record string, err error) {
+	reqs := make([]takeRequest, len(deliveries))
+	recs := make([]recordRequest, len(deliveries))
+	for i, d := range deliveries {
+		reqs[i] = takeRequest{id: d.ID, createdAt: d.CreatedAt, lease: time.Minute, envelope: true}
+		recs[i] = recordRequest{AttemptRecord: webhooks.AttemptRecord{DeliveryID: d.ID, Status: webhooks.StatusSucceeded},
+			createdAt: d.CreatedAt}
+	}
+	_, args := takeArgs(reqs)
+	if err := db.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+takeSQL, args...).Scan(&take); err != nil {
+		return "", "", err
+	}
+	err = db.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+recordsSQL, recordArgs(recs)...).Scan(&record)
+	return take, record, err
+}

@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +82,36 @@ func TestOpen_NoStatementIsCompiled(t *testing.T) {
 	}
 	if strings.Contains(plan, `"JIT"`) {
 		t.Errorf("the statement was compiled: %s", plan)
+	}
+}
+
+// The take and the record name their group's days as bounds on the partition
+// key, so that only those days' partitions are opened: on a generic plan,
+// where the rows come from arrays, a month of retention was otherwise opened
+// for every lone delivery (bench/RESULTS.md, "Planned once").
+func TestTakeAndRecord_OpenOnlyTheirDaysPartitions(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testenv.DB(t)
+	_, err := db.MakePartitions(ctx, time.Now().AddDate(0, 0, -30), time.Now())
+	testenv.Must(t, err)
+	org := testenv.SubscribedOrg(t, db, "Pruned")
+	_, ds := testenv.PublishLead(t, db, org, time.Now())
+	take, record, err := db.ExplainTake(ctx, ds...)
+	testenv.Must(t, err)
+	day := ds[0].CreatedAt.UTC().Format("20060102")
+	for _, c := range []struct {
+		name, plan string
+		want       []string
+	}{
+		{"take", take, []string{"deliveries_p" + day, "events_p" + day}},
+		{"record", record, []string{"deliveries_p" + day}},
+	} {
+		opened := map[string]bool{}
+		for _, m := range regexp.MustCompile(`"Relation Name": "((?:deliveries|events)_(?:p\d{8}|default))"`).FindAllStringSubmatch(c.plan, -1) {
+			opened[m[1]] = true
+		}
+		if got := slices.Sorted(maps.Keys(opened)); !slices.Equal(got, c.want) {
+			t.Errorf("%s opened the partitions %v, want %v only", c.name, got, c.want)
+		}
 	}
 }
