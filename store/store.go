@@ -59,7 +59,7 @@ func Open(ctx context.Context, url string, tracer ...pgx.QueryTracer) (*DB, erro
 	// Every statement runs on its generic plan, made once per connection.
 	// The hot path's statements take their rows as arrays, so a custom plan
 	// knows only how long the arrays are, and plans over every day partition
-	// of three tables: 1–2 ms, several times what the take or the record
+	// of deliveries and events: 1–2 ms, several times what the take or the record
 	// costs to run. Postgres's plan cache keeps choosing custom plans while
 	// groups are small, so below full load — at 500 events/s, at idle — it
 	// planned a take or a record again for every other group
